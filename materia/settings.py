@@ -1,0 +1,229 @@
+"""One typed settings object, read from the environment (and `.env` when present).
+
+`MATERIA_ENV` picks the whole environment: `local` (the embedded default: landing,
+warehouse and Iceberg catalog all under `MATERIA_HOME`) or `prod` (landing on R2, the
+Iceberg REST catalog, workers on Hetzner). Secret values are wrapped in `Secret` so that
+no `repr`, log line or error message can show them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
+DEFAULT_PSD_DATASETS = ("psd_alldata_csv.zip",)
+
+# Every environment variable whose value is a secret; `materia.secrets` redacts these.
+SECRET_NAMES = (
+    "R2_ACCESS_KEY",
+    "R2_SECRET_KEY",
+    "ICEBERG_TOKEN",
+    "ICEBERG_CREDENTIAL",
+    "HCLOUD_TOKEN",
+)
+
+
+class SettingsError(ValueError):
+    """Configuration is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A secret string: usable through `.get()`, never shown by `repr` or `str`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class R2Settings:
+    """S3-compatible object storage for landing (and the prod warehouse file)."""
+
+    endpoint: str
+    bucket: str
+    access_key: Secret
+    secret_key: Secret
+    region: str = "auto"
+
+    def storage_options(self) -> dict[str, object]:
+        """fsspec/s3fs keyword arguments."""
+        return {
+            "key": self.access_key.get(),
+            "secret": self.secret_key.get(),
+            "endpoint_url": self.endpoint,
+            "client_kwargs": {"region_name": self.region},
+        }
+
+
+@dataclass(frozen=True)
+class IcebergSettings:
+    """Iceberg REST catalog (Cloudflare R2 Data Catalog in prod, SeaweedFS in tests)."""
+
+    rest_uri: str
+    warehouse: str
+    token: Secret | None = None
+    credential: Secret | None = None
+
+
+@dataclass(frozen=True)
+class HetznerSettings:
+    token: Secret | None
+    api_endpoint: str = "https://api.hetzner.cloud/v1"
+    location: str = "fsn1"
+    image: str = "debian-12"
+    ssh_key_name: str = "materia"
+    ssh_private_key: Path | None = None
+    worker_ttl_minutes: int = 180
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path
+    psd_base_url: str
+    psd_datasets: tuple[str, ...]
+    r2: R2Settings | None = None
+    iceberg: IcebergSettings | None = None
+    hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
+    worker_provider: str = "local"
+
+    # --- derived locations -------------------------------------------------------
+    @property
+    def landing_root(self) -> str:
+        """Root of the landing area: `s3://<bucket>` in R2 mode, else a local folder."""
+        if self.r2 is not None:
+            return f"s3://{self.r2.bucket}"
+        return str(self.home / "landing")
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the same filesystem as the local landing area (atomic rename)."""
+        return self.home / "tmp"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB warehouse file (SQLMesh state + physical tables)."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def lakehouse_dir(self) -> Path:
+        return self.home / "lakehouse"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def secret_values(self) -> list[str]:
+        """Every secret value in force, for redaction."""
+        found: list[str] = []
+        for s in (
+            self.r2 and self.r2.access_key,
+            self.r2 and self.r2.secret_key,
+            self.iceberg and self.iceberg.token,
+            self.iceberg and self.iceberg.credential,
+            self.hetzner.token,
+        ):
+            if isinstance(s, Secret) and s.get():
+                found.append(s.get())
+        return found
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+    """Build settings from `environ` (default: os.environ) over `.env` (default: ./.env)."""
+    env: dict[str, str] = dict(_dotenv(dotenv or Path(".env")))
+    env.update(os.environ if environ is None else environ)
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(name, "")
+        return value.strip() if value.strip() else default
+
+    menv = (get("MATERIA_ENV", "local") or "local").lower()
+    if menv not in ("local", "prod"):
+        raise SettingsError(f"MATERIA_ENV must be 'local' or 'prod', got {menv!r}")
+
+    home = Path(get("MATERIA_HOME", ".materia") or ".materia").expanduser().absolute()
+    datasets = tuple(
+        d.strip() for d in (get("PSD_DATASETS", "") or "").split(",") if d.strip()
+    ) or DEFAULT_PSD_DATASETS
+
+    r2_names = ("R2_ENDPOINT", "R2_BUCKET", "R2_ACCESS_KEY", "R2_SECRET_KEY")
+    r2 = None
+    if all(get(n) for n in r2_names):
+        r2 = R2Settings(
+            endpoint=get("R2_ENDPOINT"),  # type: ignore[arg-type]
+            bucket=get("R2_BUCKET"),  # type: ignore[arg-type]
+            access_key=Secret(get("R2_ACCESS_KEY")),  # type: ignore[arg-type]
+            secret_key=Secret(get("R2_SECRET_KEY")),  # type: ignore[arg-type]
+            region=get("R2_REGION", "auto") or "auto",
+        )
+
+    iceberg = None
+    if get("ICEBERG_REST_URI"):
+        token, cred = get("ICEBERG_TOKEN"), get("ICEBERG_CREDENTIAL")
+        iceberg = IcebergSettings(
+            rest_uri=get("ICEBERG_REST_URI"),  # type: ignore[arg-type]
+            warehouse=get("ICEBERG_WAREHOUSE", "") or "",
+            token=Secret(token) if token else None,
+            credential=Secret(cred) if cred else None,
+        )
+
+    if menv == "prod":
+        missing = [n for n in r2_names if not get(n)]
+        if not get("ICEBERG_REST_URI"):
+            missing.append("ICEBERG_REST_URI")
+        if missing:
+            raise SettingsError(f"MATERIA_ENV=prod needs {', '.join(missing)} to be set")
+
+    htoken = get("HCLOUD_TOKEN")
+    key_path = get("HCLOUD_SSH_PRIVATE_KEY")
+    hetzner = HetznerSettings(
+        token=Secret(htoken) if htoken else None,
+        api_endpoint=get("HCLOUD_ENDPOINT", "https://api.hetzner.cloud/v1")
+        or "https://api.hetzner.cloud/v1",
+        location=get("HCLOUD_LOCATION", "fsn1") or "fsn1",
+        image=get("HCLOUD_IMAGE", "debian-12") or "debian-12",
+        ssh_key_name=get("HCLOUD_SSH_KEY_NAME", "materia") or "materia",
+        ssh_private_key=Path(key_path).expanduser() if key_path else None,
+        worker_ttl_minutes=int(get("MATERIA_WORKER_TTL_MINUTES", "180") or 180),
+    )
+    provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
+
+    return Settings(
+        env=menv,
+        home=home,
+        psd_base_url=(get("PSD_BASE_URL", DEFAULT_PSD_BASE_URL) or "").rstrip("/"),
+        psd_datasets=datasets,
+        r2=r2,
+        iceberg=iceberg,
+        hetzner=hetzner,
+        worker_provider=provider or "local",
+    )
