@@ -5,6 +5,7 @@ Each command imports its module lazily so that `materia --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,9 +30,11 @@ app.add_typer(secrets_app, name="secrets")
 
 
 def _settings():
-    from materia import settings
+    from materia import secrets, settings
 
-    return settings.load()
+    s = settings.load()
+    secrets.register(s.secret_values())  # values from .env too, not only os.environ
+    return s
 
 
 # --- extract -------------------------------------------------------------------
@@ -94,9 +97,58 @@ def report_commodities(
 
 
 # --- worker -----------------------------------------------------------------------
-@worker_app.callback()
-def _worker() -> None:
-    """create | list | destroy | reap"""
+OnOpt = Annotated[
+    str | None, typer.Option("--on", help="local or hetzner (default: MATERIA_WORKER_PROVIDER).")
+]
+
+
+@worker_app.command("create")
+def worker_create(
+    pipeline: Annotated[str, typer.Argument(help="extract or transform (picks the server type).")],
+    on: OnOpt = None,
+) -> None:
+    """Create a worker and leave it running (destroy it yourself, or let reap do it)."""
+    from materia.workers import manage
+
+    inst, pinned = manage.create(_settings(), pipeline, on)
+    print(f"{inst.id}\t{inst.name}\t{inst.server_type}\t{inst.host or '-'}")
+    if pinned:
+        print(f"known_hosts: {pinned}")
+
+
+@worker_app.command("list")
+def worker_list(on: OnOpt = None) -> None:
+    """Every materia worker: id, name, pipeline, server type, status, address, age."""
+    from materia.workers import manage
+
+    for i in manage.list_(_settings(), on):
+        print(
+            f"{i.id}\t{i.name}\t{i.pipeline}\t{i.server_type}\t{i.status}\t"
+            f"{i.host or '-'}\t{i.age() / 60:.0f}min"
+        )
+
+
+@worker_app.command("destroy")
+def worker_destroy(instance_id: Annotated[str, typer.Argument()], on: OnOpt = None) -> None:
+    """Destroy one worker by id."""
+    from materia.workers import manage
+
+    manage.destroy(_settings(), instance_id, on)
+    print(f"destroyed {instance_id}")
+
+
+@worker_app.command("reap")
+def worker_reap(
+    on: OnOpt = None,
+    ttl_minutes: Annotated[
+        float | None, typer.Option("--ttl-minutes", help="Default: MATERIA_WORKER_TTL_MINUTES.")
+    ] = None,
+) -> None:
+    """Destroy every worker older than the TTL."""
+    from materia.workers import manage
+
+    gone = manage.reap_old(_settings(), on, ttl_minutes, log=lambda line: print(line, file=sys.stderr))
+    print(f"reaped {len(gone)} worker(s)")
 
 
 # --- supervisor -------------------------------------------------------------------
@@ -105,26 +157,74 @@ def _supervisor() -> None:
     """tick"""
 
 
+@supervisor_app.command("tick")
+def supervisor_tick(
+    now: Annotated[
+        str | None, typer.Option("--now", help="ISO-8601 instant (UTC); default now.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only print what is due (the smoke check).")
+    ] = False,
+) -> None:
+    """Run every job that is due (extract 02:00, transform 03:00 UTC, then the report)."""
+    from materia import secrets, supervisor
+
+    secrets.install_logging()
+    # ESC in prod: settings and pipelines need its values (the dry run checks they load).
+    secrets.apply_to_environ()
+    raise typer.Exit(supervisor.main(_settings(), now=now, dry_run=dry_run))
+
+
 # --- secrets ----------------------------------------------------------------------
 @secrets_app.callback()
 def _secrets() -> None:
     """list | env"""
 
 
+@secrets_app.command("list")
+def secrets_list() -> None:
+    """Names of the secrets in force and where they come from (never values)."""
+    from materia import secrets
+
+    source, values = secrets.load()
+    print(f"# source: {source}")
+    for name in sorted(values):
+        print(name)
+
+
+@secrets_app.command("env")
+def secrets_env() -> None:
+    """NAME='value' lines for `set -a; eval "$(materia secrets env)"` (values shown!)."""
+    from materia import secrets
+
+    _, values = secrets.load()
+    # Straight to the real stdout: this is the one place values are meant to appear.
+    sys.__stdout__.write(secrets.as_env_lines(values))
+    sys.__stdout__.flush()
+
+
 # --- entry points -----------------------------------------------------------------
 def _redact(text: str) -> str:
-    try:
-        values = _settings().secret_values()
-    except Exception:
-        values = []
-    for v in values:
-        text = text.replace(v, "***")
-    return text
+    from materia import secrets
+
+    with contextlib.suppress(Exception):
+        _settings()  # registers every secret value in force
+    return secrets.redact(text)
 
 
 def main(argv: list[str] | None = None) -> None:
+    from materia import secrets
+
+    # Every line materia prints passes through redaction (see materia.secrets).
+    with secrets.redacted_output():
+        _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> None:
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # non-standalone click returns Exit codes
+            sys.exit(code)
     except MateriaError as e:
         print(f"error: {_redact(str(e))}", file=sys.stderr)
         sys.exit(1)

@@ -95,6 +95,10 @@ class HetznerSettings:
     ssh_key_name: str = "materia"
     ssh_private_key: Path | None = None
     worker_ttl_minutes: int = 180
+    # How the client reaches a worker: port 22 as root on real servers (stand-ins differ).
+    ssh_port: int = 22
+    ssh_user: str = "root"
+    ssh_timeout_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,9 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         ssh_key_name=get("HCLOUD_SSH_KEY_NAME", "materia") or "materia",
         ssh_private_key=Path(key_path).expanduser() if key_path else None,
         worker_ttl_minutes=int(get("MATERIA_WORKER_TTL_MINUTES", "180") or 180),
+        ssh_port=int(get("HCLOUD_SSH_PORT", "22") or 22),
+        ssh_user=get("HCLOUD_SSH_USER", "root") or "root",
+        ssh_timeout_seconds=int(get("MATERIA_WORKER_SSH_TIMEOUT", "300") or 300),
     )
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
 

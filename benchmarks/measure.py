@@ -1,0 +1,388 @@
+"""The five measurements of issue 5, each returning figures and goals MET / NOT MET / NOT MEASURED.
+
+Every pipeline step runs through the real CLI in a child process (`workspace`), every
+baseline in its own child process (`baselines`), so wall times and peak RSS compare like
+with like. A measurement whose parts of materia do not exist yet reports "not built yet"
+and the harness carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks import runner, workspace
+from benchmarks.generate import Series
+from benchmarks.runner import GIB, MIB, ChildFailed, Stats
+from benchmarks.workspace import NotBuilt, Workspace
+
+MET, NOT_MET, NOT_MEASURED = "MET", "NOT MET", "NOT MEASURED"
+
+
+@dataclass
+class Goal:
+    text: str
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class Result:
+    key: str
+    title: str
+    figures: list[tuple[str, str]] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # extra markdown
+    error: str | None = None  # why (part of) it could not be measured
+
+    def figure(self, label: str, text: str) -> None:
+        self.figures.append((label, text))
+
+    def goal(self, text: str, ok: bool, detail: str = "") -> None:
+        self.goals.append(Goal(text, MET if ok else NOT_MET, detail))
+
+    def unmeasured(self, reason: str, *goals: str) -> None:
+        for g in goals:
+            self.goals.append(Goal(g, NOT_MEASURED, reason))
+
+
+@dataclass
+class Context:
+    series: Series
+    repeats: int
+    picks: int
+    warmup: bool
+    scratch: Path
+    log: Callable[[str], None]
+    stack: ExitStack = field(default_factory=ExitStack)
+    server: object | None = None
+    extract_samples: list[workspace.Step] = field(default_factory=list)
+    grown: Workspace | None = None  # home holding every release, after `growth`
+
+    def psd_server(self):
+        if self.server is None:
+            self.server = self.stack.enter_context(workspace.psd_server(self.series.root))
+        return self.server
+
+    def new_workspace(self) -> Workspace:
+        return self.stack.enter_context(
+            workspace.workspace(self.psd_server().base_url, self.scratch)
+        )
+
+    def published(self, releases: int) -> Workspace:
+        """A home with releases 1..n landed and published (the grown one when it exists)."""
+        if self.grown is not None:
+            return self.grown
+        ws = self.new_workspace()
+        for rel in self.series.releases[:releases]:
+            self.log(f"  setup: land and transform release {rel.label}")
+            ws.extract(rel.as_of)
+            ws.transform()
+        return ws
+
+
+def _fmt_bytes(n: float) -> str:
+    return f"{n / MIB:,.1f} MiB"
+
+
+def _rss(stats: Stats) -> str:
+    return stats.fmt("MiB", MIB, 0)
+
+
+def _warm(path: Path) -> None:
+    """Read a file once so every contender starts with it in the page cache."""
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+# --- 1. one full-size release vs the floor and pandas ----------------------------------------
+PIPELINE_GOALS = (
+    "pipeline wall ≤ 3× floor (long-term 1.5×)",
+    "pipeline ≥ 2× faster than pandas",
+    "pipeline peak RSS ≤ 1 GiB",
+)
+
+
+def pipeline(ctx: Context) -> Result:
+    res = Result("pipeline", "1. One full-size release: land → transform → publish, vs baselines")
+    rel = ctx.series.releases[0]
+    zip_path = str(rel.zip_path)
+    res.figure(
+        "release", f"{rel.label}, {rel.rows:,} rows, zip {_fmt_bytes(rel.zip_path.stat().st_size)}"
+    )
+    reason = ", ".join(workspace.missing("server", "extract", "transform", "lakehouse"))
+    _warm(rel.zip_path)
+
+    def baseline(name: str) -> runner.Sample:
+        return runner.python(["-m", "benchmarks.baselines", name, zip_path], what=name)
+
+    def land_and_publish() -> tuple[float, int, workspace.Step]:
+        with workspace.workspace(ctx.psd_server().base_url, ctx.scratch) as ws:
+            e = ws.extract(rel.as_of)
+            if not ws.landed_keys():
+                raise ChildFailed(f"extract --as-of {rel.as_of} landed nothing")
+            t = ws.transform()
+        return e.wall_s + t.wall_s, max(e.peak_rss, t.peak_rss), e
+
+    if ctx.warmup:
+        ctx.log("  warm-up: floor, pandas" + ("" if reason else ", pipeline"))
+        baseline("floor")
+        baseline("pandas")
+        if not reason:
+            land_and_publish()
+    floor, pandas, ours = [], [], []
+    rows: dict[str, int] = {}
+    error = None
+    for i in range(ctx.repeats):  # interleaved, so machine noise hits all three alike
+        ctx.log(f"  round {i + 1}/{ctx.repeats}")
+        for name, into in (("floor", floor), ("pandas", pandas)):
+            s = baseline(name)
+            into.append(s)
+            rows[name] = json.loads(s.stdout)["rows"]
+        if not reason and error is None:
+            try:
+                wall, rss, e = land_and_publish()
+                ours.append((wall, rss))
+                ctx.extract_samples.append(e)
+            except ChildFailed as err:
+                error = str(err)
+
+    f = Stats.of([s.wall_s for s in floor])
+    p = Stats.of([s.wall_s for s in pandas])
+    res.figure("floor: unzip + one DuckDB statement, wall", f.fmt())
+    res.figure("floor peak RSS", _rss(Stats.of([s.peak_rss for s in floor])))
+    res.figure("pandas: read_csv + pivot_table, wall", p.fmt())
+    res.figure("pandas peak RSS", _rss(Stats.of([s.peak_rss for s in pandas])))
+    res.figure(
+        "baselines agree (wide rows floor / pandas)", f"{rows['floor']:,} / {rows['pandas']:,}"
+    )
+    if reason or error or not ours:
+        why = f"not built yet: {reason}" if reason else f"pipeline failed: {error}"
+        res.error = why
+        res.unmeasured(why, *PIPELINE_GOALS)
+        return res
+    w = Stats.of([o[0] for o in ours])
+    r = Stats.of([o[1] for o in ours])
+    res.figure("materia extract + transform (+ publish), wall", w.fmt())
+    res.figure("materia peak RSS (largest step)", _rss(r))
+    res.figure("ratio materia / floor (medians)", f"{w.median / f.median:.2f}×")
+    res.figure("speed-up vs pandas (medians)", f"{p.median / w.median:.2f}×")
+    res.goal(PIPELINE_GOALS[0], w.median <= 3 * f.median, f"{w.median / f.median:.2f}×")
+    res.goal(PIPELINE_GOALS[1], p.median >= 2 * w.median, f"{p.median / w.median:.2f}×")
+    res.goal(PIPELINE_GOALS[2], r.max <= GIB, f"max {r.max / MIB:,.0f} MiB")
+    return res
+
+
+# --- 4. extract memory --------------------------------------------------------------------------
+def extract_rss(ctx: Context) -> Result:
+    res = Result("extract", "4. Extract of one full-size release")
+    goal = "extract peak RSS ≤ 100 MiB"
+    rel = ctx.series.releases[0]
+    samples = ctx.extract_samples
+    try:
+        workspace.require("server", "extract")
+        if not samples:
+            for _ in range(ctx.repeats):
+                with workspace.workspace(ctx.psd_server().base_url, ctx.scratch) as ws:
+                    samples.append(ws.extract(rel.as_of))
+                    if not ws.landed_keys():
+                        raise ChildFailed(f"extract --as-of {rel.as_of} landed nothing")
+    except (NotBuilt, ChildFailed) as e:
+        res.error = str(e)
+        res.unmeasured(str(e), goal)
+        return res
+    rss = Stats.of([s.peak_rss for s in samples])
+    res.figure("zip size", _fmt_bytes(rel.zip_path.stat().st_size))
+    res.figure("extract wall", Stats.of([s.wall_s for s in samples]).fmt())
+    res.figure("extract peak RSS", _rss(rss))
+    res.goal(goal, rss.max <= 100 * MIB, f"max {rss.max / MIB:,.0f} MiB")
+    return res
+
+
+# --- 2. cost growth over the monthly series --------------------------------------------------
+GROWTH_GOALS = (
+    "release N land+transform ≤ 1.25× release 1",
+    "fct_psd_vintages grows by the revised values only",
+)
+
+
+def growth(ctx: Context) -> Result:
+    n = len(ctx.series.releases)
+    res = Result("growth", f"2. Cost growth: land + transform releases 1…{n} in turn (1 run each)")
+    try:
+        workspace.require("server", "extract", "transform", "lakehouse")
+        ws = ctx.new_workspace()
+        table = [
+            "| release | values changed | re-stamped | extract s | transform s | total s | "
+            "peak RSS MiB | vintage rows | Δ rows | vintages Iceberg MiB | warehouse MiB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        totals, deltas, prev_rows = [], [], None
+        for rel in ctx.series.releases:
+            ctx.log(f"  release {rel.label}")
+            e = ws.extract(rel.as_of)
+            t = ws.transform()
+            rows, nbytes = ws.iceberg_size("fct_psd_vintages")
+            delta = None if prev_rows is None else rows - prev_rows
+            if delta is not None:
+                deltas.append((rel, delta))
+            prev_rows = rows
+            totals.append(e.wall_s + t.wall_s)
+            table.append(
+                f"| {rel.label} | {rel.changed:,} | {rel.restamped:,} | {e.wall_s:.2f} | "
+                f"{t.wall_s:.2f} | {e.wall_s + t.wall_s:.2f} | "
+                f"{max(e.peak_rss, t.peak_rss) / MIB:,.0f} | {rows:,} | "
+                f"{'' if delta is None else f'{delta:+,}'} | {nbytes / MIB:,.1f} | "
+                f"{ws.warehouse_bytes() / MIB:,.1f} |"
+            )
+        ctx.grown = ws
+    except (NotBuilt, ChildFailed) as e:
+        res.error = str(e)
+        res.unmeasured(str(e), *GROWTH_GOALS)
+        return res
+    res.tables.append("\n".join(table))
+    ratio = totals[-1] / totals[0]
+    res.figure("release 1 land+transform", f"{totals[0]:.2f} s")
+    res.figure(f"release {n} land+transform", f"{totals[-1]:.2f} s")
+    res.figure(f"ratio release {n} / release 1", f"{ratio:.2f}×")
+    res.goal(GROWTH_GOALS[0], ratio <= 1.25, f"{ratio:.2f}×")
+    if deltas:
+        off = [(r.label, d, r.changed) for r, d in deltas if d != r.changed]
+        res.goal(
+            GROWTH_GOALS[1],
+            not off,
+            "Δ rows = values changed in every release"
+            if not off
+            else "; ".join(f"{lbl}: Δ {d:+,} vs {c:,} changed" for lbl, d, c in off[:4]),
+        )
+    else:
+        res.unmeasured("needs at least 2 releases", GROWTH_GOALS[1])
+    return res
+
+
+# --- 3. nightly run with nothing new -----------------------------------------------------------
+NOOP_GOALS = (
+    "no-op nightly (extract + transform) ≤ 5 s wall",
+    "no-op transfers 0 body bytes",
+    "no-op adds no Iceberg snapshot",
+)
+
+
+def noop(ctx: Context) -> Result:
+    res = Result("noop", "3. Nightly run with nothing new (extract + transform)")
+    try:
+        workspace.require("server", "extract", "transform", "lakehouse")
+        ws = ctx.published(1)
+        as_of = _newest_landed_as_of(ctx, ws)
+        srv = ctx.psd_server()
+        walls, body, new_snaps = [], 0, 0
+        keys0 = ws.landed_keys()
+        snaps0 = ws.iceberg_snapshots()
+        for i in range(ctx.repeats):
+            ctx.log(f"  no-op run {i + 1}/{ctx.repeats}")
+            b0 = srv.body_bytes()
+            e = ws.extract(as_of)
+            t = ws.transform()
+            body += srv.body_bytes() - b0
+            walls.append(e.wall_s + t.wall_s)
+        snaps1 = ws.iceberg_snapshots()
+        new_snaps = sum(snaps1.get(k, 0) - v for k, v in snaps0.items()) + sum(
+            v for k, v in snaps1.items() if k not in snaps0
+        )
+        keys1 = ws.landed_keys()
+    except (NotBuilt, ChildFailed) as e:
+        res.error = str(e)
+        res.unmeasured(str(e), *NOOP_GOALS)
+        return res
+    w = Stats.of(walls)
+    res.figure("no-op wall (extract + transform)", w.fmt())
+    res.figure("body bytes sent by the PSD server", f"{body:,}")
+    res.figure("new Iceberg snapshots", f"{new_snaps}")
+    res.figure("new landing keys", f"{len(set(keys1) - set(keys0))}")
+    res.goal(NOOP_GOALS[0], w.median <= 5.0, f"median {w.median:.2f} s")
+    res.goal(NOOP_GOALS[1], body == 0, f"{body:,} bytes")
+    res.goal(NOOP_GOALS[2], new_snaps == 0, f"{new_snaps} new")
+    return res
+
+
+def _newest_landed_as_of(ctx: Context, ws: Workspace) -> str:
+    """The --as-of of the newest release this home has landed (so nothing is new)."""
+    landed = {k.split("/")[2] + "-" + k.split("/")[3] for k in ws.landed_keys()}
+    rels = [r for r in ctx.series.releases if r.label in landed]
+    return (rels[-1] if rels else ctx.series.releases[0]).as_of
+
+
+# --- 5. notebook latency and report export --------------------------------------------------------
+NOTEBOOK_GOALS = ("every picker query p50 ≤ 50 ms",)
+EXPORT_GOAL = "report export ≤ 15 s"
+
+
+def notebook(ctx: Context) -> Result:
+    res = Result("notebook", "5. Notebook: picker-change queries and report export")
+    try:
+        workspace.require("server", "extract", "transform", "lakehouse", "analysis")
+        ws = ctx.published(min(2, len(ctx.series.releases)))
+        s = runner.python(
+            ["-m", "benchmarks.notebook_probe", str(ctx.picks)], env=ws.env, what="notebook probe"
+        )
+    except (NotBuilt, ChildFailed) as e:
+        res.error = str(e)
+        res.unmeasured(str(e), *NOTEBOOK_GOALS, EXPORT_GOAL)
+        return res
+    probe = json.loads(s.stdout.strip().splitlines()[-1])
+    res.figure(
+        "published data read by the notebook",
+        f"OBT {probe['obt_rows']:,} rows, vintages {probe['vintage_rows']:,} rows",
+    )
+    res.figure("notebook start: load Workbench from Iceberg", f"{probe['load_s']:.2f} s")
+    res.figure("notebook probe peak RSS", f"{s.peak_rss / MIB:,.0f} MiB")
+    table = [
+        "| query (per commodity pick) | p50 ms | p95 ms | max ms | n |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    slow = []
+    for name, lat in probe["latency_ms"].items():
+        p50, p95 = runner.percentile(lat, 50), runner.percentile(lat, 95)
+        table.append(f"| {name} | {p50:.1f} | {p95:.1f} | {max(lat):.1f} | {len(lat)} |")
+        if name != "whole pick" and p50 > 50:
+            slow.append(f"{name} {p50:.0f} ms")
+    res.tables.append("\n".join(table))
+    whole = probe["latency_ms"]["whole pick"]
+    res.figure(
+        "whole commodity pick (all queries) p50 / p95",
+        f"{runner.percentile(whole, 50):.1f} / {runner.percentile(whole, 95):.1f} ms",
+    )
+    res.goal(NOTEBOOK_GOALS[0], not slow, "; ".join(slow) or "all queries")
+
+    try:
+        workspace.require("reports")
+        walls = []
+        for _ in range(ctx.repeats):
+            with tempfile.TemporaryDirectory(dir=ctx.scratch) as td:
+                out = Path(td) / "commodities.html"
+                walls.append(ws.report(out).wall_s)
+                if not out.exists() or out.stat().st_size == 0:
+                    raise ChildFailed(f"materia report commodities wrote no {out.name}")
+    except (NotBuilt, ChildFailed) as e:
+        res.unmeasured(str(e), EXPORT_GOAL)
+        return res
+    w = Stats.of(walls)
+    res.figure("report export wall (materia report commodities)", w.fmt())
+    res.goal(EXPORT_GOAL, w.median <= 15.0, f"median {w.median:.2f} s")
+    return res
+
+
+# In run order: `noop` and `notebook` reuse the home `growth` built; `extract` reuses
+# the extract runs of `pipeline`.
+MEASUREMENTS: dict[str, Callable[[Context], Result]] = {
+    "pipeline": pipeline,
+    "extract": extract_rss,
+    "growth": growth,
+    "noop": noop,
+    "notebook": notebook,
+}

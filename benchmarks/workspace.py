@@ -1,0 +1,156 @@
+"""A throw-away MATERIA_HOME driven through the real CLI, fed by the loopback PSD server.
+
+Every pipeline step runs as `python -m materia …` in its own process (measured by
+`runner`), with an environment that pins local mode: nothing from a `.env` or the
+caller's cloud settings can leak in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import runner
+from benchmarks.generate import DATASET
+
+# Entry points each measurement needs, by owner module (docs/CONTRACTS.md).
+PARTS = {
+    "server": "materia.testing.psd_server",
+    "extract": "materia.extract.psd",
+    "transform": "materia.transform",
+    "lakehouse": "materia.lakehouse",
+    "analysis": "materia.analysis",
+    "reports": "materia.reports",
+}
+# Variables that would switch the CLI away from the embedded local mode.
+_CLOUD_VARS = (
+    "R2_ENDPOINT",
+    "R2_BUCKET",
+    "R2_ACCESS_KEY",
+    "R2_SECRET_KEY",
+    "ICEBERG_REST_URI",
+    "ICEBERG_WAREHOUSE",
+    "ICEBERG_TOKEN",
+    "ICEBERG_CREDENTIAL",
+)
+
+
+class NotBuilt(RuntimeError):
+    """A part of materia this measurement needs does not exist yet."""
+
+
+def missing(*parts: str) -> list[str]:
+    """Module names (of PARTS) that cannot be found."""
+    out = []
+    for p in parts:
+        try:
+            found = importlib.util.find_spec(PARTS[p]) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            out.append(PARTS[p])
+    return out
+
+
+def require(*parts: str) -> None:
+    gone = missing(*parts)
+    if gone:
+        raise NotBuilt(f"not built yet: {', '.join(gone)}")
+
+
+@dataclass
+class Step:
+    wall_s: float
+    peak_rss: int
+
+
+class Workspace:
+    """One MATERIA_HOME; `extract`/`transform`/`report` run the real CLI against it."""
+
+    def __init__(self, home: Path, base_url: str) -> None:
+        self.home = home
+        self.base_url = base_url
+        self.env = {k: v for k, v in os.environ.items() if k not in _CLOUD_VARS}
+        self.env.update({k: "" for k in _CLOUD_VARS})  # beat any .env entry
+        self.env.update(
+            MATERIA_ENV="local",
+            MATERIA_HOME=str(home),
+            PSD_BASE_URL=base_url,
+            PSD_DATASETS=DATASET,
+            PYTHONUNBUFFERED="1",
+        )
+
+    def settings(self):
+        from materia import settings
+
+        return settings.load(environ=self.env, dotenv=self.home / "no.env")
+
+    def cli(self, *args: str) -> Step:
+        s = runner.python(["-m", "materia", *args], env=self.env, what=f"materia {' '.join(args)}")
+        return Step(s.wall_s, s.peak_rss)
+
+    def extract(self, as_of: str) -> Step:
+        return self.cli("extract", "psd", "--as-of", as_of)
+
+    def transform(self) -> Step:
+        return self.cli("transform", "--env", "prod")
+
+    def report(self, out: Path) -> Step:
+        return self.cli("report", "commodities", "--env", "prod", "--out", str(out))
+
+    # --- what landed and what was published -----------------------------------------
+    def landed_keys(self) -> list[str]:
+        root = self.home / "landing"
+        return (
+            sorted(str(p.relative_to(root)) for p in root.rglob("*.zip")) if root.exists() else []
+        )
+
+    def iceberg_snapshots(self) -> dict[str, int]:
+        """Snapshot count of every table in the prod namespace."""
+        from materia import lakehouse
+
+        cat = lakehouse.catalog(self.settings())
+        ns = lakehouse.namespace_for("prod")
+        return {ident[-1]: len(cat.load_table(ident).snapshots()) for ident in cat.list_tables(ns)}
+
+    def iceberg_size(self, name: str) -> tuple[int, int]:
+        """(rows, data-file bytes) of a prod table's current snapshot."""
+        from materia import lakehouse
+
+        table = lakehouse.catalog(self.settings()).load_table(
+            (lakehouse.namespace_for("prod"), name)
+        )
+        files = table.inspect.files()
+        return (
+            sum(files.column("record_count").to_pylist()),
+            sum(files.column("file_size_in_bytes").to_pylist()),
+        )
+
+    def warehouse_bytes(self) -> int:
+        path = self.home / "warehouse.duckdb"
+        return path.stat().st_size if path.exists() else 0
+
+
+@contextmanager
+def psd_server(root: Path) -> Iterator[object]:
+    require("server")
+    from materia.testing.psd_server import PsdServer
+
+    with PsdServer(root) as srv:
+        yield srv
+
+
+@contextmanager
+def workspace(base_url: str, scratch: Path | None = None) -> Iterator[Workspace]:
+    """A fresh MATERIA_HOME, removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="materia-bench-", dir=scratch))
+    try:
+        yield Workspace(home, base_url)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,203 @@
+"""Secrets: from Pulumi ESC when its CLI is present, else the environment and `.env`.
+
+`redact()` and `RedactingFilter` replace every known secret value with `***`; the CLI
+installs both on its output so no log line or error message can carry a secret.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from materia.errors import MateriaError
+from materia.settings import SECRET_NAMES
+
+ESC_ENV = "beanflows/prod"
+MASK = "***"
+# ESC may also carry plain config (bucket, region); redacting a value like "auto" would
+# mangle output, so non-secret-named values are redacted only when this long.
+_MIN_REDACT_LEN = 6
+
+_known: set[str] = set()
+
+
+# --- redaction -------------------------------------------------------------------
+def register(values: Iterable[str]) -> None:
+    """Remember values to redact from now on (empty strings are ignored)."""
+    _known.update(v for v in values if v)
+
+
+def known_values() -> set[str]:
+    """Every value redacted now: registered ones plus secret-named environment values."""
+    found = set(_known)
+    found.update(os.environ[n] for n in SECRET_NAMES if os.environ.get(n))
+    return found
+
+
+def redact(text: str, values: Iterable[str] | None = None) -> str:
+    """`text` with each secret value replaced by `***` (longest first, so no fragments)."""
+    for v in sorted(known_values() if values is None else set(values), key=len, reverse=True):
+        if v:
+            text = text.replace(v, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that renders the message and redacts it; attach it to handlers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            # Render the traceback now, redacted, and drop the raw exception.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream wrapper that redacts whole lines before they reach `inner`."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+        self._buf = ""
+
+    def write(self, s: str) -> int:
+        self._buf += s
+        # Whole lines only, so a value split across writes is still seen; "\r" counts as
+        # a line end so progress bars keep moving.
+        cut = max(self._buf.rfind("\n"), self._buf.rfind("\r"))
+        if cut >= 0:
+            done, self._buf = self._buf[: cut + 1], self._buf[cut + 1 :]
+            self.inner.write(redact(done))
+        return len(s)
+
+    def flush(self) -> None:
+        if self._buf:
+            self.inner.write(redact(self._buf))
+            self._buf = ""
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.inner, "encoding", "utf-8")
+
+    @property
+    def buffer(self):  # binary writers bypass redaction, as subprocesses do
+        return self.inner.buffer
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@contextmanager
+def redacted_output() -> Iterator[None]:
+    """Route sys.stdout/sys.stderr through redaction for the duration; restore after."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])
+    try:
+        yield
+    finally:
+        for wrapped in (sys.stdout, sys.stderr):
+            if isinstance(wrapped, RedactingStream):
+                wrapped.flush()
+        sys.stdout, sys.stderr = saved
+
+
+def install_logging(level: int = logging.INFO) -> None:
+    """Root logging to stderr, every record redacted; idempotent."""
+    root = logging.getLogger()
+    for h in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in h.filters):
+            h.addFilter(RedactingFilter())
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        handler.addFilter(RedactingFilter())
+        root.addHandler(handler)
+        root.setLevel(level)
+
+
+# --- sources ---------------------------------------------------------------------
+def from_esc(esc: str, env_name: str = ESC_ENV) -> dict[str, str]:
+    """`esc env open <env> --format json` → its `environmentVariables` block."""
+    try:
+        proc = subprocess.run(
+            [esc, "env", "open", env_name, "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise MateriaError(f"could not run {esc} env open {env_name}: {e}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise MateriaError(
+            f"esc env open {env_name} failed (exit {proc.returncode}): {redact(last)}"
+        )
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError as e:
+        raise MateriaError(f"esc env open {env_name} printed invalid JSON: {e.msg}") from None
+    block = doc.get("environmentVariables", {}) if isinstance(doc, dict) else None
+    if not isinstance(block, dict):
+        raise MateriaError(f"esc env open {env_name}: 'environmentVariables' is not an object")
+    return {str(k): str(v) for k, v in block.items() if v is not None}
+
+
+def from_environment(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> dict[str, str]:
+    """Secret-named values from `environ` (default os.environ) over `.env`."""
+    merged: dict[str, str] = {}
+    path = dotenv or Path(".env")
+    if path.is_file():
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(path).items() if v})
+    merged.update(os.environ if environ is None else environ)
+    return {n: merged[n] for n in SECRET_NAMES if merged.get(n, "").strip()}
+
+
+def load(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> tuple[str, dict[str, str]]:
+    """(source, values): ESC when `esc` is on PATH, else the environment; values registered."""
+    esc = shutil.which("esc", path=(environ or os.environ).get("PATH"))
+    if esc:
+        source, values = f"esc:{ESC_ENV}", from_esc(esc)
+        register(v for k, v in values.items() if k in SECRET_NAMES or len(v) >= _MIN_REDACT_LEN)
+    else:
+        source, values = "environment", from_environment(environ, dotenv)
+        register(values.values())
+    return source, values
+
+
+def apply_to_environ() -> list[str]:
+    """Fill unset variables of this process from the secret source; names that were set."""
+    _, values = load()
+    added = [k for k, v in values.items() if not os.environ.get(k)]
+    for k in added:
+        os.environ[k] = values[k]
+    return added
+
+
+def as_env_lines(values: Mapping[str, str]) -> str:
+    """`NAME='value'` lines, shell- and dotenv-readable."""
+    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(values.items()))

@@ -1,0 +1,51 @@
+"""Test infrastructure shipped in the package, so tests and benchmarks share it.
+
+`psd_fixtures` writes PSD-format zips, `psd_server` is a loopback PSD Online stand-in,
+`seaweed` runs SeaweedFS (S3 + Iceberg REST) on loopback. The helpers here run the real
+CLI as a subprocess with a clean environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+# Variables that change what materia does; a clean environment starts without any of them.
+_MATERIA_PREFIXES = ("MATERIA_", "PSD_", "R2_", "ICEBERG_", "HCLOUD_", "AWS_", "ESC_", "PULUMI_")
+
+
+def clean_env(home: Path | str, **extra: str) -> dict[str, str]:
+    """The inherited environment minus every materia/cloud setting, with MATERIA_HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_MATERIA_PREFIXES)}
+    env.update(MATERIA_HOME=str(home), MATERIA_ENV="local", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def cli_command(*args: str) -> list[str]:
+    """argv for the real CLI in this interpreter (no `uv run`)."""
+    return [sys.executable, "-m", "materia", *map(str, args)]
+
+
+def run_cli(
+    *args: str,
+    env: Mapping[str, str],
+    cwd: Path | str | None = None,
+    timeout: float = 300,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run `materia <args>` as a subprocess; `cwd` should hold no `.env` (default: home)."""
+    cwd = cwd or env.get("MATERIA_HOME") or "."
+    Path(cwd).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        cli_command(*args),
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )

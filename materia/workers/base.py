@@ -1,0 +1,88 @@
+"""The worker provider Protocol and the plain data it speaks.
+
+A provider creates, lists and destroys worker instances and waits until one accepts
+SSH. Everything else about a run (shipping code, secrets, streaming, always destroying)
+lives in `materia.workers.run`, the same for every provider.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Server type per pipeline (Hetzner names); the local provider records them as-is.
+SERVER_TYPES = {"extract": "ccx12", "transform": "ccx22"}
+WORKER_SELECTOR = {"app": "materia", "role": "worker"}
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    name: str
+    pipeline: str
+    server_type: str
+    labels: dict[str, str]
+    user_data: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    name: str
+    provider: str
+    server_type: str
+    status: str
+    created: float  # unix seconds
+    labels: dict[str, str] = field(default_factory=dict)
+    host: str | None = None  # None: not reachable over the network (local)
+    port: int = 22
+
+    @property
+    def pipeline(self) -> str:
+        return self.labels.get("pipeline", "")
+
+    def age(self, now: float | None = None) -> float:
+        born = float(self.labels.get("created") or self.created)
+        return (time.time() if now is None else now) - born
+
+
+class Provider(Protocol):
+    name: str
+
+    def create_instance(self, spec: InstanceSpec) -> Instance: ...
+
+    def destroy_instance(self, instance_id: str) -> None: ...
+
+    def list_instances(self) -> list[Instance]:
+        """Every worker of this project (labels app=materia, role=worker)."""
+        ...
+
+    def wait_for_ssh(self, instance: Instance, timeout: float) -> Instance:
+        """Return the instance once it accepts SSH; MateriaError after `timeout` seconds."""
+        ...
+
+
+def worker_labels(pipeline: str, run_id: str, now: float | None = None) -> dict[str, str]:
+    return {
+        **WORKER_SELECTOR,
+        "pipeline": pipeline,
+        "run": run_id,
+        "created": str(int(time.time() if now is None else now)),
+    }
+
+
+def reap(
+    provider: Provider,
+    ttl_seconds: float,
+    now: float | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[Instance]:
+    """Destroy every worker older than `ttl_seconds`; return those destroyed."""
+    old = [i for i in provider.list_instances() if i.age(now) > ttl_seconds]
+    for inst in old:
+        log(
+            f"reap: destroying {inst.provider} worker {inst.name} ({inst.id}), age {inst.age(now):.0f}s"
+        )
+        provider.destroy_instance(inst.id)
+    return old

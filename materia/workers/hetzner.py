@@ -1,0 +1,156 @@
+"""Workers as Hetzner Cloud servers, through `hcloud`."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from hcloud import APIException, Client
+from hcloud.images import Image
+from hcloud.locations import Location
+from hcloud.server_types import ServerType
+from hcloud.servers import BoundServer, Server
+from hcloud.ssh_keys import SSHKey
+
+from materia.errors import MateriaError
+from materia.settings import HetznerSettings
+from materia.workers.base import WORKER_SELECTOR, Instance, InstanceSpec
+
+SELECTOR = ",".join(f"{k}={v}" for k, v in WORKER_SELECTOR.items())
+
+
+def _ssh_banner(host: str, port: int) -> bool:
+    """True once something on host:port speaks SSH (sshd is up, not just the port)."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.settimeout(2)
+            return s.recv(8).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+class HetznerProvider:
+    name = "hetzner"
+
+    def __init__(
+        self,
+        settings: HetznerSettings,
+        delete_attempts: int = 6,
+        retry_delay: float = 0.5,
+        log: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        if not settings.token:
+            raise MateriaError("HCLOUD_TOKEN is not set: the hetzner worker provider needs it")
+        self.settings = settings
+        self.delete_attempts = delete_attempts
+        self.retry_delay = retry_delay
+        self.log = log
+        self.client = Client(
+            token=settings.token.get(),
+            api_endpoint=settings.api_endpoint,
+            application_name="materia",
+            poll_interval=0.5,
+            timeout=30,
+        )
+
+    def __repr__(self) -> str:
+        return f"HetznerProvider({self.settings.api_endpoint!r})"
+
+    def _instance(self, server: BoundServer) -> Instance:
+        ip = server.public_net.ipv4.ip if server.public_net and server.public_net.ipv4 else None
+        created = (
+            server.created.timestamp() if isinstance(server.created, datetime) else time.time()
+        )
+        return Instance(
+            id=str(server.id),
+            name=server.name or "",
+            provider=self.name,
+            server_type=server.server_type.name if server.server_type else "",
+            status=server.status or "",
+            created=created,
+            labels=dict(server.labels or {}),
+            host=ip,
+            port=self.settings.ssh_port,
+        )
+
+    def _api(self, what: str, call: Callable[[], object]) -> object:
+        try:
+            return call()
+        except APIException as e:
+            raise MateriaError(
+                f"Hetzner API ({self.settings.api_endpoint}): {what} failed: {e.code} {e.message}"
+            ) from e
+        except OSError as e:  # requests' ConnectionError is an OSError
+            raise MateriaError(
+                f"Hetzner API ({self.settings.api_endpoint}) unreachable during {what}: {e}"
+            ) from e
+
+    def create_instance(self, spec: InstanceSpec) -> Instance:
+        resp = self._api(
+            f"creating server {spec.name}",
+            lambda: self.client.servers.create(
+                name=spec.name,
+                server_type=ServerType(name=spec.server_type),
+                image=Image(name=self.settings.image),
+                location=Location(name=self.settings.location),
+                ssh_keys=[SSHKey(name=self.settings.ssh_key_name)],
+                user_data=spec.user_data,
+                labels=spec.labels,
+            ),
+        )
+        return self._instance(resp.server)  # type: ignore[attr-defined]
+
+    def list_instances(self) -> list[Instance]:
+        servers = self._api(
+            "listing workers", lambda: self.client.servers.get_all(label_selector=SELECTOR)
+        )
+        return [self._instance(s) for s in servers]  # type: ignore[attr-defined]
+
+    def destroy_instance(self, instance_id: str) -> None:
+        """Delete the server, retrying API errors; gone already counts as done."""
+        last: APIException | OSError | None = None
+        for attempt in range(self.delete_attempts):
+            try:
+                self.client.servers.delete(Server(id=int(instance_id)))
+                return
+            except APIException as e:
+                if e.code == "not_found":
+                    return
+                last = e
+            except OSError as e:
+                last = e
+            self.log(f"hetzner: delete of server {instance_id} failed ({_brief(last)}), retrying")
+            time.sleep(self.retry_delay * 2**attempt)
+        raise MateriaError(
+            f"Hetzner API ({self.settings.api_endpoint}): server {instance_id} still exists after "
+            f"{self.delete_attempts} delete attempts ({_brief(last)}); `materia worker reap` removes it"
+        )
+
+    def wait_for_ssh(self, instance: Instance, timeout: float) -> Instance:
+        deadline = time.monotonic() + timeout
+        current = instance
+        while time.monotonic() < deadline:
+            server = self._api(
+                f"reading server {instance.id}",
+                lambda: self.client.servers.get_by_id(int(instance.id)),
+            )
+            current = self._instance(server)  # type: ignore[arg-type]
+            if (
+                current.status == "running"
+                and current.host
+                and _ssh_banner(current.host, current.port)
+            ):
+                return current
+            time.sleep(0.25)
+        raise MateriaError(
+            f"worker {instance.name} ({current.host or 'no address'}:{current.port}, status "
+            f"{current.status}): SSH not ready after {timeout:.0f}s"
+        )
+
+
+def _brief(e: BaseException | None) -> str:
+    if isinstance(e, APIException):
+        return f"{e.code}: {e.message}"
+    return str(e)

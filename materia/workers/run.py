@@ -1,0 +1,351 @@
+"""One pipeline run on a fresh worker, which is destroyed whatever happens.
+
+reap old workers → create → wait for SSH → verify the pinned host key → ship this
+checkout → run `materia pipeline run <name>` there with the secrets sent as a JSON
+document on stdin → stream its lines back with a prefix → destroy (on success, failure,
+timeout, Ctrl-C and SIGTERM; deletion is retried) → append a record to the run log.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from materia import runlog
+from materia.errors import MateriaError
+from materia.settings import Settings
+from materia.workers import ship
+from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, Provider, reap, worker_labels
+from materia.workers.ssh import HostKey, SshTarget, clean_env, cloud_init, pin, wait_until_usable
+
+# The worker's directory for this run; MATERIA_WORKER_ROOT lets a host put it elsewhere.
+_DIR = 'd="${MATERIA_WORKER_ROOT:-$HOME/materia-worker}/%s"'
+SHIP_SCRIPT = _DIR + ' && mkdir -p "$d/code" && tar -xzf - --no-same-owner -C "$d/code"'
+# MATERIA_WORKER_PYTHON: an interpreter whose environment already holds this lockfile's
+# dependencies (the local provider, the test stand-in). Otherwise the worker builds its
+# own environment from uv.lock, after cloud-init has installed uv.
+RUN_SCRIPT = (
+    _DIR + ' && cd "$d/code" && if [ -n "${MATERIA_WORKER_PYTHON:-}" ]; then'
+    ' py="$MATERIA_WORKER_PYTHON"; else'
+    " if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null || true; fi;"
+    ' export PATH="/usr/local/bin:$HOME/.local/bin:$PATH";'
+    " uv sync --locked --no-dev --quiet >&2 && py=.venv/bin/python || exit 97; fi;"
+    ' PYTHONPATH="$PWD" exec "$py" -m materia.workers.launcher'
+)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so that the worker is still destroyed."""
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    instance: Instance | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def redactor(settings: Settings) -> Callable[[str], str]:
+    """Redact this run's secrets and every value materia.secrets knows."""
+    from materia import secrets as known
+
+    values = set(settings.secret_values()) | known.known_values()
+    return lambda text: known.redact(text, values)
+
+
+def worker_env(settings: Settings, share_home: bool) -> dict[str, str]:
+    """The environment the remote `materia` needs (secrets included, HCLOUD_TOKEN not)."""
+    env = {
+        "MATERIA_ENV": settings.env,
+        "MATERIA_WORKER_PROVIDER": "local",  # the worker runs the pipeline itself
+        "PSD_BASE_URL": settings.psd_base_url,
+        "PSD_DATASETS": ",".join(settings.psd_datasets),
+    }
+    if share_home:
+        env["MATERIA_HOME"] = str(settings.home)
+    if settings.r2:
+        r2 = settings.r2
+        env |= {"R2_ENDPOINT": r2.endpoint, "R2_BUCKET": r2.bucket, "R2_REGION": r2.region}
+        env |= {"R2_ACCESS_KEY": r2.access_key.get(), "R2_SECRET_KEY": r2.secret_key.get()}
+    if settings.iceberg:
+        ice = settings.iceberg
+        env |= {"ICEBERG_REST_URI": ice.rest_uri, "ICEBERG_WAREHOUSE": ice.warehouse}
+        if ice.token:
+            env["ICEBERG_TOKEN"] = ice.token.get()
+        if ice.credential:
+            env["ICEBERG_CREDENTIAL"] = ice.credential.get()
+    return env
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _shielded() -> Iterator[None]:
+    """Clean-up must finish: a second Ctrl-C or SIGTERM waits until it has."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class _Channel:
+    """How commands reach the worker: ssh with a pinned key, or a local shell."""
+
+    def __init__(self, target: SshTarget | None, local_root: Path | None) -> None:
+        self.target, self.local_root = target, local_root
+
+    def argv(self, script: str) -> list[str]:
+        return self.target.argv(script) if self.target else ["sh", "-c", script]
+
+    def env(self) -> dict[str, str]:
+        env = clean_env()
+        if self.local_root is not None:
+            env["MATERIA_WORKER_ROOT"] = str(self.local_root)
+            env["MATERIA_WORKER_PYTHON"] = sys.executable
+        return env
+
+
+def run_on_worker(
+    settings: Settings,
+    provider: Provider,
+    pipeline: str,
+    log: Callable[[str], None] = _stderr,
+) -> RunResult:
+    if pipeline not in SERVER_TYPES:
+        raise MateriaError(
+            f"pipeline {pipeline!r} cannot run on a worker: use {' or '.join(SERVER_TYPES)}"
+        )
+    redact = redactor(settings)
+    say = lambda line: log(redact(line))  # noqa: E731
+    hz = settings.hetzner
+    ttl = hz.worker_ttl_minutes * 60
+    remote = provider.name != "local"
+    run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    name = f"materia-{pipeline}-{run_id}"
+    result = RunResult(exit_code=1)
+    t0 = time.time()
+    started = datetime.now(UTC)
+    instance: Instance | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    error: str | None = None
+
+    def mark(step: str) -> None:
+        result.timings[step] = round(time.time() - t0, 3)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="materia-run-") as tmp, _sigterm_interrupts():
+            try:
+                code = ship.bundle()
+                reap(provider, ttl, log=say)
+                host_key = HostKey.generate() if remote else None
+                spec = InstanceSpec(
+                    name=name,
+                    pipeline=pipeline,
+                    server_type=SERVER_TYPES[pipeline],
+                    labels=worker_labels(pipeline, run_id),
+                    user_data=cloud_init(host_key) if host_key else None,
+                )
+                say(
+                    f"worker: creating {provider.name} {spec.server_type} {name} for {pipeline}, code {code.describe}"
+                )
+                instance = provider.create_instance(spec)
+                result.instance = instance
+                mark("created")
+                instance = provider.wait_for_ssh(instance, float(hz.ssh_timeout_seconds))
+                result.instance = instance
+                channel = _channel(
+                    settings,
+                    provider,
+                    instance,
+                    host_key,
+                    Path(tmp),
+                    tmp_deadline=hz.ssh_timeout_seconds,
+                )
+                mark("ready")
+                say(f"worker: {name} ready at {instance.host or 'this machine'}, shipping code")
+                _ship(channel, run_id, code.data, name)
+                mark("shipped")
+                doc = {
+                    "env": worker_env(settings, share_home=not remote),
+                    "argv": ["pipeline", "run", pipeline],
+                }
+                proc = subprocess.Popen(
+                    channel.argv(RUN_SCRIPT % run_id),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    env=channel.env(),
+                    start_new_session=True,  # our signals are handled here, not by ssh
+                )
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(json.dumps(doc).encode())
+                proc.stdin.close()
+                timed_out = threading.Event()
+
+                def expire(p: subprocess.Popen[bytes] = proc) -> None:
+                    timed_out.set()
+                    p.kill()
+
+                watchdog = threading.Timer(ttl, expire)
+                watchdog.daemon = True
+                watchdog.start()
+                try:
+                    for raw in proc.stdout:
+                        say(f"[{name}] {raw.decode(errors='replace').rstrip()}")
+                    result.exit_code = proc.wait()
+                finally:
+                    watchdog.cancel()
+                mark("ran")
+                if timed_out.is_set():
+                    raise MateriaError(
+                        f"worker {name}: run exceeded the worker TTL of {ttl // 60} min"
+                    )
+                if remote and result.exit_code == 255:
+                    raise MateriaError(
+                        f"worker {name} ({instance.host}): SSH connection failed during the run"
+                    )
+                say(f"worker: {name} finished with exit code {result.exit_code}")
+            except BaseException as e:
+                error = type(e).__name__ if isinstance(e, KeyboardInterrupt) else redact(str(e))
+                raise
+            finally:
+                with _shielded():
+                    if proc is not None and proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                    _destroy(provider, instance, run_id, say)
+                    mark("destroyed")
+                    say(
+                        "worker: timings (s since start) "
+                        + " ".join(f"{k}={v}" for k, v in result.timings.items())
+                    )
+    finally:
+        _record(settings, provider, pipeline, name, started, result, error, say)
+    return result
+
+
+def _channel(
+    settings: Settings,
+    provider: Provider,
+    instance: Instance,
+    host_key: HostKey | None,
+    tmp: Path,
+    tmp_deadline: float,
+) -> _Channel:
+    if host_key is None:
+        workdir = getattr(provider, "workdir", None)
+        if workdir is None:
+            raise MateriaError(
+                f"provider {provider.name} gives no SSH host key and no local directory"
+            )
+        return _Channel(None, workdir(instance))
+    key = settings.hetzner.ssh_private_key
+    if key is None or not key.is_file():
+        raise MateriaError(
+            f"HCLOUD_SSH_PRIVATE_KEY must name the worker SSH private key file (got {key})"
+        )
+    if not instance.host:
+        raise MateriaError(f"worker {instance.name} has no public IPv4 address")
+    alias = f"materia-worker-{instance.id}"
+    known = tmp / "known_hosts"
+    pin(known, alias, host_key)
+    target = SshTarget(instance.host, instance.port, settings.hetzner.ssh_user, key, known, alias)
+    wait_until_usable(
+        target, time.monotonic() + tmp_deadline, f"worker {instance.name} ({instance.host})"
+    )
+    return _Channel(target, None)
+
+
+def _ship(channel: _Channel, run_id: str, data: bytes, name: str) -> None:
+    r = subprocess.run(
+        channel.argv(SHIP_SCRIPT % run_id),
+        input=data,
+        capture_output=True,
+        env=channel.env(),
+        timeout=600,
+        start_new_session=True,
+    )
+    if r.returncode != 0:
+        tail = r.stderr.decode(errors="replace").strip().splitlines()[-1:] or [
+            f"exit {r.returncode}"
+        ]
+        raise MateriaError(f"worker {name}: shipping the code failed: {tail[0]}")
+
+
+def _destroy(
+    provider: Provider, instance: Instance | None, run_id: str, say: Callable[[str], None]
+) -> None:
+    """Destroy the run's worker; found by its run label if creation was interrupted."""
+    if instance is not None:
+        ids = [instance.id]
+    else:
+        try:
+            ids = [i.id for i in provider.list_instances() if i.labels.get("run") == run_id]
+        except MateriaError as e:
+            say(f"worker: could not look for a half-created worker of run {run_id}: {e}")
+            return
+    for iid in ids:
+        provider.destroy_instance(iid)
+        say(f"worker: destroyed {provider.name} worker {iid}")
+
+
+def _record(
+    settings: Settings,
+    provider: Provider,
+    pipeline: str,
+    name: str,
+    started: datetime,
+    result: RunResult,
+    error: str | None,
+    say: Callable[[str], None],
+) -> None:
+    ended = datetime.now(UTC)
+    rec = runlog.RunRecord(
+        pipeline=pipeline,
+        provider=provider.name,
+        server_type=SERVER_TYPES[pipeline],
+        worker=name,
+        started=started,
+        ended=ended,
+        exit_code=result.exit_code if error is None else None,
+        error=error,
+        timings=result.timings,
+    )
+    try:
+        runlog.append(settings, rec)
+    except Exception as e:  # the run's outcome matters more than its log line
+        say(f"worker: could not append to the run log: {type(e).__name__}: {e}")

@@ -1,0 +1,95 @@
+"""The workbench in headless Chromium: the live notebook, and the offline report."""
+
+from __future__ import annotations
+
+import time
+
+import lakehouse_fixture
+import pytest
+from browser import chromium, marimo_run
+
+from materia import reports
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+published = lakehouse_fixture.published
+
+
+def _watch(page, errors: list[str]) -> None:
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+
+def test_report_renders_offline_with_every_request_blocked(published, tmp_path):
+    out = tmp_path / "report.html"
+    assert reports.main(published, out=out) == 0
+    seen, blocked, errors = [], [], []
+
+    def route(r):
+        url = r.request.url
+        seen.append(url)
+        if url == out.as_uri() or url.startswith("data:"):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+
+    with chromium(tmp_path / "profile") as ctx:
+        ctx.route("**/*", route)
+        page = ctx.new_page()
+        _watch(page, errors)
+        requests: list[str] = []
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto(out.as_uri())
+        page.wait_for_selector("#chart-0 svg .mark-line path", timeout=60_000)
+        charts = page.locator("div.chart").count()
+        drawn = page.locator("div.chart svg .mark-line path").count()
+        line = page.locator("#chart-0 svg .mark-line path").first.get_attribute("d")
+        text = page.inner_text("body")
+
+    assert blocked == [] and errors == []
+    assert all(u == out.as_uri() or u.startswith("data:") for u in requests), requests
+    assert charts >= 2 and drawn >= charts  # one line per country on every chart
+    assert line and line.count("L") >= 5  # a real polyline, not an empty mark
+    assert "Corn" in text and "(1000 MT)" in text and "chart failed" not in text
+
+
+def _canvas(page) -> str:
+    return page.locator(".vega-embed canvas").first.evaluate("c => c.toDataURL()")
+
+
+def test_notebook_follows_the_commodity_picker(published, tmp_path):
+    errors: list[str] = []
+    outside: list[str] = []
+    with (
+        marimo_run(published.home, tmp_path / "marimo.log") as url,
+        chromium(tmp_path / "profile") as ctx,
+    ):
+        page = ctx.new_page()
+        _watch(page, errors)
+        page.on(
+            "request",
+            lambda r: (
+                None
+                if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+                else outside.append(r.url)
+            ),
+        )
+        page.goto(url)
+        page.wait_for_selector(".vega-embed canvas", timeout=120_000)
+        page.get_by_role("heading", name="Production (1000 MT)").wait_for(timeout=60_000)
+        before = _canvas(page)
+
+        picker = page.locator("select").filter(has=page.locator("option", has_text="Coffee, Green"))
+        picker.select_option(label="Coffee, Green")
+        page.get_by_role("heading", name="Production (1000 60 KG BAGS)").wait_for(timeout=60_000)
+        deadline = time.monotonic() + 60
+        after = _canvas(page)
+        while after == before and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+            after = _canvas(page)
+        # Coffee's top producers are now picked (text inside shadow roots too).
+        page.get_by_text("Vietnam").first.wait_for(timeout=30_000)
+
+    assert after != before, "the time-series chart did not change with the commodity"
+    assert errors == [], errors
+    assert outside == [], outside

@@ -1,0 +1,191 @@
+"""supervisor/supervisor.sh, run for real against a local bare git repository as origin.
+
+The deployed checkout is a tiny fake project; a stand-in `uv` on PATH reads marker files
+of the checked-out commit (SYNC_FAIL, SMOKE_FAIL, TICK_EXIT) and records each tick with
+the VERSION it ran, so the loop's own logic (fetch, fast-forward, roll back, tick, keep
+going, stop on SIGTERM) is what is exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "supervisor" / "supervisor.sh"
+
+FAKE_UV = """#!/bin/sh
+echo "$*" >> "$UV_LOG"
+case "$1" in
+    sync) [ ! -e SYNC_FAIL ] ;;
+    run)
+        shift
+        if [ "$*" = "materia supervisor tick --dry-run" ]; then [ ! -e SMOKE_FAIL ]; exit; fi
+        cat VERSION >> "$TICK_LOG"
+        exit "$(cat TICK_EXIT 2>/dev/null || echo 0)" ;;
+esac
+"""
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV}
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+class Rig:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.origin = tmp / "origin.git"
+        self.seed = tmp / "seed"
+        self.deploy = tmp / "deploy"
+        self.bin = tmp / "bin"
+        self.tick_log = tmp / "ticks.log"
+        self.uv_log = tmp / "uv.log"
+        self.bin.mkdir()
+        (self.bin / "uv").write_text(FAKE_UV)
+        (self.bin / "uv").chmod(0o755)
+        git(tmp, "init", "--quiet", "--bare", "--initial-branch=main", str(self.origin))
+        git(tmp, "init", "--quiet", "--initial-branch=main", str(self.seed))
+        git(self.seed, "remote", "add", "origin", str(self.origin))
+
+    def commit(self, version: str, **markers: str) -> str:
+        """A commit whose VERSION is `version` and whose marker files are exactly `markers`."""
+        for name in ("SYNC_FAIL", "SMOKE_FAIL", "TICK_EXIT"):
+            (self.seed / name).unlink(missing_ok=True)
+        for name, text in markers.items():
+            (self.seed / name).write_text(text)
+        (self.seed / "VERSION").write_text(version + "\n")
+        git(self.seed, "add", "-A")
+        git(self.seed, "commit", "--quiet", "-m", f"version {version}")
+        git(self.seed, "push", "--quiet", "origin", "main")
+        return git(self.seed, "rev-parse", "HEAD")
+
+    def clone(self) -> None:
+        git(self.tmp, "clone", "--quiet", str(self.origin), str(self.deploy))
+
+    def env(self, iterations: int, interval: str = "0") -> dict[str, str]:
+        return {
+            **os.environ,
+            **GIT_ENV,
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "MATERIA_REPO": str(self.deploy),
+            "MATERIA_SUPERVISOR_ITERATIONS": str(iterations),
+            "MATERIA_SUPERVISOR_INTERVAL": interval,
+            "UV_LOG": str(self.uv_log),
+            "TICK_LOG": str(self.tick_log),
+        }
+
+    def run(self, iterations: int) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["sh", str(SCRIPT)],
+            env=self.env(iterations),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def ticks(self) -> list[str]:
+        return self.tick_log.read_text().split() if self.tick_log.exists() else []
+
+    def uv_calls(self) -> list[str]:
+        return self.uv_log.read_text().splitlines() if self.uv_log.exists() else []
+
+    def head(self) -> str:
+        return git(self.deploy, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Rig:
+    return Rig(tmp_path)
+
+
+def test_new_commit_is_picked_up_then_ticks(rig: Rig) -> None:
+    rig.commit("1")
+    rig.clone()
+    c2 = rig.commit("2")
+    proc = rig.run(iterations=1)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rig.head() == c2
+    assert rig.ticks() == ["2"]
+    assert rig.uv_calls()[:2] == ["sync --locked --quiet", "run materia supervisor tick --dry-run"]
+    assert f"now at {c2}" in proc.stdout
+
+
+@pytest.mark.parametrize("marker", ["SYNC_FAIL", "SMOKE_FAIL"])
+def test_failed_update_is_not_kept_and_old_version_still_ticks(rig: Rig, marker: str) -> None:
+    c1 = rig.commit("1")
+    rig.clone()
+    bad = rig.commit("2", **{marker: "x"})
+    proc = rig.run(iterations=2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rig.head() == c1
+    assert rig.ticks() == ["1", "1"]
+    # Each iteration tries the update, rolls back and re-syncs the good commit.
+    assert proc.stdout.count(f"update to {bad} failed; staying on {c1}") == 2
+    assert rig.uv_calls().count("sync --locked --quiet") == 4
+
+    # A fixed commit on top is taken by the next run.
+    c3 = rig.commit("3")
+    assert rig.run(iterations=1).returncode == 0
+    assert rig.head() == c3
+    assert rig.ticks()[-1] == "3"
+
+
+def test_failing_tick_does_not_end_the_loop(rig: Rig) -> None:
+    rig.commit("1", TICK_EXIT="3")
+    rig.clone()
+    proc = rig.run(iterations=2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rig.ticks() == ["1", "1"]
+    assert proc.stdout.count("tick failed (exit 3)") == 2
+
+
+def test_unreachable_origin_still_ticks(rig: Rig) -> None:
+    rig.commit("1")
+    rig.clone()
+    git(rig.deploy, "remote", "set-url", "origin", str(rig.tmp / "missing.git"))
+    proc = rig.run(iterations=1)
+    assert proc.returncode == 0
+    assert "fetch failed" in proc.stdout
+    assert rig.ticks() == ["1"]
+
+
+def test_sigterm_stops_cleanly_while_sleeping(rig: Rig) -> None:
+    rig.commit("1")
+    rig.clone()
+    proc = subprocess.Popen(
+        ["sh", str(SCRIPT)],
+        env=rig.env(iterations=0, interval="600"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(300):  # wait for the first tick, then for the loop to be asleep
+            if rig.ticks():
+                break
+            time.sleep(0.1)
+        assert rig.ticks() == ["1"]
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "supervisor: stopping" in out

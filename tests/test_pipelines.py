@@ -1,0 +1,58 @@
+"""`materia pipeline run`: choosing what runs where, in this process or on a worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from materia import pipelines, settings
+from materia.errors import MateriaError
+from materia.testing.psd_fixtures import sample_rows, write_release
+
+
+def _settings(tmp_path: Path, **env: str) -> settings.Settings:
+    return settings.load(
+        environ={"MATERIA_HOME": str(tmp_path / "home"), **env}, dotenv=tmp_path / "none"
+    )
+
+
+def test_unknown_names_are_one_clear_error(tmp_path: Path):
+    s = _settings(tmp_path)
+    with pytest.raises(MateriaError, match="unknown pipeline 'load': use extract, transform, all"):
+        pipelines.main(s, name="load")
+    with pytest.raises(MateriaError, match="unknown worker provider 'ovh'"):
+        pipelines.main(s, name="extract", on="ovh")
+
+
+def test_hetzner_needs_r2_and_a_token(tmp_path: Path):
+    with pytest.raises(MateriaError, match="need R2 landing"):
+        pipelines.main(_settings(tmp_path), name="extract", on="hetzner")
+    r2 = {
+        "R2_ENDPOINT": "http://127.0.0.1:9",
+        "R2_BUCKET": "b",
+        "R2_ACCESS_KEY": "k",
+        "R2_SECRET_KEY": "s",
+    }
+    with pytest.raises(MateriaError, match="HCLOUD_TOKEN is not set"):
+        pipelines.main(_settings(tmp_path, **r2), name="extract", on="hetzner")
+
+
+def test_extract_runs_in_this_process(psd_server, cli, materia_env):
+    now = datetime.now(UTC)
+    write_release(
+        psd_server.root / "archives" / f"{now:%Y}" / f"{now:%m}" / "psd_coffee_csv.zip",
+        sample_rows(),
+    )
+    env = {**materia_env, "PSD_BASE_URL": psd_server.base_url, "PSD_DATASETS": "psd_coffee_csv.zip"}
+    r = cli("pipeline", "run", "extract", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "landed psd/psd_coffee_csv/" in r.stdout
+    home = Path(materia_env["MATERIA_HOME"])
+    assert len(list((home / "landing" / "psd").rglob("*.zip"))) == 1
+    assert not (home / "workers").exists()  # no worker involved
+    r = cli(
+        "pipeline", "run", "extract", env={**env, "PSD_BASE_URL": psd_server.base_url + "/nothing"}
+    )
+    assert r.returncode == 1 and "no release of psd_coffee_csv.zip" in r.stderr

@@ -1,0 +1,84 @@
+"""One typed settings object from the environment (and .env); secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from materia.settings import DEFAULT_PSD_BASE_URL, Secret, SettingsError, load
+
+R2 = {
+    "R2_ENDPOINT": "http://127.0.0.1:9",
+    "R2_BUCKET": "landing",
+    "R2_ACCESS_KEY": "ak-1234567890",
+    "R2_SECRET_KEY": "sk-abcdefghij",
+}
+
+
+def _load(tmp_path: Path, **env: str):
+    return load(environ=env, dotenv=tmp_path / "absent.env")
+
+
+def test_local_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = _load(tmp_path)
+    assert s.env == "local" and s.r2 is None and s.iceberg is None
+    assert s.home == tmp_path / ".materia" and s.home.is_absolute()
+    assert s.psd_base_url == DEFAULT_PSD_BASE_URL
+    assert s.psd_datasets == ("psd_alldata_csv.zip",)
+    assert s.landing_root == str(tmp_path / ".materia" / "landing")
+    assert s.tmp_dir == tmp_path / ".materia" / "tmp"
+    assert s.worker_provider == "local"
+
+
+def test_datasets_base_url_and_home(tmp_path):
+    s = _load(
+        tmp_path,
+        MATERIA_HOME=str(tmp_path / "h"),
+        PSD_DATASETS=" psd_coffee_csv.zip, ,psd_cotton_csv.zip ",
+        PSD_BASE_URL="http://127.0.0.1:1/psd/",
+    )
+    assert s.psd_datasets == ("psd_coffee_csv.zip", "psd_cotton_csv.zip")
+    assert s.psd_base_url == "http://127.0.0.1:1/psd"
+    assert s.home == tmp_path / "h"
+
+
+def test_r2_only_when_all_four_are_set(tmp_path):
+    partial = {k: v for k, v in R2.items() if k != "R2_SECRET_KEY"}
+    assert _load(tmp_path, **partial).r2 is None
+    s = _load(tmp_path, **R2)
+    assert s.r2 is not None and s.landing_root == "s3://landing"
+    assert s.r2.storage_options()["secret"] == "sk-abcdefghij"
+
+
+def test_secrets_never_in_repr(tmp_path):
+    s = _load(
+        tmp_path,
+        **R2,
+        HCLOUD_TOKEN="hc-secret-token",
+        ICEBERG_REST_URI="http://x",
+        ICEBERG_CREDENTIAL="k:s3cr3t-cred",
+    )
+    shown = repr(s) + str(s.r2) + repr(s.hetzner)
+    for value in ("ak-1234567890", "sk-abcdefghij", "hc-secret-token", "k:s3cr3t-cred"):
+        assert value not in shown
+        assert value in s.secret_values()
+    assert repr(Secret("x")) == "Secret('**********')" and Secret("x").get() == "x"
+
+
+def test_environment_selection_and_errors(tmp_path):
+    with pytest.raises(SettingsError, match="MATERIA_ENV must be"):
+        _load(tmp_path, MATERIA_ENV="staging")
+    with pytest.raises(SettingsError, match="R2_ENDPOINT.*ICEBERG_REST_URI"):
+        _load(tmp_path, MATERIA_ENV="prod")
+    s = _load(tmp_path, MATERIA_ENV="prod", ICEBERG_REST_URI="http://127.0.0.1:2", **R2)
+    assert s.env == "prod" and s.worker_provider == "hetzner"
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PSD_DATASETS=psd_coffee_csv.zip\nMATERIA_HOME=/from/dotenv\n")
+    s = load(environ={"MATERIA_HOME": str(tmp_path / "env")}, dotenv=dotenv)
+    assert s.psd_datasets == ("psd_coffee_csv.zip",)
+    assert s.home == tmp_path / "env"

@@ -1,0 +1,164 @@
+"""Worker stand-ins: the loopback Hetzner API whose servers boot as real sshd processes."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from materia.testing import clean_env
+from materia.testing.hetzner_api import FakeHetzner
+from materia.testing.sshd import MARKER, SSHD, SshWorkers
+
+# Made per session: a value written here would travel with the shipped source tree.
+TOKEN = f"hcloud-{secrets.token_hex(12)}"
+
+
+def _need_ssh() -> None:
+    if not SSHD.exists() or not shutil.which("ssh") or not shutil.which("ssh-keygen"):
+        pytest.skip("needs OpenSSH (/usr/sbin/sshd, ssh, ssh-keygen)")
+
+
+@pytest.fixture(scope="session")
+def client_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The operator's SSH key pair (private key path; `.pub` beside it)."""
+    _need_ssh()
+    key = tmp_path_factory.mktemp("client-key") / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
+@dataclass
+class Cloud:
+    api: FakeHetzner
+    servers: SshWorkers
+    worker_root: Path  # where the workers' files land (the stand-in servers' disks)
+    key: Path
+
+    def env(self, home: Path, **extra: str) -> dict[str, str]:
+        """CLI environment that points the hetzner provider at the stand-ins."""
+        return clean_env(
+            home,
+            HCLOUD_TOKEN=TOKEN,
+            HCLOUD_ENDPOINT=self.api.endpoint,
+            HCLOUD_SSH_PORT=str(self.servers.port),
+            HCLOUD_SSH_USER=getpass.getuser(),
+            HCLOUD_SSH_PRIVATE_KEY=str(self.key),
+            MATERIA_WORKER_SSH_TIMEOUT="30",
+            **extra,
+        )
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, client_key: Path):
+    """FakeHetzner + sshd-backed servers. A worker builds its own environment from the
+    shipped uv.lock (`uv sync --locked`), as on Hetzner; this machine is offline, so the
+    stand-in servers set UV_OFFLINE=1 and uv installs from its local cache."""
+    _need_ssh()
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("needs uv on PATH (workers build their environment with it)")
+    root = tmp_path / "worker-disk"
+    servers = SshWorkers(
+        tmp_path / "servers",
+        client_key.with_suffix(".pub").read_text(),
+        env={
+            "MATERIA_WORKER_ROOT": str(root),
+            "UV_OFFLINE": "1",
+            "PATH": f"{Path(uv).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        },
+    )
+    api = FakeHetzner(TOKEN, boot=servers.boot, halt=servers.halt, action_seconds=0.2)
+    with api:
+        api.add_ssh_key("materia", client_key.with_suffix(".pub").read_text())
+        yield Cloud(api, servers, root, client_key)
+    servers.stop_all()
+
+
+class ProcScanner:
+    """Watches /proc while a run goes on: which of *our* processes show a secret in their
+    command line (must be none), and whether a stand-in worker had it in its environment."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s.encode() for s in secrets]
+        self.argv_hits: list[str] = []
+        self.remote_env_hits: set[bytes] = set()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> ProcScanner:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _ours(self, pid: str, parents: dict[str, str], env: bytes) -> bool:
+        if MARKER.encode() in env:  # a process on a stand-in server
+            return True
+        me, seen = str(os.getpid()), set()
+        while pid and pid not in seen:  # descendant of this test process
+            if pid == me:
+                return True
+            seen.add(pid)
+            pid = parents.get(pid, "")
+        return False
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            parents: dict[str, str] = {}
+            procs: dict[str, tuple[bytes, bytes]] = {}
+            for d in Path("/proc").glob("[0-9]*"):
+                try:
+                    stat = (d / "stat").read_text()
+                    parents[d.name] = stat.rsplit(")", 1)[1].split()[1]
+                    procs[d.name] = ((d / "cmdline").read_bytes(), (d / "environ").read_bytes())
+                except (OSError, IndexError):
+                    continue
+            for pid, (cmdline, env) in procs.items():
+                if not any(s in cmdline or s in env for s in self.secrets):
+                    continue
+                if not self._ours(pid, parents, env):
+                    continue
+                for s in self.secrets:
+                    if s in cmdline:
+                        self.argv_hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+                    if s in env and MARKER.encode() in env:
+                        self.remote_env_hits.add(s)
+            self.samples += 1
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def proc_scanner():
+    return ProcScanner
+
+
+def files_containing(root: Path, secrets: list[str]) -> list[str]:
+    """Every file under `root` whose bytes contain one of `secrets`."""
+    needles = [s.encode() for s in secrets]
+    hits = []
+    for p in root.rglob("*"):
+        # Files hard-linked from uv's cache (the worker's .venv, ~1 GB) were not written
+        # by the run; everything the run created has a single link.
+        if p.is_file() and not p.is_symlink() and p.stat().st_nlink == 1:
+            data = p.read_bytes()
+            if any(n in data for n in needles):
+                hits.append(str(p))
+    return hits
+
+
+@pytest.fixture
+def scan_files():
+    return files_containing

@@ -1,0 +1,234 @@
+"""`materia pipeline run extract --on hetzner` end to end, and every way a run can end.
+
+Real parts only: the Hetzner API stand-in (hcloud talks to it over HTTP), servers that
+boot as real OpenSSH sshd processes with the host key from their cloud-init, the loopback
+PSD Online server, SeaweedFS as R2. Every test ends with zero servers in the API.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from materia import settings as settings_mod
+from materia.errors import MateriaError
+from materia.testing import cli_command, run_cli
+from materia.testing.psd_fixtures import sample_rows, write_release
+from materia.workers.hetzner import HetznerProvider
+from materia.workers.run import run_on_worker
+
+pytestmark = [pytest.mark.ssh, pytest.mark.slow]
+DATASET = "psd_coffee_csv.zip"
+
+
+def publish_release(psd_server) -> str:
+    """This month's release on the PSD stand-in (the worker extracts "today")."""
+    now = datetime.now(UTC)
+    write_release(psd_server.root / "archives" / f"{now:%Y}" / f"{now:%m}" / DATASET, sample_rows())
+    return f"psd/psd_coffee_csv/{now:%Y}/{now:%m}/"
+
+
+@pytest.fixture(scope="module")
+def seaweed(tmp_path_factory: pytest.TempPathFactory):
+    """SeaweedFS as R2 with credentials made for this module: the shared fixture's fixed
+    test keys are written in the source tree, which a worker legitimately receives."""
+    from materia.testing.seaweed import Seaweed, weed_binary
+
+    try:
+        weed_binary()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    sw = Seaweed(tmp_path_factory.mktemp("seaweed-workers"))
+    sw.access_key = f"AK{secrets.token_hex(8)}"
+    sw.secret_key = f"SK{secrets.token_hex(16)}"
+    with sw:
+        yield sw
+
+
+@pytest.fixture
+def r2(seaweed):
+    """A bucket of its own, so runs do not see each other's objects."""
+    fs = seaweed.s3fs()
+    bucket = f"e2e-{secrets.token_hex(4)}"
+    fs.mkdir(bucket)
+    env = {**seaweed.r2_env(), "R2_BUCKET": bucket}
+    yield env, fs, bucket
+
+
+def wait_for(predicate, timeout: float = 120, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def in_process_settings(
+    cloud, home: Path, psd_base: str, timeout: int = 30
+) -> settings_mod.Settings:
+    env = cloud.env(home, PSD_BASE_URL=psd_base, PSD_DATASETS=DATASET)
+    env["MATERIA_WORKER_SSH_TIMEOUT"] = str(timeout)
+    return settings_mod.load(environ=env, dotenv=home / "no.env")
+
+
+def provider_of(s: settings_mod.Settings) -> HetznerProvider:
+    return HetznerProvider(s.hetzner, retry_delay=0.05)
+
+
+def r2_log(r2) -> list[dict]:
+    _, fs, bucket = r2
+    return [json.loads(x) for x in fs.cat(f"{bucket}/runs/runs.jsonl").decode().splitlines()]
+
+
+def run_log(home: Path) -> list[dict]:
+    path = home / "landing" / "runs" / "runs.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+# --- end to end -------------------------------------------------------------------------
+def test_extract_on_hetzner_end_to_end(
+    cloud, psd_server, r2, tmp_path, proc_scanner, scan_files, seaweed
+):
+    prefix = publish_release(psd_server)
+    r2_env, fs, bucket = r2
+    iceberg_token = f"ice-{secrets.token_hex(8)}"
+    env = cloud.env(
+        tmp_path / "home",
+        PSD_BASE_URL=psd_server.base_url,
+        PSD_DATASETS=DATASET,
+        ICEBERG_REST_URI=seaweed.iceberg_uri,
+        ICEBERG_TOKEN=iceberg_token,
+        **r2_env,
+    )
+    secret_values = [
+        r2_env["R2_ACCESS_KEY"],
+        r2_env["R2_SECRET_KEY"],
+        iceberg_token,
+        cloud.api.token,
+    ]
+    with proc_scanner(secret_values) as scan:
+        t = time.monotonic()
+        r = run_cli("pipeline", "run", "extract", "--on", "hetzner", env=env, cwd=tmp_path / "cwd")
+        elapsed = time.monotonic() - t
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    # The release landed in SeaweedFS (R2), written by the worker with the sent secrets.
+    landed = fs.find(f"{bucket}/{prefix}")
+    assert len(landed) == 1 and landed[0].endswith(".zip"), landed
+    assert "landed psd/psd_coffee_csv/" in out and "[materia-extract-" in out  # streamed, prefixed
+    # Secrets were in the worker's environment, and nowhere else.
+    assert {r2_env["R2_SECRET_KEY"].encode(), iceberg_token.encode()} <= scan.remote_env_hits
+    assert cloud.api.token.encode() not in scan.remote_env_hits  # the worker never gets it
+    assert scan.argv_hits == [] and scan.samples > 0
+    for text in (out, cloud.servers.all_logs()):
+        assert not [s for s in secret_values if s in text]
+    # The worker built its own environment from the shipped lockfile and ran from it.
+    assert list(cloud.worker_root.glob("*/code/.venv/bin/python"))
+    assert list(cloud.worker_root.glob("*/code/.materia-commit"))
+    assert scan_files(cloud.worker_root, secret_values) == []
+    # The worker is gone; the run is logged (in R2) with its server type and cost.
+    assert cloud.api.snapshot() == []
+    log = r2_log(r2)
+    assert [(x["pipeline"], x["provider"], x["server_type"], x["exit_code"]) for x in log] == [
+        ("extract", "hetzner", "ccx12", 0)
+    ]
+    assert log[0]["cost_estimate"] > 0 and log[0]["price_table"]
+    print(f"\nhetzner run via stand-ins: {elapsed:.1f}s wall, timings {log[0]['timings']}")
+
+
+# --- faults -------------------------------------------------------------------------------
+def test_ssh_never_ready_times_out_and_destroys(cloud, psd_server, tmp_path):
+    cloud.servers.ready = False
+    s = in_process_settings(cloud, tmp_path / "home", psd_server.base_url, timeout=2)
+    with pytest.raises(MateriaError, match="SSH not ready after 2s"):
+        run_on_worker(s, provider_of(s), "extract", log=lambda _: None)
+    assert cloud.api.snapshot() == []
+    [rec] = run_log(tmp_path / "home")
+    assert rec["exit_code"] is None and "SSH not ready" in rec["error"]
+
+
+def test_remote_failure_returns_its_exit_code(cloud, psd_server, tmp_path):
+    lines: list[str] = []
+    s = in_process_settings(cloud, tmp_path / "home", psd_server.base_url)  # no release served
+    result = run_on_worker(s, provider_of(s), "extract", log=lines.append)
+    assert result.exit_code == 1
+    assert any("error: no release of psd_coffee_csv.zip" in x for x in lines), lines
+    assert cloud.api.snapshot() == []
+    assert run_log(tmp_path / "home")[0]["exit_code"] == 1
+
+
+def test_delete_answering_500_twice_is_retried(cloud, psd_server, tmp_path):
+    publish_release(psd_server)
+    cloud.api.delete_failures = 2
+    s = in_process_settings(cloud, tmp_path / "home", psd_server.base_url)
+    assert run_on_worker(s, provider_of(s), "extract", log=lambda _: None).exit_code == 0
+    assert [st for m, _, st in cloud.api.calls if m == "DELETE"] == [500, 500, 200]
+    assert cloud.api.snapshot() == []
+
+
+def _start_slow_run(cloud, psd_server, r2, tmp_path):
+    """A CLI run whose worker is mid-download (the PSD stand-in dribbles the body)."""
+    publish_release(psd_server)
+    psd_server.inject("slow", chunk=256, delay=0.5)
+    env = cloud.env(
+        tmp_path / "home", PSD_BASE_URL=psd_server.base_url, PSD_DATASETS=DATASET, **r2[0]
+    )
+    (tmp_path / "cwd").mkdir()
+    proc = subprocess.Popen(
+        cli_command("pipeline", "run", "extract", "--on", "hetzner"),
+        env=env,
+        cwd=tmp_path / "cwd",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: psd_server.count("GET") > 0, what="the worker to start downloading")
+    assert len(cloud.api.snapshot()) == 1
+    return proc, env
+
+
+def test_sigint_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
+    proc, _ = _start_slow_run(cloud, psd_server, r2, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "destroyed hetzner worker" in err
+    assert cloud.api.snapshot() == []
+    assert cloud.servers.running == {}  # its sshd and sessions ended with it
+    [rec] = r2_log(r2)
+    assert (rec["exit_code"], rec["error"]) == (None, "KeyboardInterrupt")
+
+
+def test_sigterm_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
+    proc, _ = _start_slow_run(cloud, psd_server, r2, tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out + err
+    assert "destroyed hetzner worker" in err
+    assert cloud.api.snapshot() == []
+    [rec] = r2_log(r2)
+    assert (rec["exit_code"], rec["error"]) == (None, "Terminated")
+
+
+def test_worker_orphaned_by_a_killed_cli_is_reaped(cloud, psd_server, r2, tmp_path):
+    proc, env = _start_slow_run(cloud, psd_server, r2, tmp_path)
+    proc.kill()  # no clean-up can run
+    proc.communicate(timeout=60)
+    [orphan] = cloud.api.snapshot()
+    assert orphan["labels"]["role"] == "worker"
+    r = run_cli("worker", "list", "--on", "hetzner", env=env, cwd=tmp_path / "cwd")
+    assert str(orphan["id"]) in r.stdout
+    r = run_cli(
+        "worker", "reap", "--on", "hetzner", "--ttl-minutes", "0", env=env, cwd=tmp_path / "cwd"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "reaped 1 worker(s)" in r.stdout
+    assert cloud.api.snapshot() == []
