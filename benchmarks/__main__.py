@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         out = a.out or (scratch / "RESULTS.md" if a.smoke else DEFAULT_OUT)
         releases = a.releases if not a.only or {"growth", "noop", "notebook"} & set(a.only) else 1
         log(f"data: {a.rows:,} rows x {releases} release(s) under {cache}")
+        t_gen = time.perf_counter()
         series = generate.build(a.rows, releases, cache, a.source, log=log)
+        t_gen = time.perf_counter() - t_gen
         ctx = Context(series, a.repeats, a.picks, a.warmup, scratch, log)
         done = []
         with ctx.stack:
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             f"monthly releases ({series.releases[0].label} … {series.releases[-1].label})",
             "runs per figure": str(a.repeats)
             + (", after one untimed warm-up round" if a.warmup else ""),
+            "data generation wall (0 when cached)": f"{t_gen:.0f} s",
             "harness wall": f"{time.perf_counter() - t0:.0f} s",
         }
         if a.smoke:

@@ -202,7 +202,8 @@ def _emit(
     os.replace(part, dest)  # tmp is inside root: same filesystem, atomic
     meta = _meta_path(root, ym)
     meta.parent.mkdir(parents=True, exist_ok=True)
-    meta.write_text(
+    part = meta.with_suffix(".part")
+    part.write_text(
         json.dumps(
             {
                 "zip": rel_key,
@@ -217,6 +218,7 @@ def _emit(
             indent=1,
         )
     )
+    os.replace(part, meta)  # the meta file marks the release complete
     csv.unlink()
 
 

@@ -107,17 +107,30 @@ def is_empty(settings: Settings) -> bool:
     return "prod" not in envs(settings)
 
 
+# Workbenches by the identity of the frames they split: read_table returns the same cached
+# frame for an unchanged snapshot, so switching environments back and forth is instant.
+_workbenches: dict[tuple[str, int, int], Workbench] = {}
+
+
 def load(settings: Settings, env: str = "prod") -> Workbench:
+    """The environment's serving data (read through the Iceberg read API, cached)."""
     from materia import lakehouse
 
     metrics = lakehouse.read_table("obt_commodity_metrics", env, settings)
     vintages = lakehouse.read_table("fct_psd_vintages", env, settings)
+    key = (env, id(metrics), id(vintages))
+    if key in _workbenches and _workbenches[key].metrics is metrics:
+        return _workbenches[key]
     ids = dict(ATTRIBUTE_IDS)
     if lakehouse.table_exists("dim_attribute", env, settings):
         dims = lakehouse.read_table("dim_attribute", env, settings)
         for row in dims.filter(pl.col("metric_name").is_in(list(METRICS))).iter_rows(named=True):
             ids[row["metric_name"]] = row["attribute_id"]
-    return Workbench(env=env, metrics=metrics, vintages=vintages, attribute_ids=ids)
+    wb = Workbench(env=env, metrics=metrics, vintages=vintages, attribute_ids=ids)
+    if len(_workbenches) >= 8:
+        _workbenches.pop(next(iter(_workbenches)))
+    _workbenches[key] = wb
+    return wb
 
 
 # --- pickers ------------------------------------------------------------------------------

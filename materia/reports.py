@@ -129,7 +129,12 @@ def _commodity_section(wb: an.Workbench, code: str, charts: _Charts) -> str:
         if top.height:
             parts.append(
                 table_html(
-                    top.select("rank", "country_name", "value", "world_share"),
+                    top.select(
+                        "rank",
+                        pl.col("country_name").alias("country"),
+                        pl.col("value").alias(an.label(metric, an.unit(wb, code, metric))),
+                        "world_share",
+                    ),
                     f"{title}, market year {year}: {an.label(metric, an.unit(wb, code, metric))}, "
                     "share of world (aggregates excluded)",
                 )
@@ -152,7 +157,10 @@ def _commodity_section(wb: an.Workbench, code: str, charts: _Charts) -> str:
         f"{year}: {_esc(bs.note)}</p>"
     )
     parts.append(
-        table_html(bs.table.drop("unit"), f"Balance sheet {bs.country_name} {year} {bs.unit}")
+        table_html(
+            bs.table.drop("unit").rename({"value": bs.unit}),
+            f"Balance sheet {bs.country_name} {year} {bs.unit}",
+        )
     )
     revised = an.most_revised(wb, code, "production", n=5)
     if revised.height:

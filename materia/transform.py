@@ -4,9 +4,9 @@ Steps, cheapest first:
 1. Fingerprint the inputs (landing manifest + SQLMesh project files). Unchanged since the
    last successful transform of this environment → stop: nothing new, nothing published,
    SQLMesh not even imported.
-2. Take the warehouse (`materia.warehouse`: a lock, and in prod a download).
-3. Inflate and header-check the archives the environment has not loaded yet, so bad
-   input fails here with its landing key, before SQLMesh changes anything.
+2. Inflate and header-check the archives this environment has not loaded yet, so bad
+   input fails here with its landing key, before anything is locked or changed.
+3. Take the warehouse (`materia.warehouse`: a lock, and in prod a download).
 4. Plan + apply the environment (new models, changed models, new release months).
 5. Compare the landing manifest with what `raw.psd_alldata` holds; restate just the
    release months that differ (an archive landed late for a month already processed, or
@@ -146,7 +146,9 @@ def _context(settings: Settings):
     class Quiet(NoopConsole):
         """No prompts or spinners (materia reports progress); keeps what failed."""
 
-        errors: list = []
+        def __init__(self) -> None:
+            super().__init__()
+            self.errors: list[BaseException] = []
 
         def log_failed_models(self, errors) -> None:
             self.errors.extend(errors)
@@ -155,7 +157,6 @@ def _context(settings: Settings):
             self.errors.append(MateriaError(message))
 
     console = Quiet()
-    console.errors = []
     set_console(console)
     ctx = Context(paths=[str(PROJECT)], config=sqlmesh_config(settings))
     ctx.materia_console = console

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -206,7 +207,8 @@ def _download(remote: LandingStore, path: Path) -> None:
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".wal").unlink(missing_ok=True)
     if remote.exists(OBJECT):
-        remote.fs.get_file(remote._fs_path(OBJECT), str(path))
+        with remote.open(OBJECT) as src, open(path, "wb") as out:
+            shutil.copyfileobj(src, out, 8 << 20)
 
 
 # --- transform state per environment -----------------------------------------------------

@@ -166,7 +166,7 @@ def _(an, code, commodity_name, countries_picker, metric_picker, mo, pl, wb, yea
     _table = (
         series.pivot(on="country_name", index="market_year", values="value", sort_columns=True)
         .sort("market_year")
-        .with_columns(pl.lit(unit_text).alias("unit"))
+        .with_columns(pl.col("market_year").cast(pl.String), pl.lit(unit_text).alias("unit"))
         if series.height
         else series
     )
@@ -181,7 +181,7 @@ def _(an, code, commodity_name, countries_picker, metric_picker, mo, pl, wb, yea
 
 
 @app.cell
-def _(an, code, commodity_name, mo, wb, years):
+def _(an, code, commodity_name, mo, pl, wb, years):
     _year = min(years[1], an.latest_year(wb, code))
     _parts = []
     for _m in ("production", "exports"):
@@ -193,9 +193,10 @@ def _(an, code, commodity_name, mo, wb, years):
                 [
                     an.bar_chart(_top, f"{commodity_name}: {_title}", an.label(_m, _unit)),
                     mo.ui.table(
-                        an.units_row(_top.drop("country_code", "market_year")),
+                        an.units_row(_top.drop("country_code", "market_year"))
+                        .with_columns((pl.col("world_share") * 100).round(1).alias("world_share"))
+                        .rename({"world_share": "world share (%)"}),
                         selection=None,
-                        format_mapping={"world_share": "{:.1%}".format},
                     ),
                 ]
             )
@@ -234,7 +235,14 @@ def _(an, code, commodity_name, mo, selected, wb, years):
 def _(an, code, mo, selected, wb, years):
     _names = dict(an.countries(wb, code).select("country_name", "country_code").iter_rows())
     _options = {n: c for n, c in _names.items() if c in selected} or _names
-    bs_country = mo.ui.dropdown(options=_options, value=next(iter(_options)), label="Country")
+    # Default: the biggest producer among the picked countries.
+    _ranked = an.default_countries(wb, code, n=len(_names))
+    _first = min(_options.values(), key=lambda c: _ranked.index(c) if c in _ranked else 1e9)
+    bs_country = mo.ui.dropdown(
+        options=_options,
+        value=next(n for n, c in _options.items() if c == _first),
+        label="Country",
+    )
     _years = [str(y) for y in range(years[1], years[0] - 1, -1)]
     bs_year = mo.ui.dropdown(options=_years, value=_years[0], label="Market year")
     return bs_country, bs_year
@@ -270,6 +278,7 @@ def _(MateriaError, an, bs_country, bs_year, code, mo, wb):
 @app.cell
 def _(an, bs_country, bs_year, code, commodity_name, metric, mo, unit_text, wb):
     _rev = an.revisions(wb, code, bs_country.value, int(bs_year.value), metric)
+    _most = an.most_revised(wb, code, metric)
     _title = f"{commodity_name}, {bs_country.selected_key} {bs_year.value}: {an.METRICS[metric]}"
     _view = (
         [
@@ -284,15 +293,16 @@ def _(an, bs_country, bs_year, code, commodity_name, metric, mo, unit_text, wb):
             mo.md("## Revisions\nHow the estimate moved across releases (`fct_psd_vintages`)."),
             *_view,
             mo.md(f"Most revised {an.METRICS[metric].lower()} estimates"),
-            mo.ui.table(an.most_revised(wb, code, metric), selection=None),
+            mo.ui.table(_most, selection=None)
+            if _most.height
+            else mo.md("No estimate changed across the landed releases."),
         ]
     )
     return
 
 
 @app.cell
-def _(empty, getpass, mo, re):
-    mo.stop(empty)
+def _(getpass, mo, re):
     _user = re.sub(r"[^a-z0-9_]", "_", getpass.getuser().lower())
     dev_name = mo.ui.text(value=f"dev_{_user}", label="Dev environment")
     dev_run = mo.ui.run_button(label="Plan and apply")
@@ -310,7 +320,15 @@ def _(empty, getpass, mo, re):
 
 
 @app.cell
-def _(MateriaError, an, dev_name, dev_run, mo, set_published, settings):
+def _(mo):
+    # The last dev run survives the refresh its own publish triggers (which rebuilds the
+    # pickers below the environment selector).
+    get_dev_run, set_dev_run = mo.state(None)
+    return get_dev_run, set_dev_run
+
+
+@app.cell
+def _(MateriaError, an, dev_name, dev_run, mo, set_dev_run, set_published, settings):
     mo.stop(not dev_run.value)
     from materia import lakehouse
     from materia import transform as _transform
@@ -327,10 +345,28 @@ def _(MateriaError, an, dev_name, dev_run, mo, set_published, settings):
     with mo.status.spinner(title=f"Planning {_env}…") as _spinner:
         _result = _transform.run(settings, _env, progress=_step)
         _spinner.update(title=f"Comparing {_env} with prod…")
-        _diff = an.compare_envs(settings, _env)
+        _diff = an.compare_envs(settings, _env) if not an.is_empty(settings) else None
+    set_dev_run((_result, _diff, _log))
     set_published(lambda n: n + 1)
+    return
+
+
+@app.cell
+def _(get_dev_run, mo):
+    mo.stop(get_dev_run() is None)
+    _result, _diff, _log = get_dev_run()
     _plan = "\n".join(f"- {m}" for m in _result.changed_models) or "- none"
     _intervals = sum(len(v) for v in _result.backfilled.values())
+    _compare = (
+        [
+            mo.md(f"### {_diff.summary}\nRow counts per serving table:"),
+            mo.ui.table(_diff.row_counts, selection=None),
+            mo.md("Keys and metrics whose values differ (first 1,000):"),
+            mo.ui.table(_diff.differences.head(1000), selection=None),
+        ]
+        if _diff is not None
+        else [mo.md("Prod is not published yet: nothing to compare with.")]
+    )
     mo.vstack(
         [
             mo.md(
@@ -338,10 +374,7 @@ def _(MateriaError, an, dev_name, dev_run, mo, set_published, settings):
                 f"Intervals backfilled: {_intervals}"
             ),
             mo.accordion({"Progress log": mo.md("\n".join(f"- {m}" for m in _log))}),
-            mo.md(f"### {_diff.summary}\nRow counts per serving table:"),
-            mo.ui.table(_diff.row_counts, selection=None),
-            mo.md("Keys and metrics whose values differ (first 1,000):"),
-            mo.ui.table(_diff.differences.head(1000), selection=None),
+            *_compare,
         ]
     )
     return

@@ -143,3 +143,52 @@ def test_charts_carry_units_in_axis_titles(wb):
     spec = an.line_chart(ts, "Corn", an.label("production", "(1000 MT)")).to_dict()
     assert spec["encoding"]["y"]["title"] == "Production (1000 MT)"
     assert len(spec["datasets"][next(iter(spec["datasets"]))]) == ts.height
+
+
+# --- the real shared releases, through the real pipeline (values from the data README) ------
+real_published = lakehouse_fixture.real_published
+
+
+@pytest.fixture(scope="module")
+def real(real_published):
+    return an.load(real_published, "prod")
+
+
+@pytest.mark.slow
+def test_real_brazil_coffee(real):
+    ts = an.time_series(real, COFFEE, ["BR"], "production", years=(2020, 2023))
+    assert ts["market_year"].to_list() == [2020, 2021, 2022, 2023]
+    assert ts["value"].is_between(58100, 69900).all()
+    assert ts["value"][-1] == 62600  # the latest view shows the 2022-12 value
+    assert an.unit(real, COFFEE, "production") == "(1000 60 KG BAGS)"
+    rev = an.revisions(real, COFFEE, "BR", 2023)
+    assert rev["value"].to_list() == [64300, 62600]
+    assert [d.isoformat() for d in rev["release_month"]] == ["2022-06-01", "2022-12-01"]
+    bs = an.balance_sheet(real, COFFEE, "BR", 2023)
+    assert bs.balanced and bs.table["value"][3] == 63215  # USDA's own total supply
+    top = an.top_countries(real, COFFEE, "production", year=2023, n=3)
+    assert top["country_code"][0] == "BR" and top["world_share"][0] < 0.5
+    assert not top["country_code"].is_in(["E4", "E2", "UR"]).any()
+
+
+@pytest.mark.slow
+def test_real_us_cotton_2022(real):
+    cotton = an.commodity_code(real, "Cotton")
+    ts = an.time_series(real, cotton, ["US"], "production", years=(2022, 2022))
+    assert ts["value"].to_list() == [14031]
+    assert "480" in ts["unit"][0]
+
+
+@pytest.mark.slow
+def test_real_dev_environment_matches_prod(real_published):
+    """What the notebook's dev panel does: plan dev_<user>, publish, compare with prod."""
+    from materia import transform
+
+    result = transform.run(real_published, "dev_pytest")
+    assert result.env == "dev_pytest"
+    assert "dev_pytest" in an.envs(real_published)
+    diff = an.compare_envs(real_published, "dev_pytest")
+    counts = diff.row_counts
+    assert counts.height >= 3 and (counts["prod"] == counts["dev_pytest"]).all()
+    assert diff.differences.height == 0
+    assert diff.summary == "dev_pytest matches prod: no key or metric differs."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -157,8 +158,8 @@ def test_second_run_with_nothing_new_adds_nothing(real_run):
 
 
 def test_unchanged_tables_get_no_new_snapshot(real_run):
-    # The late coffee release changes vintages and latest coffee rows' stamps? No: the
-    # newest coffee release is still 2022-12, so obt and dims are unchanged.
+    # The late 2022-06 coffee release adds vintages, but the newest coffee release is
+    # still 2022-12, so obt and the dims keep their snapshots.
     late = real_run["late"]
     assert late.published["obt_commodity_metrics"] is None
     assert late.published["dim_country"] is None
@@ -202,9 +203,18 @@ def drift_run(tmp_path_factory):
     lines = [r.line() + ",extra" for r in renamed + new_country]
     lines += lines[:5]  # duplicated rows
     _write(tmp / "b.zip", fx.HEADER + ",Surprise", lines)
-    land(home, tmp / "b.zip", "psd_coffee_csv", "2022-12", "b")
+    # Landed this month: it must be processed today, not when the month is complete.
+    this_month = date.today().strftime("%Y-%m")
+    land(home, tmp / "b.zip", "psd_coffee_csv", this_month, "b")
     result = transform.run(s, "prod")
-    yield {"home": home, "settings": s, "tmp": tmp, "result": result, "rows": renamed}
+    yield {
+        "home": home,
+        "settings": s,
+        "tmp": tmp,
+        "result": result,
+        "rows": renamed,
+        "this_month": this_month,
+    }
     mp.undo()
 
 
@@ -223,6 +233,7 @@ def test_drift_is_handled_label_column_country_duplicates(drift_run):
     )
     obt = read(home, "obt_commodity_metrics")
     assert all(r["production"] is not None for r in obt)
+    assert {r["release_month"].isoformat()[:7] for r in obt} == {drift_run["this_month"]}
 
 
 @pytest.mark.parametrize(
@@ -251,7 +262,7 @@ def test_bad_input_is_a_clear_error_and_prod_is_untouched(drift_run, case, expec
         lines = [r.line() for r in rows]
         lines[3] = lines[3].rsplit(",", 1)[0] + ",n/a"
         _write(bad, fx.HEADER, lines)
-    key = land(home, bad, "psd_coffee_csv", "2023-01", case)
+    key = land(home, bad, "psd_coffee_csv", "2023-01", case)  # late for a processed month
     try:
         with pytest.raises(MateriaError) as err:
             transform.run(s, "prod")

@@ -1,0 +1,14 @@
+"""Ephemeral workers: run one pipeline on a fresh machine that is always destroyed.
+
+- `base`: the Provider Protocol and its dataclasses; `reap` of workers past their TTL.
+- `local`: a worker is a temporary directory here (the default provider).
+- `hetzner`: a worker is a Hetzner Cloud server (ccx12 extract, ccx22 transform).
+- `ssh`: host keys generated here and injected by cloud-init, pinned known_hosts.
+- `ship`: the exact code of this checkout as a tarball (+ commit id, dirty flag).
+- `launcher`: runs on the worker; secrets arrive as a JSON document on stdin.
+- `run`: the whole run; `manage`: the `materia worker …` commands.
+
+On the worker, the shipped code builds its own environment with `uv sync --locked`
+(uv installed by cloud-init) unless MATERIA_WORKER_PYTHON names an interpreter that
+already has the locked dependencies (the local provider uses its own interpreter).
+"""

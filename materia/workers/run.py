@@ -193,7 +193,7 @@ def run_on_worker(
                     instance,
                     host_key,
                     Path(tmp),
-                    tmp_deadline=hz.ssh_timeout_seconds,
+                    ssh_timeout=hz.ssh_timeout_seconds,
                 )
                 mark("ready")
                 say(f"worker: {name} ready at {instance.host or 'this machine'}, shipping code")
@@ -211,29 +211,8 @@ def run_on_worker(
                     env=channel.env(),
                     start_new_session=True,  # our signals are handled here, not by ssh
                 )
-                assert proc.stdin is not None and proc.stdout is not None
-                proc.stdin.write(json.dumps(doc).encode())
-                proc.stdin.close()
-                timed_out = threading.Event()
-
-                def expire(p: subprocess.Popen[bytes] = proc) -> None:
-                    timed_out.set()
-                    p.kill()
-
-                watchdog = threading.Timer(ttl, expire)
-                watchdog.daemon = True
-                watchdog.start()
-                try:
-                    for raw in proc.stdout:
-                        say(f"[{name}] {raw.decode(errors='replace').rstrip()}")
-                    result.exit_code = proc.wait()
-                finally:
-                    watchdog.cancel()
+                result.exit_code = _stream(proc, doc, name, ttl, say)
                 mark("ran")
-                if timed_out.is_set():
-                    raise MateriaError(
-                        f"worker {name}: run exceeded the worker TTL of {ttl // 60} min"
-                    )
                 if remote and result.exit_code == 255:
                     raise MateriaError(
                         f"worker {name} ({instance.host}): SSH connection failed during the run"
@@ -258,13 +237,40 @@ def run_on_worker(
     return result
 
 
+def _stream(
+    proc: subprocess.Popen[bytes], doc: dict, name: str, ttl: int, say: Callable[[str], None]
+) -> int:
+    """Send the run document, relay the worker's lines, return its exit code (TTL-bounded)."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(doc).encode())
+    proc.stdin.close()
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        proc.kill()
+
+    watchdog = threading.Timer(ttl, expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        for raw in proc.stdout:
+            say(f"[{name}] {raw.decode(errors='replace').rstrip()}")
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+    if timed_out.is_set():
+        raise MateriaError(f"worker {name}: run exceeded the worker TTL of {ttl // 60} min")
+    return code
+
+
 def _channel(
     settings: Settings,
     provider: Provider,
     instance: Instance,
     host_key: HostKey | None,
     tmp: Path,
-    tmp_deadline: float,
+    ssh_timeout: float,
 ) -> _Channel:
     if host_key is None:
         workdir = getattr(provider, "workdir", None)
@@ -285,7 +291,7 @@ def _channel(
     pin(known, alias, host_key)
     target = SshTarget(instance.host, instance.port, settings.hetzner.ssh_user, key, known, alias)
     wait_until_usable(
-        target, time.monotonic() + tmp_deadline, f"worker {instance.name} ({instance.host})"
+        target, time.monotonic() + ssh_timeout, f"worker {instance.name} ({instance.host})"
     )
     return _Channel(target, None)
 

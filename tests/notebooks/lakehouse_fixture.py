@@ -390,15 +390,47 @@ def settings_for(home: Path) -> Settings:
     return settings_mod.load(environ={"MATERIA_HOME": str(home)}, dotenv=home / "no.env")
 
 
+# Built once per test process: every module that imports these fixtures gets its own
+# FixtureDef, so the memo (not pytest's session scope) is what shares the lakehouse.
+_BUILT: dict[str, Settings] = {}
+SHARED_PSD = Path(__file__).resolve().parents[3] / "shared" / "data" / "psd"
+# Coffee (two releases: the 64,300 → 62,600 revision) and cotton; grains would triple
+# the transform time without adding a check.
+REAL_DATASETS = "psd_coffee_csv.zip,psd_cotton_csv.zip"
+
+
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A lakehouse with prod and dev_alice published; its settings."""
-    s = settings_for(tmp_path_factory.mktemp("workbench"))
-    t = publish(s, "prod")
-    publish(s, "dev_alice", dev_variant(t))
-    return s
+    if "fixture" not in _BUILT:
+        s = settings_for(tmp_path_factory.mktemp("workbench"))
+        t = publish(s, "prod")
+        publish(s, "dev_alice", dev_variant(t))
+        _BUILT["fixture"] = s
+    return _BUILT["fixture"]
 
 
 @pytest.fixture(scope="session")
 def empty_home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings_for(tmp_path_factory.mktemp("empty"))
+
+
+@pytest.fixture(scope="session")
+def real_published(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """prod built by the real pipeline (extract + transform) from ../shared/data/psd."""
+    if not (SHARED_PSD / "archives").is_dir():
+        pytest.skip(f"real PSD data not found at {SHARED_PSD} (needs ../shared/data/psd)")
+    if "real" not in _BUILT:
+        from materia import transform
+        from materia.extract import psd
+        from materia.settings import load
+        from materia.testing.psd_server import PsdServer
+
+        home = tmp_path_factory.mktemp("real")
+        with PsdServer(SHARED_PSD) as srv:
+            env = {"MATERIA_HOME": str(home), "PSD_BASE_URL": srv.base_url}
+            s = load(environ={**env, "PSD_DATASETS": REAL_DATASETS}, dotenv=home / "no.env")
+            assert psd.main(s, as_of="2022-12-31", backfill_from="2022-06") == 0
+        transform.run(s, "prod")
+        _BUILT["real"] = s
+    return _BUILT["real"]

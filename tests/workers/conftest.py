@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass

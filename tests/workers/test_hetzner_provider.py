@@ -14,6 +14,8 @@ from materia.workers.base import InstanceSpec, reap, worker_labels
 from materia.workers.hetzner import HetznerProvider
 from materia.workers.ssh import HostKey, SshTarget, cloud_init, pin, wait_until_usable
 
+pytestmark = pytest.mark.ssh
+
 
 def provider(cloud, **kw) -> HetznerProvider:
     hz = HetznerSettings(
@@ -105,3 +107,18 @@ def test_reap_destroys_only_old_workers(cloud):
     gone = reap(p, ttl_seconds=3 * 3600, now=now)
     assert [i.id for i in gone] == [old.id]
     assert [i.id for i in p.list_instances()] == [young.id]
+
+
+def test_worker_create_and_destroy_from_the_cli(cloud, tmp_path: Path):
+    from materia.testing import run_cli
+
+    env = cloud.env(tmp_path / "home")
+    r = run_cli("worker", "create", "transform", "--on", "hetzner", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    [server] = cloud.api.snapshot()
+    assert (server["server_type"]["name"], server["labels"]["pipeline"]) == ("ccx22", "transform")
+    assert "known_hosts: 127.0.0.1 ssh-ed25519 " in r.stdout  # the key to pin, public half only
+    assert "PRIVATE KEY" not in r.stdout + r.stderr and cloud.api.token not in r.stdout + r.stderr
+    r = run_cli("worker", "destroy", str(server["id"]), "--on", "hetzner", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert cloud.api.snapshot() == []

@@ -3,10 +3,11 @@
 For each commodity, the rows of the newest landed release that contains it (a release
 of one dataset, e.g. coffee, does not hide commodities only alldata carries), every
 attribute, with names, units and the PSD stamp (calendar_year, month) of the release
-that last revised the value. */
+that last revised the value. A view: it is a cheap filter over staging, and
+materializing ~2M rows on every release would cost more than reading it at publish. */
 MODEL (
   name serving.fct_psd_latest,
-  kind FULL,
+  kind VIEW,
   grain (commodity_code, country_code, market_year, attribute_id),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, unit_id, value, release_month)),

@@ -41,7 +41,40 @@ WITH typed AS (
   FROM raw.psd_alldata
   WHERE
     release_month BETWEEN @start_ds AND @end_ds
+), /* Windows are costly on ~2M rows: only keys that occur more than once go through them. */
+duplicated AS (
+  SELECT
+    psd_key,
+    release_month
+  FROM typed
+  GROUP BY
+    psd_key,
+    release_month
+  HAVING
+    COUNT(*) > 1
 )
+SELECT
+  typed.psd_key,
+  typed.commodity_code,
+  typed.commodity_name,
+  typed.country_code,
+  typed.country_name,
+  typed.market_year,
+  typed.attribute_id,
+  typed.attribute_name,
+  typed.unit_id,
+  typed.unit_description,
+  typed.value,
+  typed.calendar_year,
+  typed.month,
+  typed.release_month,
+  typed.dataset
+FROM typed
+LEFT JOIN duplicated AS d
+  ON typed.psd_key = d.psd_key AND typed.release_month = d.release_month
+WHERE
+  d.psd_key IS NULL
+UNION ALL
 SELECT
   psd_key,
   commodity_code,
@@ -58,7 +91,13 @@ SELECT
   month,
   release_month,
   dataset
-FROM typed
+FROM (
+  SELECT
+    typed.*
+  FROM typed
+  JOIN duplicated AS d
+    ON typed.psd_key = d.psd_key AND typed.release_month = d.release_month
+) AS dup
 QUALIFY
   stamp = MAX(stamp) OVER (PARTITION BY psd_key, release_month)
   AND ROW_NUMBER() OVER (PARTITION BY psd_key, release_month, value ORDER BY dataset) = 1
