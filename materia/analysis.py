@@ -192,10 +192,16 @@ def unit(wb: Workbench, code: str, metric: str) -> str:
     return units.mode().sort()[0] if units.len() else ""
 
 
+def in_parens(unit_text: str) -> str:
+    """PSD writes most units as "(1000 MT)" but some bare ("1000 480 lb. Bales")."""
+    u = unit_text.strip()
+    return u if not u or u.startswith("(") else f"({u})"
+
+
 def label(metric: str, unit_text: str = "") -> str:
     """Axis/column title with its unit: "Production (1000 MT)"."""
     name = "Stocks-to-use" if metric == "stocks_to_use" else METRICS[metric]
-    return f"{name} {unit_text}".strip()
+    return f"{name} {in_parens(unit_text)}".strip()
 
 
 # --- rankings -------------------------------------------------------------------------------
@@ -342,7 +348,7 @@ class BalanceSheet:
             parts.append(f"total supply differs from its parts by {self.supply_gap:+,.1f}")
         if self.distribution_gap is not None and abs(self.distribution_gap) > BALANCE_TOLERANCE:
             parts.append(f"supply minus distribution is {self.distribution_gap:+,.1f}")
-        return f"Does not balance in USDA's numbers: {'; '.join(parts)} {self.unit}."
+        return f"Does not balance in USDA's numbers: {'; '.join(parts)} {in_parens(self.unit)}."
 
 
 def balance_sheet(wb: Workbench, code: str, country_code: str, year: int) -> BalanceSheet:

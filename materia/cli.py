@@ -42,9 +42,7 @@ DatasetOpt = Annotated[
     list[str] | None,
     typer.Option("--dataset", help="PSD file name, repeatable (default: PSD_DATASETS)."),
 ]
-AsOfOpt = Annotated[
-    str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today (UTC).")
-]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD; default today (UTC).")]
 BackfillOpt = Annotated[
     str | None, typer.Option("--backfill-from", help="YYYY-MM: land every month since.")
 ]
@@ -147,7 +145,9 @@ def worker_reap(
     """Destroy every worker older than the TTL."""
     from materia.workers import manage
 
-    gone = manage.reap_old(_settings(), on, ttl_minutes, log=lambda line: print(line, file=sys.stderr))
+    gone = manage.reap_old(
+        _settings(), on, ttl_minutes, log=lambda line: print(line, file=sys.stderr)
+    )
     print(f"reaped {len(gone)} worker(s)")
 
 
@@ -256,4 +256,3 @@ def extract_psd_main() -> None:
 
 if __name__ == "__main__":
     main()
-

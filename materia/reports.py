@@ -158,8 +158,8 @@ def _commodity_section(wb: an.Workbench, code: str, charts: _Charts) -> str:
     )
     parts.append(
         table_html(
-            bs.table.drop("unit").rename({"value": bs.unit}),
-            f"Balance sheet {bs.country_name} {year} {bs.unit}",
+            bs.table.drop("unit").rename({"value": an.in_parens(bs.unit) or "value"}),
+            f"Balance sheet {bs.country_name} {year} {an.in_parens(bs.unit)}",
         )
     )
     revised = an.most_revised(wb, code, "production", n=5)
@@ -167,7 +167,7 @@ def _commodity_section(wb: an.Workbench, code: str, charts: _Charts) -> str:
         parts.append(
             table_html(
                 revised.drop("country_code", "unit"),
-                f"Most revised production estimates {unit} (fct_psd_vintages)",
+                f"Most revised production estimates {an.in_parens(unit)} (fct_psd_vintages)",
             )
         )
     parts.append("</section>")

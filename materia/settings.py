@@ -175,9 +175,10 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         raise SettingsError(f"MATERIA_ENV must be 'local' or 'prod', got {menv!r}")
 
     home = Path(get("MATERIA_HOME", ".materia") or ".materia").expanduser().absolute()
-    datasets = tuple(
-        d.strip() for d in (get("PSD_DATASETS", "") or "").split(",") if d.strip()
-    ) or DEFAULT_PSD_DATASETS
+    datasets = (
+        tuple(d.strip() for d in (get("PSD_DATASETS", "") or "").split(",") if d.strip())
+        or DEFAULT_PSD_DATASETS
+    )
 
     r2_names = ("R2_ENDPOINT", "R2_BUCKET", "R2_ACCESS_KEY", "R2_SECRET_KEY")
     r2 = None

@@ -172,9 +172,9 @@ def _(an, code, commodity_name, countries_picker, metric_picker, mo, pl, wb, yea
     )
     mo.vstack(
         [
-            mo.md(f"## {an.METRICS[metric]} {unit_text}"),
+            mo.md(f"## {an.label(metric, unit_text)}"),
             series_chart,
-            mo.ui.table(_table, selection=None, label=f"{an.METRICS[metric]}, {unit_text}"),
+            mo.ui.table(_table, selection=None, label=an.label(metric, unit_text)),
         ]
     )
     return metric, selected, series, unit_text, years

@@ -177,6 +177,7 @@ def test_real_us_cotton_2022(real):
     ts = an.time_series(real, cotton, ["US"], "production", years=(2022, 2022))
     assert ts["value"].to_list() == [14031]
     assert "480" in ts["unit"][0]
+    assert an.label("production", ts["unit"][0]) == "Production (1000 480 lb. Bales)"
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import lakehouse_fixture
@@ -12,6 +13,7 @@ from materia import reports
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 published = lakehouse_fixture.published
+real_published = lakehouse_fixture.real_published
 
 
 def _watch(page, errors: list[str]) -> None:
@@ -57,39 +59,40 @@ def _canvas(page) -> str:
     return page.locator(".vega-embed canvas").first.evaluate("c => c.toDataURL()")
 
 
-def test_notebook_follows_the_commodity_picker(published, tmp_path):
+def test_notebook_follows_the_picker_and_plans_a_dev_environment(real_published, tmp_path):
+    """On the real releases (coffee + cotton): change the commodity, then plan dev."""
     errors: list[str] = []
     outside: list[str] = []
+    local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
     with (
-        marimo_run(published.home, tmp_path / "marimo.log") as url,
+        marimo_run(real_published.home, tmp_path / "marimo.log") as url,
         chromium(tmp_path / "profile") as ctx,
     ):
         page = ctx.new_page()
         _watch(page, errors)
-        page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-                else outside.append(r.url)
-            ),
-        )
+        page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
         page.goto(url)
         page.wait_for_selector(".vega-embed canvas", timeout=120_000)
-        page.get_by_role("heading", name="Production (1000 MT)").wait_for(timeout=60_000)
+        page.get_by_role("heading", name="Production (1000 60 KG BAGS)").wait_for(timeout=60_000)
         before = _canvas(page)
 
-        picker = page.locator("select").filter(has=page.locator("option", has_text="Coffee, Green"))
-        picker.select_option(label="Coffee, Green")
-        page.get_by_role("heading", name="Production (1000 60 KG BAGS)").wait_for(timeout=60_000)
+        picker = page.locator("select").filter(has=page.locator("option", has_text="Cotton"))
+        picker.select_option(label="Cotton")
+        page.get_by_role("heading", name="Production (1000 480 lb. Bales)").wait_for(timeout=60_000)
         deadline = time.monotonic() + 60
         after = _canvas(page)
         while after == before and time.monotonic() < deadline:
             page.wait_for_timeout(250)
             after = _canvas(page)
-        # Coffee's top producers are now picked (text inside shadow roots too).
-        page.get_by_text("Vietnam").first.wait_for(timeout=30_000)
+        assert after != before, "the time-series chart did not change with the commodity"
 
-    assert after != before, "the time-series chart did not change with the commodity"
+        # The dev panel: plan dev_<user> (nothing changed), publish, compare with prod.
+        page.get_by_role("button", name="Plan and apply").click()
+        summary = page.get_by_role("heading", name=re.compile(r"^dev_\w+ matches prod"))
+        summary.wait_for(timeout=240_000)
+        page.get_by_text("Row counts per serving table").wait_for()
+        page.wait_for_timeout(1500)  # the publish refresh must not wipe the result
+        assert summary.is_visible()
+
     assert errors == [], errors
     assert outside == [], outside
