@@ -108,6 +108,10 @@ class Settings:
     psd_base_url: str
     psd_datasets: tuple[str, ...]
     r2: R2Settings | None = None
+    # Optional extract window (PSD_AS_OF=YYYY-MM-DD, PSD_BACKFILL_FROM=YYYY-MM): lets
+    # `pipeline run`, workers and the supervisor land history without extra arguments.
+    psd_as_of: str | None = None
+    psd_backfill_from: str | None = None
     iceberg: IcebergSettings | None = None
     hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
     worker_provider: str = "local"
@@ -230,6 +234,8 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         home=home,
         psd_base_url=(get("PSD_BASE_URL", DEFAULT_PSD_BASE_URL) or "").rstrip("/"),
         psd_datasets=datasets,
+        psd_as_of=get("PSD_AS_OF"),
+        psd_backfill_from=get("PSD_BACKFILL_FROM"),
         r2=r2,
         iceberg=iceberg,
         hetzner=hetzner,

@@ -379,6 +379,8 @@ def main(
     Prints one line per dataset and release month; returns 0, or 1 when any failed.
     """
     names = [_check_dataset(d) for d in (datasets or settings.psd_datasets)]
+    as_of = as_of or settings.psd_as_of
+    backfill_from = backfill_from or settings.psd_backfill_from
     as_of_month = _parse_as_of(as_of)
     since = _parse_month(backfill_from, "--backfill-from") if backfill_from else None
     if since and since > as_of_month:

@@ -76,6 +76,10 @@ def worker_env(settings: Settings, share_home: bool) -> dict[str, str]:
         "PSD_BASE_URL": settings.psd_base_url,
         "PSD_DATASETS": ",".join(settings.psd_datasets),
     }
+    if settings.psd_as_of:
+        env["PSD_AS_OF"] = settings.psd_as_of
+    if settings.psd_backfill_from:
+        env["PSD_BACKFILL_FROM"] = settings.psd_backfill_from
     if share_home:
         env["MATERIA_HOME"] = str(settings.home)
     if settings.r2:

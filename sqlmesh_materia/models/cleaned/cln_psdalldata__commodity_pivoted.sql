@@ -12,7 +12,7 @@ MODEL (
   grain (commodity_code, country_code, market_year, release_month),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
-    UNIQUE_COMBINATION_OF_COLUMNS(columns := (commodity_code, country_code, market_year, release_month))
+    unique_grain(columns := (commodity_code, country_code, market_year, release_month))
   ),
   description 'PSD key metrics pivoted to snake_case columns with their units, one row per commodity, country, market year and release month.'
 );

@@ -11,7 +11,7 @@ MODEL (
   grain (commodity_code, country_code, market_year, attribute_id),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, unit_id, value, release_month)),
-    UNIQUE_COMBINATION_OF_COLUMNS(columns := (commodity_code, country_code, market_year, attribute_id)),
+    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id)),
     units_consistent_per_attribute,
     no_negative_production
   ),

@@ -26,7 +26,7 @@ MODEL (
   ),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, value, release_month)),
-    UNIQUE_COMBINATION_OF_COLUMNS(columns := (commodity_code, country_code, market_year, attribute_id, release_month))
+    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id, release_month))
   ),
   description 'PSD value history: a row per (key, release_month) in which the value first appeared or changed; psd_key is the staging hash key.'
 );
@@ -55,7 +55,26 @@ WITH cur AS (
     release_month < @start_ds
   GROUP BY
     psd_key
-), compared AS (
+), months AS (
+  SELECT
+    COUNT(DISTINCT release_month) AS n
+  FROM cur
+), /* The usual batch is one release: a hash join with the prior vintage is enough. */
+single AS (
+  SELECT
+    cur.*
+  FROM cur
+  LEFT JOIN prior
+    ON cur.psd_key = prior.psd_key
+  WHERE
+    (
+      SELECT
+        n
+      FROM months
+    ) <= 1
+    AND prior.value IS DISTINCT FROM cur.value
+), /* Several releases in one batch (first load, restatement): compare in month order. */
+several AS (
   SELECT
     cur.*,
     CASE
@@ -66,6 +85,12 @@ WITH cur AS (
   FROM cur
   LEFT JOIN prior
     ON cur.psd_key = prior.psd_key
+  WHERE
+    (
+      SELECT
+        n
+      FROM months
+    ) > 1
   WINDOW w AS (PARTITION BY cur.psd_key ORDER BY cur.release_month)
 )
 SELECT
@@ -79,6 +104,19 @@ SELECT
   release_month,
   calendar_year,
   month
-FROM compared
+FROM single
+UNION ALL
+SELECT
+  psd_key,
+  commodity_code,
+  country_code,
+  market_year,
+  attribute_id,
+  unit_id,
+  value,
+  release_month,
+  calendar_year,
+  month
+FROM several
 WHERE
   previous_value IS DISTINCT FROM value

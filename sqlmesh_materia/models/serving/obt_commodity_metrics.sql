@@ -10,7 +10,7 @@ MODEL (
   grain (commodity_code, country_code, market_year),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
-    UNIQUE_COMBINATION_OF_COLUMNS(columns := (commodity_code, country_code, market_year)),
+    unique_grain(columns := (commodity_code, country_code, market_year)),
     yield_in_range,
     no_negative_production_obt
   ),

@@ -14,7 +14,7 @@ MODEL (
   grain (commodity_code, country_code, market_year, attribute_id, release_month),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, unit_id, value, release_month)),
-    UNIQUE_COMBINATION_OF_COLUMNS(columns := (commodity_code, country_code, market_year, attribute_id, release_month))
+    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id, release_month))
   ),
   description 'Typed PSD values per release month, deduplicated on a hash key of the PSD ids; psd_key = hash(commodity_code, country_code, market_year, attribute_id).'
 );
