@@ -227,40 +227,52 @@ def _evolve_schema(tx: Transaction, new: Schema) -> None:
                 up.move_after(name, prev)
 
 
-def _replace_all(tx: Transaction, data: pa.Table, props: dict[str, str]) -> None:
-    """One OVERWRITE snapshot: every current data file out, the new ones in."""
+def _replace_all(tx: Transaction, data: pa.RecordBatchReader, props: dict[str, str]) -> int:
+    """One OVERWRITE snapshot: every current data file out, the new ones in; rows written.
+
+    `data` is streamed: pyiceberg bin-packs the batches into files with bounded memory.
+    """
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
     io = tx._table.io  # the (possibly staged) table's FileIO
     snap = tx.table_metadata.current_snapshot()
+    rows = 0
     with tx.update_snapshot(snapshot_properties=props).overwrite() as ow:
         if snap is not None:
             for manifest in snap.manifests(io):
                 for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
                     ow.delete_data_file(entry.data_file)
-        if data.num_rows:
-            for f in _dataframe_to_data_files(
-                table_metadata=tx.table_metadata, write_uuid=ow.commit_uuid, df=data, io=io
-            ):
+        for f in _dataframe_to_data_files(
+            table_metadata=tx.table_metadata, write_uuid=ow.commit_uuid, df=data, io=io
+        ):
+            if f.record_count:
+                rows += f.record_count
                 ow.append_data_file(f)
+    return rows
 
 
-def _write(cat: Catalog, ident: tuple[str, str], data: pa.Table, fp: str) -> int:
-    """Create or replace the table's content in one commit; the new snapshot id."""
-    from pyiceberg.exceptions import NoSuchTableError
+# Rows per Arrow batch streamed from DuckDB to the Parquet writer: bounds publish memory.
+_BATCH_ROWS = 256 * 1024
 
-    props = {FINGERPRINT_KEY: fp}
-    new_schema = _iceberg_schema(data.schema)
-    try:
-        tx = cat.load_table(ident).transaction()
+
+def _stage(
+    cat: Catalog,
+    ident: tuple[str, str],
+    table: Table | None,
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    fp: str,
+) -> tuple[Transaction, int]:
+    """Write the table's new data files; nothing is visible until the transaction commits."""
+    reader = con.execute(select).to_arrow_reader(_BATCH_ROWS)
+    new_schema = _iceberg_schema(reader.schema)
+    if table is not None:
+        tx = table.transaction()
         _evolve_schema(tx, new_schema)
-    except NoSuchTableError:
+    else:
         # Staged create: the table appears together with its first snapshot.
         tx = cat.create_table_transaction(ident, schema=new_schema)
-    _replace_all(tx, data, props)
-    snap = tx.commit_transaction().current_snapshot()  # nothing is visible before this
-    assert snap is not None
-    return snap.snapshot_id
+    return tx, _replace_all(tx, reader, {FINGERPRINT_KEY: fp})
 
 
 def publish(
@@ -306,7 +318,11 @@ def publish(
                 f"cannot read warehouse table {schema}.{name}: {_first_line(e)}"
             ) from e
 
-    # Phase 2: write the tables whose fingerprint differs from their current snapshot.
+    # Phase 2: compare with the current snapshots; stage (write the data files of) the
+    # changed tables two at a time, each on its own DuckDB cursor (export and Parquet
+    # encoding release the GIL), then commit them one by one: one atomic snapshot each.
+    from concurrent.futures import ThreadPoolExecutor
+
     from pyiceberg.exceptions import NoSuchTableError
 
     cat = catalog(settings)
@@ -316,26 +332,55 @@ def publish(
         raise MateriaError(
             f"cannot create namespace {schema} in {_where(settings)}: {_first_line(e, settings)}"
         ) from e
+
+    def failed(name: str, e: BaseException) -> MateriaError:
+        return MateriaError(
+            f"publishing {schema}.{name} to {_where(settings)} failed "
+            f"(readers keep its previous snapshot): {_first_line(e, settings)}"
+        )
+
     result: dict[str, int | None] = {}
+    todo: list[tuple[str, str, str, Table | None]] = []
     for name, select, fp in plans:
-        ident = (schema, name)
         try:
-            try:
-                current = _current_fingerprint(cat.load_table(ident))
-            except NoSuchTableError:
-                current = None
-            if current == fp:
-                result[name] = None
-                log.info("publish %s.%s: unchanged", schema, name)
-                continue
-            data = warehouse_con.execute(select).to_arrow_table()
-            result[name] = _write(cat, ident, data, fp)
+            table: Table | None = cat.load_table((schema, name))
+        except NoSuchTableError:
+            table = None
         except Exception as e:
-            raise MateriaError(
-                f"publishing {schema}.{name} to {_where(settings)} failed "
-                f"(readers keep its previous snapshot): {_first_line(e, settings)}"
-            ) from e
-        log.info("publish %s.%s: %d rows, snapshot %s", schema, name, data.num_rows, result[name])
+            raise failed(name, e) from e
+        if table is not None and _current_fingerprint(table) == fp:
+            result[name] = None
+            log.info("publish %s.%s: unchanged", schema, name)
+        else:
+            todo.append((name, select, fp, table))
+
+    def stage(job: tuple[str, str, str, Table | None]) -> tuple[Transaction, int]:
+        name, select, fp, table = job
+        cursor = warehouse_con.cursor()
+        try:
+            return _stage(cat, (schema, name), table, cursor, select, fp)
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="materia-publish") as pool:
+        futures = [(job[0], pool.submit(stage, job)) for job in todo]
+        # Tables commit independently (in order): one that failed to stage keeps its
+        # previous snapshot and does not hold back the others.
+        error: MateriaError | None = None
+        for name, future in futures:
+            try:
+                tx, rows = future.result()
+                snap = tx.commit_transaction().current_snapshot()  # nothing visible before
+            except Exception as e:
+                error = error or failed(name, e)
+                if error.__cause__ is None:
+                    error.__cause__ = e
+                continue
+            assert snap is not None
+            result[name] = snap.snapshot_id
+            log.info("publish %s.%s: %d rows, snapshot %s", schema, name, rows, snap.snapshot_id)
+    if error is not None:
+        raise error
 
     if tables is None:
         # The namespace mirrors the environment: a serving model that is gone goes too.

@@ -18,8 +18,10 @@ Steps, cheapest first:
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,19 +90,30 @@ def fingerprint(env: str, items: list[landed.Landed]) -> str:
     return h.hexdigest()
 
 
-def _loaded(con, env: str) -> set[tuple[str, date, str]]:
+def _loaded(con, env: str, months: list[date] | None = None) -> set[tuple[str, date, str]]:
+    """(dataset, release_month, etag) that raw holds, for `months` only when given: raw
+    grows with every release, and a filter on release_month skips old row groups."""
     schema = "raw" if env == "prod" else f"raw__{env}"
+    where = ""
+    if months is not None:
+        if not months:
+            return set()
+        where = " WHERE release_month IN (" + ", ".join(f"DATE '{m}'" for m in months) + ")"
     try:
         rows = con.execute(
-            f'SELECT DISTINCT dataset, release_month, etag FROM "{schema}"."psd_alldata"'
+            f'SELECT DISTINCT dataset, release_month, etag FROM "{schema}"."psd_alldata"{where}'
         ).fetchall()
     except Exception:  # the environment has no raw table yet
         return set()
     return {(r[0], r[1], r[2]) for r in rows}
 
 
-def _pending(items: list[landed.Landed], loaded: set) -> tuple[list[landed.Landed], set]:
+def _pending(
+    items: list[landed.Landed], loaded: set, months: list[date] | None = None
+) -> tuple[list[landed.Landed], set]:
     """Archives not loaded yet, and loaded (dataset, month, etag) no longer landed."""
+    if months is not None:
+        items = [i for i in items if i.release_month in set(months)]
     landed_ids = {(i.stem, i.release_month, i.etag) for i in items}
     return [i for i in items if (i.stem, i.release_month, i.etag) not in loaded], (
         loaded - landed_ids
@@ -187,6 +200,22 @@ def _intervals(plan) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def _prewarm_publish(settings: Settings) -> None:
+    """Import what publishing needs (pyiceberg, pyarrow: seconds of pure Python) in the
+    background, while SQLMesh waits on DuckDB with the GIL released."""
+    names = ["materia.lakehouse", "pyiceberg.io.pyarrow", "pyiceberg.table"]
+    names.append("pyiceberg.catalog.rest" if settings.iceberg else "pyiceberg.catalog.sql")
+
+    def work() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # publish imports it again and reports the error there
+                return
+
+    threading.Thread(target=work, name="materia-prewarm", daemon=True).start()
+
+
 def _next_month_start(today: date | None = None) -> date:
     t = today or datetime.now(UTC).date()
     return date(t.year + (t.month == 12), t.month % 12 + 1, 1)
@@ -239,15 +268,22 @@ def run(settings: Settings, env: str = "prod", progress: Progress | None = None)
     say(f"{len(items)} landed archive(s), {len(new)} new for {env}")
     for item in new:
         landed.ensure_csv(settings, store, item)
+    # Months to compare with raw: those whose archives changed since the last successful
+    # run (None without a state: compare every month).
+    check: list[date] | None = None
+    if "loaded" in state:
+        vanished = [x for k in known - {i.key for i in items} if (x := landed.Landed.parse(k))]
+        check = sorted({i.release_month for i in new} | {x.release_month for x in vanished})
 
     with warehouse.taken(settings), landed.using(settings):
         ctx = _context(settings)
         try:
             con = ctx.engine_adapter.connection
 
+            _prewarm_publish(settings)
             result.changed_models, result.backfilled = _apply(ctx, env, say)
 
-            todo, gone = _pending(items, _loaded(con, env))
+            todo, gone = _pending(items, _loaded(con, env, check), check)
             months = sorted({i.release_month for i in todo} | {g[1] for g in gone})
             if months:
                 result.restated_from = months[0].isoformat()
@@ -255,7 +291,7 @@ def run(settings: Settings, env: str = "prod", progress: Progress | None = None)
                 _, restated = _apply(ctx, env, say, restate_models=[RAW_MODEL], start=months[0])
                 for k, v in restated.items():
                     result.backfilled.setdefault(k, []).extend(v)
-                todo, gone = _pending(items, _loaded(con, env))
+                todo, gone = _pending(items, _loaded(con, env, check), check)
                 if todo or gone:
                     what = ", ".join([i.key for i in todo] + [f"{g[0]} {g[1]}" for g in gone])
                     raise MateriaError(f"after restating, {env} still differs from landing: {what}")
@@ -266,9 +302,11 @@ def run(settings: Settings, env: str = "prod", progress: Progress | None = None)
             result.published = lakehouse.publish(settings, env, con)
         finally:
             ctx.close()
-        warehouse.write_state(
-            settings, env, {"fingerprint": fp, "loaded": [i.key for i in items], "at": time.time()}
-        )
+    # Only once the warehouse is safely back (in prod: uploaded): a run whose upload failed
+    # must not be taken for done.
+    warehouse.write_state(
+        settings, env, {"fingerprint": fp, "loaded": [i.key for i in items], "at": time.time()}
+    )
     shutil.rmtree(landed.cache_dir(settings), ignore_errors=True)
     result.seconds = time.monotonic() - started
     say(result.summary())

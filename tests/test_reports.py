@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import lakehouse_fixture  # noqa: E402
 
 published = lakehouse_fixture.published
 empty_home = lakehouse_fixture.empty_home
+real_published = lakehouse_fixture.real_published
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "commodities.py"
 
 
@@ -34,25 +36,60 @@ def _external_refs(page: str) -> list[str]:
     return refs
 
 
-def test_report_default_path_is_self_contained(published, capsys):
+def _outside_scripts(page: str) -> str:
+    return re.sub(r"<script>.*?</script>", "", page, flags=re.S)
+
+
+def test_report_is_the_notebooks_own_output(published, capsys):
     assert reports.main(published) == 0
     path = published.reports_dir / "commodities-2022-12.html"  # newest release in the data
     assert str(path) in capsys.readouterr().out
     page = path.read_text()
+    body = _outside_scripts(page)
     assert _external_refs(page) == []
-    assert "window.vegaEmbed=" in page  # the vega bundle is inlined once
-    assert page.count("window.vegaEmbed=") == 1
-    # Default picks: Corn first, units on tables and axes, revisions from vintages.
-    assert page.index(">Corn</h2>") < page.index(">Coffee, Green</h2>")
-    assert "Production (1000 MT)" in page and "Production (1000 60 KG BAGS)" in page
-    assert "Top producers, market year 2022: Production (1000 MT)" in page
-    assert "Stocks-to-use (ratio)" in page
+    assert page.count("window.vegaEmbed=") == 1  # the vega bundle is inlined once
+    # The notebook's markdown, in notebook order, and its pickers as captions.
+    heads = [
+        '<h1 id="commodities-workbench">Commodities workbench</h1>',
+        '<p class="pick">Commodity: <b>Corn</b></p>',
+        '<h2 id="production-1000-mt">Production (1000 MT)</h2>',
+        '<h2 id="top-producers-and-exporters-market-year-2022">',
+        '<h2 id="stocks-to-use">Stocks-to-use</h2>',
+        '<h2 id="balance-sheet">Balance sheet</h2>',
+        '<h2 id="revisions">Revisions</h2>',
+    ]
+    positions = [body.index(h) for h in heads]
+    assert positions == sorted(positions)
+    assert '<p class="pick">Environment: <b>prod</b></p>' in body
+    assert '<p class="pick">Market years: <b>2013–2022</b></p>' in body
+    # Its charts (vega-lite specs altair made in the notebook) and tables, made static.
+    specs = json.loads(re.search(r"const SPECS = (.*?);\n", page, re.S)[1])
+    titles = [s["title"] for s in specs]
+    assert titles[:2] == ["Corn: Production by country", "Corn: Top producers 2022"]
+    assert "Corn, United States 2022: Production" in titles  # the revisions chart
+    assert body.count('<div class="chart" id="chart-') == len(specs) == 5
+    assert '<div class="callout success"><span class="markdown' in body
+    assert "USDA&#x27;s numbers balance." in body or "USDA's numbers balance." in body
     assert (
-        '<td>Brazil</td><td class="num">2023</td><td>2022-06</td><td class="num">64,300</td>'
-        in page
+        '<tr><td>2022-07-01</td><td class="num">364,700</td><td class="num">-2,600</td>'
+        "<td>(1000 MT)</td></tr>" in body
     )
-    assert "Balance sheet, United States 2022: USDA&#x27;s numbers balance." in page
+    assert "<caption>Production (1000 MT)</caption>" in body
+    # Nothing of marimo's frontend is left: no custom elements, nothing dropped.
+    assert "<marimo-" not in body and 'class="dropped"' not in body
     assert not list(published.reports_dir.glob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_report_of_the_real_releases(real_published, tmp_path):
+    """Coffee and cotton landed and transformed by the real pipeline from ../shared/data/psd."""
+    out = tmp_path / "real.html"
+    assert reports.main(real_published, out=out) == 0
+    body = _outside_scripts(out.read_text())
+    assert "Production (1000 60 KG BAGS)" in body  # Coffee, Green: no corn in these files
+    # Brazil coffee 2023 production across the two landed releases (the data README).
+    assert '<td class="num">64,300</td>' in body and '<td class="num">62,600</td>' in body
+    assert "<marimo-" not in body and 'class="dropped"' not in body
 
 
 def test_report_out_and_cli(published, tmp_path):
@@ -60,7 +97,82 @@ def test_report_out_and_cli(published, tmp_path):
     r = run_cli("report", "commodities", "--env", "dev_alice", "--out", str(out),
                 env=clean_env(published.home))  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert out.is_file() and "environment dev_alice" in out.read_text()
+    page = out.read_text()
+    # The notebook got the environment as its CLI arg: its picker and its data are dev's.
+    assert "environment dev_alice" in page
+    assert '<p class="pick">Environment: <b>dev_alice</b></p>' in page
+    assert '<td>United States</td><td class="num">367,300</td>' in page  # +1000 in dev
+
+
+TINY = """
+import marimo
+
+app = marimo.App()
+
+
+@app.cell
+def _():
+    import altair as alt
+    import marimo as mo
+    import polars as pl
+
+    return alt, mo, pl
+
+
+@app.cell
+def _(mo):
+    mo.md(f"# Only in this notebook: env {mo.cli_args().get('env')}")
+    return
+
+
+@app.cell
+def _(alt, mo, pl):
+    _df = pl.DataFrame({"year": [2020, 2021, 2022], "value": [1.5, 2.25, 1234567.0]})
+    pick = mo.ui.dropdown(["a", "b"], value="b", label="Letter")
+    mo.vstack(
+        [
+            pick,
+            alt.Chart(_df).mark_line().encode(x="year:O", y="value:Q").properties(title="tiny"),
+            mo.ui.table(_df, selection=None, label="Tiny & values"),
+            mo.callout(mo.md("careful"), kind="warn"),
+            mo.accordion({"more": mo.md("hidden")}),
+            mo.ui.button(label="Press"),
+        ]
+    )
+    return (pick,)
+
+
+@app.cell
+def _(mo, pick):
+    mo.stop(pick.value == "b")
+    mo.md("never shown")
+    return
+"""
+
+
+def test_any_notebook_output_becomes_static_html(published, tmp_path):
+    nb = tmp_path / "tiny.py"
+    nb.write_text(TINY)
+    page, release = reports.render(published, "dev_alice", notebook=nb)
+    body = _outside_scripts(page)
+    assert release is not None and release.isoformat() == "2022-12-01"
+    assert '<h1 id="only-in-this-notebook-env-dev_alice">' in body
+    assert '<p class="pick">Letter: <b>b</b></p>' in body
+    assert '<div class="chart" id="chart-0"></div>' in body and '"title": "tiny"' in page
+    assert "<caption>Tiny &amp; values</caption>" in body
+    assert '<tr><td class="num">2021</td><td class="num">2.25</td></tr>' in body
+    assert '<td class="num">1,234,567</td>' in body
+    assert '<div class="callout warn">' in body and "careful" in body
+    assert '<p class="dropped">(interactive accordion not available offline)</p>' in body
+    assert "Press" not in body and "never shown" not in body and "<marimo-" not in body
+    assert _external_refs(page) == []
+
+
+def test_a_failing_cell_fails_the_report(published, tmp_path):
+    nb = tmp_path / "broken.py"
+    nb.write_text(TINY.replace('mo.md(f"# Only', 'mo.md(f"{1 / 0}# Only'))
+    with pytest.raises(MateriaError, match=r"broken.py: cell \w+ failed: .*division by zero"):
+        reports.render(published, "prod", notebook=nb)
 
 
 def test_report_empty_lakehouse_says_what_to_run(empty_home, tmp_path):

@@ -3,8 +3,10 @@
 For each commodity, the rows of the newest landed release that contains it (a release
 of one dataset, e.g. coffee, does not hide commodities only alldata carries), every
 attribute, with names, units and the PSD stamp (calendar_year, month) of the release
-that last revised the value. A view: it is a cheap filter over staging, and
-materializing ~2M rows on every release would cost more than reading it at publish. */
+that last revised the value. A view: materializing ~2M rows on every release costs more
+than reading them at publish. Its cost follows the newest release, not the history: the
+newest month per commodity comes from the pivoted table (about 14x fewer rows than
+staging), and DuckDB's join filter then skips staging's row groups of older months. */
 MODEL (
   name serving.fct_psd_latest,
   kind VIEW,
@@ -22,7 +24,7 @@ WITH newest AS (
   SELECT
     commodity_code,
     MAX(release_month) AS release_month
-  FROM staging.stg_psdalldata__commodity
+  FROM cleaned.cln_psdalldata__commodity_pivoted
   GROUP BY
     commodity_code
 )
