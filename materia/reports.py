@@ -133,8 +133,9 @@ async def _run_session(manager, env: str):  # marimo's AppFileManager -> Session
         app_metadata=AppMetadata(
             query_params={},
             filename=manager.path,
-            cli_args={"env": env},
-            argv=["--env", env],
+            # `report` tells the notebook to leave out its interactive-only dev panel.
+            cli_args={"env": env, "report": "1"},
+            argv=["--env", env, "--report", "1"],
             app_config=manager.app.config,
         ),
         app_file_manager=manager,

@@ -306,7 +306,8 @@ def _(getpass, mo, re):
     _user = re.sub(r"[^a-z0-9_]", "_", getpass.getuser().lower())
     dev_name = mo.ui.text(value=f"dev_{_user}", label="Dev environment")
     dev_run = mo.ui.run_button(label="Plan and apply")
-    mo.vstack(
+    # A static report cannot plan anything: it leaves the panel out.
+    None if mo.cli_args().get("report") else mo.vstack(
         [
             mo.md(
                 "## Dev environment\nPlans the SQLMesh project into your own environment, "

@@ -60,6 +60,7 @@ def test_report_is_the_notebooks_own_output(published, capsys):
     ]
     positions = [body.index(h) for h in heads]
     assert positions == sorted(positions)
+    assert "Dev environment" not in body  # the interactive-only panel is left out
     assert '<p class="pick">Environment: <b>prod</b></p>' in body
     assert '<p class="pick">Market years: <b>2013–2022</b></p>' in body
     # Its charts (vega-lite specs altair made in the notebook) and tables, made static.
