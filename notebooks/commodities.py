@@ -199,7 +199,7 @@ def _(an, code, commodity_name, mo, pl, wb, years):
                         selection=None,
                     ),
                 ]
-            )
+            ).style({"min-width": "0", "overflow-x": "auto"})  # side by side, no overlap
         )
     mo.vstack(
         [
