@@ -230,29 +230,41 @@ def _evolve_schema(tx: Transaction, new: Schema) -> None:
 def _replace_all(tx: Transaction, data: pa.RecordBatchReader, props: dict[str, str]) -> int:
     """One OVERWRITE snapshot: every current data file out, the new ones in; rows written.
 
-    `data` is streamed: pyiceberg bin-packs the batches into files with bounded memory.
+    One data file per batch of `data`: only that batch is in memory at a time (pyiceberg
+    would materialise a whole stream before writing it).
     """
+    import itertools
+
+    import pyarrow as pa
     from pyiceberg.io.pyarrow import _dataframe_to_data_files
 
     io = tx._table.io  # the (possibly staged) table's FileIO
     snap = tx.table_metadata.current_snapshot()
     rows = 0
+    names = itertools.count(0)  # data file numbers, unique within this commit
     with tx.update_snapshot(snapshot_properties=props).overwrite() as ow:
         if snap is not None:
             for manifest in snap.manifests(io):
                 for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
                     ow.delete_data_file(entry.data_file)
-        for f in _dataframe_to_data_files(
-            table_metadata=tx.table_metadata, write_uuid=ow.commit_uuid, df=data, io=io
-        ):
-            if f.record_count:
+        for batch in data:
+            if not batch.num_rows:
+                continue
+            for f in _dataframe_to_data_files(
+                table_metadata=tx.table_metadata,
+                write_uuid=ow.commit_uuid,
+                df=pa.Table.from_batches([batch]),
+                io=io,
+                counter=names,
+            ):
                 rows += f.record_count
                 ow.append_data_file(f)
     return rows
 
 
-# Rows per Arrow batch streamed from DuckDB to the Parquet writer: bounds publish memory.
-_BATCH_ROWS = 256 * 1024
+# Rows per data file, streamed from DuckDB one at a time: bounds publish memory (a
+# full-size table is a few hundred MB as Arrow) at a handful of files per table.
+_BATCH_ROWS = 512 * 1024
 
 
 def _stage(
