@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import altair as alt
 import polars as pl
 
+from materia import psd_codes
 from materia.errors import MateriaError
 from materia.settings import Settings
 
@@ -43,19 +44,7 @@ SERIES_METRICS = (
     "area_harvested",
 )
 # PSD attribute ids of the metrics; dim_attribute.metric_name overrides when published.
-ATTRIBUTE_IDS = {
-    "area_harvested": "004",
-    "beginning_stocks": "020",
-    "production": "028",
-    "imports": "057",
-    "total_supply": "086",
-    "exports": "088",
-    "domestic_consumption": "125",
-    "feed_consumption": "130",
-    "ending_stocks": "176",
-    "total_distribution": "178",
-    "yield": "184",
-}
+ATTRIBUTE_IDS = psd_codes.METRICS
 KEY = ("commodity_code", "country_code", "market_year")
 DEFAULT_COMMODITY = "Corn"
 # Below this absolute gap, USDA's totals count as balanced (float noise, not a revision).

@@ -10,22 +10,8 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlmesh import macro
 
-METRICS = {
-    "area_harvested": "004",
-    "yield": "184",
-    "beginning_stocks": "020",
-    "production": "028",
-    "imports": "057",
-    "total_supply": "086",
-    "exports": "088",
-    "domestic_consumption": "125",
-    "feed_consumption": "130",
-    "ending_stocks": "176",
-    "total_distribution": "178",
-}
-# Country codes that sum other countries (EU-15, EU-25, European Union, USSR); left out
-# of world totals so nothing is counted twice.
-AGGREGATES = ("E2", "E3", "E4", "UR")
+# Defined once in materia, where the notebook's logic reads them too.
+from materia.psd_codes import AGGREGATES, METRICS
 
 
 def _parse(sql: str) -> exp.Expression:

@@ -1,0 +1,24 @@
+"""PSD codes materia gives meaning to, defined once for the SQLMesh macros and the notebook.
+
+Keyed on PSD attribute ids, never on their labels (labels drift between releases, e.g.
+cotton 142 "USE Dom. Consumption" became "Domestic Use").
+"""
+
+# The key metrics: the pivoted column name → PSD attribute id.
+METRICS = {
+    "area_harvested": "004",
+    "yield": "184",
+    "beginning_stocks": "020",
+    "production": "028",
+    "imports": "057",
+    "total_supply": "086",
+    "exports": "088",
+    "domestic_consumption": "125",
+    "feed_consumption": "130",
+    "ending_stocks": "176",
+    "total_distribution": "178",
+}
+
+# Country codes that sum other countries (EU-15, EU-25, European Union, USSR); left out
+# of world totals so nothing is counted twice.
+AGGREGATES = ("E2", "E3", "E4", "UR")
