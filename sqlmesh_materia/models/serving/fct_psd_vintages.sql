@@ -93,30 +93,13 @@ several AS (
     ) > 1
   WINDOW w AS (PARTITION BY cur.psd_key ORDER BY cur.release_month)
 )
+/* Both branches carry cur's columns; `several` adds only the comparison column. */
 SELECT
-  psd_key,
-  commodity_code,
-  country_code,
-  market_year,
-  attribute_id,
-  unit_id,
-  value,
-  release_month,
-  calendar_year,
-  month
+  *
 FROM single
 UNION ALL
 SELECT
-  psd_key,
-  commodity_code,
-  country_code,
-  market_year,
-  attribute_id,
-  unit_id,
-  value,
-  release_month,
-  calendar_year,
-  month
+  * EXCLUDE (previous_value)
 FROM several
 WHERE
   previous_value IS DISTINCT FROM value
