@@ -21,25 +21,12 @@ from datetime import date
 from pathlib import Path
 
 from materia.errors import MateriaError
+from materia.psd_codes import COLUMNS
 from materia.settings import Settings
 from materia.storage import LandingStore
 
 KEY_RE = re.compile(
     r"^psd/(?P<stem>[A-Za-z0-9_.-]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<etag>[^/]+)\.zip$"
-)
-COLUMNS = (
-    "Commodity_Code",
-    "Commodity_Description",
-    "Country_Code",
-    "Country_Name",
-    "Market_Year",
-    "Calendar_Year",
-    "Month",
-    "Attribute_ID",
-    "Attribute_Description",
-    "Unit_ID",
-    "Unit_Description",
-    "Value",
 )
 # Types DuckDB applies while reading: codes stay zero-padded strings.
 TYPES = {c: "VARCHAR" for c in COLUMNS} | {

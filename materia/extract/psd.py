@@ -26,13 +26,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from materia.errors import MateriaError
+from materia.psd_codes import HEADER as PSD_HEADER
 from materia.settings import Settings
 from materia.storage import LandingStore
 
-PSD_HEADER = (
-    "Commodity_Code,Commodity_Description,Country_Code,Country_Name,Market_Year,"
-    "Calendar_Year,Month,Attribute_ID,Attribute_Description,Unit_ID,Unit_Description,Value"
-)
 PROBE_MONTHS = 4  # the as-of month and the 3 before it
 ATTEMPTS = 4  # per request, on connection errors and 5xx
 BACKOFF_S = 0.5  # doubled after each failed attempt
