@@ -21,7 +21,7 @@ from benchmarks.generate import DATASET
 
 # Entry points each measurement needs, by owner module (docs/CONTRACTS.md).
 PARTS = {
-    "server": "materia.testing.psd_server",
+    "server": "testsupport.psd_server",
     "extract": "materia.extract.psd",
     "transform": "materia.transform",
     "lakehouse": "materia.lakehouse",
@@ -140,7 +140,7 @@ class Workspace:
 @contextmanager
 def psd_server(root: Path) -> Iterator[object]:
     require("server")
-    from materia.testing.psd_server import PsdServer
+    from testsupport.psd_server import PsdServer
 
     with PsdServer(root) as srv:
         yield srv

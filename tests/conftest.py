@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from materia.testing import clean_env, run_cli
-from materia.testing.psd_server import PsdServer
+from testsupport import clean_env, run_cli
+from testsupport.psd_server import PsdServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PSD = REPO_ROOT.parent / "shared" / "data" / "psd"
@@ -40,7 +40,7 @@ def shared_psd_server(shared_psd_dir: Path):
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory):
     """SeaweedFS on loopback for the whole session: S3 (bucket `landing`) + Iceberg REST."""
-    from materia.testing.seaweed import Seaweed, weed_binary
+    from testsupport.seaweed import Seaweed, weed_binary
 
     try:
         weed_binary()

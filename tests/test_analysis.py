@@ -1,18 +1,13 @@
-"""materia.analysis on a published lakehouse (tests/notebooks/lakehouse_fixture.py)."""
+"""materia.analysis on a published lakehouse (testsupport/lakehouse_fixture.py)."""
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from materia import analysis as an
 from materia.errors import MateriaError
-
-sys.path.insert(0, str(Path(__file__).parent / "notebooks"))
-import lakehouse_fixture  # noqa: E402
+from testsupport import lakehouse_fixture
 
 published = lakehouse_fixture.published
 empty_home = lakehouse_fixture.empty_home

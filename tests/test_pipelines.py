@@ -9,7 +9,7 @@ import pytest
 
 from materia import pipelines, settings
 from materia.errors import MateriaError
-from materia.testing.psd_fixtures import sample_rows, write_release
+from testsupport.psd_fixtures import sample_rows, write_release
 
 
 def _settings(tmp_path: Path, **env: str) -> settings.Settings:

@@ -12,10 +12,7 @@ import pytest
 
 from materia import reports
 from materia.errors import MateriaError
-from materia.testing import clean_env, run_cli
-
-sys.path.insert(0, str(Path(__file__).parent / "notebooks"))
-import lakehouse_fixture  # noqa: E402
+from testsupport import clean_env, lakehouse_fixture, run_cli
 
 published = lakehouse_fixture.published
 empty_home = lakehouse_fixture.empty_home

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from materia import secrets
-from materia.testing import psd_fixtures, run_cli
+from testsupport import psd_fixtures, run_cli
 
 ESC_DOC = {
     "environmentVariables": {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from testsupport import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SQLMESH = shutil.which("sqlmesh", path=str(Path(sys.executable).parent))
@@ -54,14 +55,8 @@ def test_sqlmesh_test_runs_every_models_yaml_test(sqlmesh_env):
     assert names | {"dims"} == tests
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sqlmesh_ui_serves_the_project(sqlmesh_env):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [SQLMESH, "-p", "sqlmesh_materia", "ui", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,

@@ -15,7 +15,7 @@ from materia import settings as settings_mod
 from materia import supervisor
 from materia.errors import MateriaError
 from materia.storage import LandingStore
-from materia.testing import clean_env, psd_fixtures, run_cli
+from testsupport import clean_env, psd_fixtures, run_cli
 
 
 @pytest.fixture

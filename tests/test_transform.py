@@ -17,7 +17,7 @@ import pytest
 from materia import settings as settings_mod
 from materia import transform
 from materia.errors import MateriaError
-from materia.testing import psd_fixtures as fx
+from testsupport import psd_fixtures as fx
 
 BR_COFFEE_PRODUCTION_2023 = ("0711100", "BR", 2023, "028")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from materia.testing import cli_command
-from materia.testing import psd_fixtures as pf
+from testsupport import cli_command
+from testsupport import psd_fixtures as pf
 
 COFFEE = "psd_coffee_csv.zip"
 BACKFILL_2022 = ("--dataset", COFFEE, "--backfill-from", "2022-01", "--as-of", "2022-12-31")

@@ -6,9 +6,9 @@ import pytest
 
 from materia.errors import MateriaError
 from materia.extract import psd
-from materia.testing import clean_env, run_cli
-from materia.testing import psd_fixtures as pf
-from materia.testing.psd_server import PsdServer
+from testsupport import clean_env, run_cli
+from testsupport import psd_fixtures as pf
+from testsupport.psd_server import PsdServer
 
 
 def test_months_to_probe():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import time
 
-import lakehouse_fixture
 import pytest
-from browser import chromium, marimo_run
 
 from materia import reports
+from testsupport import lakehouse_fixture
+from testsupport.browser import chromium, marimo_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 published = lakehouse_fixture.published

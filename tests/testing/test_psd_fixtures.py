@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from materia.testing import psd_fixtures as pf
+from testsupport import psd_fixtures as pf
 
 LINE = re.compile(
     r'^\d{7},"[^"]*",[A-Z0-9]{2},"[^"]*",\d{4},\d{4},\d{2},\d{3},"[^"]*",\d{2},"[^"]*",-?\d+\.\d{4}$'

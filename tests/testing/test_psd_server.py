@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from materia.testing import psd_fixtures as pf
+from testsupport import psd_fixtures as pf
 
 RELEASE = "archives/2022/06/psd_coffee_csv.zip"
 

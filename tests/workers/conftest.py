@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from materia.testing import clean_env
-from materia.testing.hetzner_api import FakeHetzner
-from materia.testing.sshd import MARKER, SSHD, SshWorkers
+from testsupport import clean_env
+from testsupport.hetzner_api import FakeHetzner
+from testsupport.sshd import MARKER, SSHD, SshWorkers
 
 # Made per session: a value written here would travel with the shipped source tree.
 TOKEN = f"hcloud-{secrets.token_hex(12)}"

@@ -110,7 +110,7 @@ def test_reap_destroys_only_old_workers(cloud):
 
 
 def test_worker_create_and_destroy_from_the_cli(cloud, tmp_path: Path):
-    from materia.testing import run_cli
+    from testsupport import run_cli
 
     env = cloud.env(tmp_path / "home")
     r = run_cli("worker", "create", "transform", "--on", "hetzner", env=env, cwd=tmp_path)

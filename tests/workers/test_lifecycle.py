@@ -19,10 +19,10 @@ import pytest
 
 from materia import settings as settings_mod
 from materia.errors import MateriaError
-from materia.testing import cli_command, run_cli
-from materia.testing.psd_fixtures import sample_rows, write_release
 from materia.workers.hetzner import HetznerProvider
 from materia.workers.run import run_on_worker
+from testsupport import cli_command, run_cli
+from testsupport.psd_fixtures import sample_rows, write_release
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 DATASET = "psd_coffee_csv.zip"
@@ -39,7 +39,7 @@ def publish_release(psd_server) -> str:
 def seaweed(tmp_path_factory: pytest.TempPathFactory):
     """SeaweedFS as R2 with credentials made for this module: the shared fixture's fixed
     test keys are written in the source tree, which a worker legitimately receives."""
-    from materia.testing.seaweed import Seaweed, weed_binary
+    from testsupport.seaweed import Seaweed, weed_binary
 
     try:
         weed_binary()

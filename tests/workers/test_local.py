@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from materia.errors import MateriaError
-from materia.testing.psd_fixtures import sample_rows, write_release
 from materia.workers.base import InstanceSpec, reap, worker_labels
 from materia.workers.local import LocalProvider
+from testsupport.psd_fixtures import sample_rows, write_release
 
 
 def spec(name: str, created: float | None = None) -> InstanceSpec:

@@ -424,7 +424,7 @@ def real_published(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         from materia import transform
         from materia.extract import psd
         from materia.settings import load
-        from materia.testing.psd_server import PsdServer
+        from testsupport.psd_server import PsdServer
 
         home = tmp_path_factory.mktemp("real")
         with PsdServer(SHARED_PSD) as srv:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from testsupport import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -43,12 +44,6 @@ def chromium(profile: Path):
             yield ctx
         finally:
             ctx.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Test infrastructure shipped in the package, so tests and benchmarks share it.
+"""Test support for tests and benchmarks (outside the `materia` wheel).
 
 `psd_fixtures` writes PSD-format zips, `psd_server` is a loopback PSD Online stand-in,
 `seaweed` runs SeaweedFS (S3 + Iceberg REST) on loopback. The helpers here run the real
@@ -8,6 +8,7 @@ CLI as a subprocess with a clean environment.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -15,6 +16,13 @@ from pathlib import Path
 
 # Variables that change what materia does; a clean environment starts without any of them.
 _MATERIA_PREFIXES = ("MATERIA_", "PSD_", "R2_", "ICEBERG_", "HCLOUD_", "AWS_", "ESC_", "PULUMI_")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def clean_env(home: Path | str, **extra: str) -> dict[str, str]:

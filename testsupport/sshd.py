@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from materia.workers.ssh import HostKey
+from testsupport import free_port
 
 SSHD = Path("/usr/sbin/sshd")
 MARKER = "MATERIA_STANDIN_SSHD"
@@ -37,12 +38,6 @@ def _kill_marked(value: str) -> int:
         except (OSError, ValueError):
             continue  # gone already, or not ours
     return killed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def host_key_from_cloud_init(user_data: str | None) -> HostKey:

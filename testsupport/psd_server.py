@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from materia.testing import psd_fixtures
+from testsupport import psd_fixtures
 
 FAULTS = ("truncate", "corrupt", "wrong_header", "slow", "status")
 
