@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from materia import failpoints
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse import duck, guard, iceberg_io, publications
@@ -187,6 +188,7 @@ def publish(
             )
         plan.rows[name] = job.total
     allowed = guard.check(plan, allow_shrink)
+    failpoints.hit("publish:checked")
 
     # 2.–3. reset, write, commit each changed table
     result = Published(publication=prev)  # type: ignore[arg-type]
@@ -209,6 +211,7 @@ def publish(
                     f"publishing {ns}.{name} to {where} failed (readers keep the previous "
                     f"run): {first_line(e)}"
                 ) from e
+            failpoints.hit(f"publish:after:{name}")
             refs[name] = ref
             result.changed[name] = ref.snapshot_id
             result.appended_rows[name] = job.rows
@@ -217,6 +220,7 @@ def publish(
 
     # 4. the commit readers follow
     before_commit()
+    failpoints.hit("publish:before-commit")
     sequence = (prev.sequence + 1) if prev else 1
     try:
         result.publication = publications.append(cat, ns, pub_table, run_id, sequence, refs, inputs)
@@ -225,6 +229,7 @@ def publish(
             f"recording run {run_id} in {ns}.publications failed (readers keep the previous "
             f"run): {first_line(e)}"
         ) from e
+    failpoints.hit("publish:after-commit")
     _after(cat, ns, refs, outputs, retention)
     return result
 
