@@ -195,6 +195,7 @@ def publish(
     result.allowed = allowed
     refs: dict[str, TableRef] = {}
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="materia-publish-", dir=settings.tmp_dir) as td:
         for job in jobs:
             name = job.out.name
