@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from materia.cloud_settings import OracleSettings, OvhSettings, ScalewaySettings, load_clouds
+
 DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
 DEFAULT_PSD_DATASETS = ("psd_alldata_csv.zip",)
 
@@ -23,6 +25,13 @@ SECRET_NAMES = (
     "ICEBERG_TOKEN",
     "ICEBERG_CREDENTIAL",
     "HCLOUD_TOKEN",
+    "SCW_ACCESS_KEY",
+    "SCW_SECRET_KEY",
+    "OVH_APPLICATION_KEY",
+    "OVH_APPLICATION_SECRET",
+    "OVH_CONSUMER_KEY",
+    "OCI_PRIVATE_KEY",
+    "OCI_PRIVATE_KEY_PASSWORD",
 )
 
 
@@ -114,6 +123,9 @@ class Settings:
     psd_backfill_from: str | None = None
     iceberg: IcebergSettings | None = None
     hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
+    scaleway: ScalewaySettings = field(default_factory=ScalewaySettings)
+    ovh: OvhSettings = field(default_factory=OvhSettings)
+    oracle: OracleSettings = field(default_factory=OracleSettings)
     worker_provider: str = "local"
 
     # --- derived locations -------------------------------------------------------
@@ -151,6 +163,13 @@ class Settings:
             self.iceberg and self.iceberg.token,
             self.iceberg and self.iceberg.credential,
             self.hetzner.token,
+            self.scaleway.access_key,
+            self.scaleway.secret_key,
+            self.ovh.application_key,
+            self.ovh.application_secret,
+            self.ovh.consumer_key,
+            self.oracle.private_key,
+            self.oracle.private_key_password,
         ):
             if isinstance(s, Secret) and s.get():
                 found.append(s.get())
@@ -212,8 +231,17 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         if missing:
             raise SettingsError(f"MATERIA_ENV=prod needs {', '.join(missing)} to be set")
 
+    def secret(name: str) -> Secret | None:
+        value = get(name)
+        return Secret(value) if value else None
+
+    def path(name: str) -> Path | None:
+        value = get(name)
+        return Path(value).expanduser() if value else None
+
     htoken = get("HCLOUD_TOKEN")
-    key_path = get("HCLOUD_SSH_PRIVATE_KEY")
+    # The worker SSH key serves every provider; HCLOUD_SSH_PRIVATE_KEY is its first name.
+    key_path = get("MATERIA_WORKER_SSH_KEY") or get("HCLOUD_SSH_PRIVATE_KEY")
     hetzner = HetznerSettings(
         token=Secret(htoken) if htoken else None,
         api_endpoint=get("HCLOUD_ENDPOINT", "https://api.hetzner.cloud/v1")
@@ -227,6 +255,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         ssh_user=get("HCLOUD_SSH_USER", "root") or "root",
         ssh_timeout_seconds=int(get("MATERIA_WORKER_SSH_TIMEOUT", "300") or 300),
     )
+    clouds = load_clouds(get, secret, path)
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
 
     return Settings(
@@ -239,5 +268,6 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         r2=r2,
         iceberg=iceberg,
         hetzner=hetzner,
+        **clouds,
         worker_provider=provider or "local",
     )
