@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from materia.errors import MateriaError
 from materia.settings import Settings
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, reap, worker_labels
+from materia.workers.cheapest import ranked
 from materia.workers.prices import instance_type
 from materia.workers.registry import configured, provider_for
 from materia.workers.ssh import HostKey, cloud_init
@@ -27,7 +28,13 @@ def create(settings: Settings, pipeline: str, on: str | None) -> tuple[Instance,
     """A worker for `pipeline`; returns it and, for a remote one, its known_hosts line."""
     if pipeline not in SERVER_TYPES:
         raise MateriaError(f"unknown pipeline {pipeline!r}: use {' or '.join(SERVER_TYPES)}")
-    provider = provider_for(settings, on or settings.worker_provider)
+    name = on or settings.worker_provider
+    if name == "cheapest":
+        choices = ranked(settings, pipeline)
+        if not choices:
+            raise MateriaError("cheapest: no cloud provider has credentials")
+        name = choices[0].provider
+    provider = provider_for(settings, name)
     run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     host_key = HostKey.generate() if provider.name != "local" else None
     spec = InstanceSpec(
