@@ -23,6 +23,7 @@ from scaleway.block.v1 import BlockV1API
 from scaleway.iam.v1alpha1 import IamV1Alpha1API
 from scaleway.instance.v1.custom_api import InstanceUtilsV1API
 from scaleway_core.api import ScalewayException
+from scaleway_core.validations.string_validation import is_access_key, is_project_id, is_secret_key
 
 from materia.cloud_settings import ScalewaySettings
 from materia.errors import MateriaError
@@ -38,6 +39,17 @@ class ScalewayProvider(cloud.CloudProvider):
 
     def __init__(self, settings: ScalewaySettings, *args: Any, **kw: Any) -> None:
         super().__init__(settings, *args, **kw)
+        # The SDK's own format errors quote the keys: check them here, naming only variables.
+        checks = [
+            ("SCW_ACCESS_KEY", is_access_key(settings.access_key.get())),  # type: ignore[union-attr]
+            ("SCW_SECRET_KEY", is_secret_key(settings.secret_key.get())),  # type: ignore[union-attr]
+            ("SCW_DEFAULT_PROJECT_ID", is_project_id(settings.project_id or "")),
+        ]
+        if bad := [name for name, ok in checks if not ok]:
+            raise MateriaError(
+                f"{', '.join(bad)}: not in Scaleway's format (access key SCW + 17 characters, "
+                "secret key and project id UUIDs)"
+            )
         client = Client(
             access_key=settings.access_key.get(),  # type: ignore[union-attr]
             secret_key=settings.secret_key.get(),  # type: ignore[union-attr]
@@ -48,7 +60,7 @@ class ScalewayProvider(cloud.CloudProvider):
         )
         try:
             self.instances = InstanceUtilsV1API(client)
-        except ValueError as e:  # the SDK checks formats; its message names no secret
+        except ValueError as e:  # zone or URL (the keys passed the checks above)
             raise MateriaError(f"Scaleway settings rejected by the SDK: {e}") from None
         self.block = BlockV1API(client, bypass_validation=True)
         self.iam = IamV1Alpha1API(client, bypass_validation=True)

@@ -124,3 +124,4 @@ def test_extract_on_cheapest_falls_back_on_a_capacity_error(
     log = bucket_run_log(fs, bucket)
     assert [(x["provider"], x["exit_code"]) for x in log] == [("ovh", None), ("scaleway", 0)]
     assert "ended in ERROR" in log[0]["error"]
+    print("\n" + "\n".join(x for x in r.stderr.splitlines() if x.startswith("cheapest:")))

@@ -175,6 +175,10 @@ def test_bad_settings_are_clear_errors(clouds, tmp_path: Path):
     s = load(clouds, tmp_path, "oracle", OCI_FINGERPRINT="not-a-fingerprint")
     with pytest.raises(MateriaError, match="OCI configuration .* is not usable.*fingerprint"):
         registry.provider_for(s, "oracle")
+    s = load(clouds, tmp_path, "scaleway", SCW_SECRET_KEY="not-a-uuid-but-secret")
+    with pytest.raises(MateriaError, match="^SCW_SECRET_KEY: not in Scaleway's format") as e:
+        registry.provider_for(s, "scaleway")
+    assert "not-a-uuid-but-secret" not in str(e.value)
     s = load(clouds, tmp_path, "scaleway", SCW_SECRET_KEY="9d2d3c2e-0000-4000-8000-000000000000")
     with pytest.raises(MateriaError, match="401 denied_authentication"):
         registry.provider_for(s, "scaleway").list_instances()
