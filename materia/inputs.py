@@ -11,7 +11,6 @@ DuckDB parses the current one.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -40,40 +39,43 @@ KEY = ("commodity_code", "country_code", "market_year", "attribute_id")
 
 @contextmanager
 def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A fresh DuckDB database named like the models' catalog (`warehouse`), for one run.
+    """A fresh in-memory DuckDB database named like the models' catalog (`warehouse`).
 
-    A scratch file rather than memory: DuckDB writes big inserts to it compressed as they
-    go (a release's rows take ~20 MB instead of ~350 MB), so the run stays small and
-    scans of compressed data are faster. When the block succeeds it replaces
-    `$MATERIA_HOME/warehouse.duckdb`, the last run's tables for anyone to inspect (the
-    `sqlmesh` CLI works on it); it is never read back by materia.
+    Compressed (`COMPRESS`, see `compact`): a release's rows take ~20 MB instead of
+    ~350 MB once checkpointed, so the run stays small, and scans of compressed data are
+    faster. In memory rather than a file: nothing is synced to disk, and nothing in it
+    outlives the run.
     """
     import duckdb
 
     from materia.sqlmesh_project import CATALOG
 
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="materia-run-", dir=settings.tmp_dir))
+    spill = Path(tempfile.mkdtemp(prefix="materia-spill-", dir=settings.tmp_dir))
     con = duckdb.connect(
         config={
             # Bounded memory (the pipeline's goal is 700 MiB peak); order is not needed.
             "memory_limit": "400MB",
             "preserve_insertion_order": False,
-            "temp_directory": str(scratch / "spill"),
+            "temp_directory": str(spill),
         }
     )
-    db = scratch / f"{CATALOG}.duckdb"
     try:
         con.execute("SET enable_progress_bar = false")  # materia reports progress itself
-        con.execute(f"ATTACH '{db}' AS {CATALOG}")
+        con.execute(f"ATTACH ':memory:' AS {CATALOG} (COMPRESS)")
         con.execute(f"USE {CATALOG}")
         _schemas(con)
         yield con
-        con.close()
-        os.replace(db, settings.warehouse_path)
     finally:
         con.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def compact(con) -> None:
+    """Compress what was just written (in-memory tables are compressed at a checkpoint)."""
+    from materia.sqlmesh_project import CATALOG
+
+    con.execute(f"CHECKPOINT {CATALOG}")
 
 
 def _schemas(con) -> None:
@@ -180,6 +182,7 @@ def load(
             finally:
                 csv.unlink(missing_ok=True)
             total += rows
+    compact(con)
     return total
 
 
