@@ -127,14 +127,20 @@ def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
     return dest
 
 
+def _is(item: Landed) -> str:
+    """SQL matching the rows of one archive."""
+    etag = item.etag.replace("'", "''")
+    return f"dataset = '{item.stem}' AND release_month = DATE '{item.release_month}' AND etag = '{etag}'"
+
+
 def _insert(
     con, csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool
 ) -> None:
     """Load one checked CSV with its faults, in one parse."""
     month = item.release_month
-    q = "'" + item.etag.replace("'", "''") + "'"
+    etag = "'" + item.etag.replace("'", "''") + "'"
     con.execute(
-        f"INSERT INTO {ROWS} SELECT '{item.stem}', DATE '{month}', {q}, {vintage_step}, "
+        f"INSERT INTO {ROWS} SELECT '{item.stem}', DATE '{month}', {etag}, {vintage_step}, "
         f"{newest}, Commodity_Code, Commodity_Description, Country_Code, Country_Name, "
         "TRY_CAST(Market_Year AS INTEGER), TRY_CAST(Calendar_Year AS INTEGER), Month, "
         "Attribute_ID, Attribute_Description, Unit_ID, Unit_Description, "
@@ -165,10 +171,9 @@ def load(
             try:
                 names = psd_archive.check_header(csv)
                 _insert(con, csv, names, item, vintage_step, newest)
+                # No bound parameters: binding them makes DuckDB import pandas (0.4 s).
                 rows, bad = con.execute(
-                    f"SELECT count(*), count(fault) FROM {ROWS} WHERE dataset = ? AND "
-                    "release_month = ? AND etag = ?",
-                    [item.stem, item.release_month, item.etag],
+                    f"SELECT count(*), count(fault) FROM {ROWS} WHERE {_is(item)}"
                 ).fetchone()
                 if bad or not rows:
                     raise psd_archive.ArchiveError(psd_archive.locate(csv, item.release_month))
