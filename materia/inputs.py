@@ -40,7 +40,7 @@ PRIOR = f"{SCHEMA}.vintage_prior"
 KEY = ("commodity_code", "country_code", "market_year", "attribute_id")
 _COLUMNS = (
     "dataset VARCHAR, release_month DATE, etag VARCHAR, vintage_step BOOLEAN, "
-    "newest BOOLEAN, commodity_code VARCHAR, commodity_description VARCHAR, "
+    "newest BOOLEAN, month_archives INTEGER, commodity_code VARCHAR, commodity_description VARCHAR, "
     "country_code VARCHAR, country_name VARCHAR, market_year INTEGER, "
     "calendar_year INTEGER, month VARCHAR, attribute_id VARCHAR, "
     "attribute_description VARCHAR, unit_id VARCHAR, unit_description VARCHAR, value DOUBLE"
@@ -72,7 +72,7 @@ def connect(settings: Settings) -> Iterator[Run]:
     con = duckdb.connect(
         config={
             # Bounded memory (the pipeline's goal is 700 MiB peak); order is not needed.
-            "memory_limit": "400MB",
+            "memory_limit": "250MB",
             "preserve_insertion_order": False,
             "temp_directory": str(scratch / "spill"),
         }
@@ -117,12 +117,15 @@ def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
     return dest
 
 
-def _select(csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool) -> str:
+def _select(
+    csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool, in_month: int
+) -> str:
     """One checked CSV as rows of psd_rows: typed, with the archive's landing facts."""
     etag = "'" + item.etag.replace("'", "''") + "'"
     return (
         f"SELECT '{item.stem}' AS dataset, DATE '{item.release_month}' AS release_month, "
         f"{etag} AS etag, {vintage_step} AS vintage_step, {newest} AS newest, "
+        f"{in_month} AS month_archives, "
         "Commodity_Code AS commodity_code, Commodity_Description AS commodity_description, "
         "Country_Code AS country_code, Country_Name AS country_name, "
         "CAST(Market_Year AS INTEGER) AS market_year, "
@@ -158,7 +161,8 @@ def load(
                 names = psd_archive.check_header(csv)
             except psd_archive.ArchiveError as e:
                 raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
-            parts.append(_select(csv, names, item, vintage_step, newest))
+            in_month = sum(1 for a, *_ in archives if a.release_month == item.release_month)
+            parts.append(_select(csv, names, item, vintage_step, newest, in_month))
     if parts:
         run.con.execute(f"CREATE OR REPLACE VIEW {ROWS} AS " + " UNION ALL ".join(parts))
     return total

@@ -7,7 +7,7 @@ that last revised each value. "Milling Rate (.9999)" is labelled (1000 MT) but i
 rate times 10,000: it gets that unit here. */
 MODEL (
   name cleaned.cln_psd_latest,
-  kind FULL,
+  kind VIEW,
   grain (commodity_code, country_code, market_year, attribute_id),
   description 'Newest landed value per commodity, country, market year and attribute.'
 );
