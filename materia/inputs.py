@@ -117,6 +117,16 @@ def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
     return dest
 
 
+def _checked_rows(store: LandingStore, item: Landed) -> int | None:
+    """Rows the extractor counted when this archive passed the check, if it recorded so."""
+    key = psd_archive.record_key(item.key)
+    try:
+        data = store.read_bytes(key) if store.exists(key) else None
+    except OSError:
+        return None
+    return psd_archive.recorded_rows(data)
+
+
 def _select(
     csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool, in_month: int
 ) -> str:
@@ -157,8 +167,11 @@ def load(
             csv = pending.result()
             pending = start(i + 1) if i + 1 < len(archives) else None
             try:
-                total += psd_archive.check(run.con, csv, item.release_month)
                 names = psd_archive.check_header(csv)
+                rows = _checked_rows(store, item)
+                if rows is None:  # no record of a check under these rules: check now
+                    rows = psd_archive.check(run.con, csv, item.release_month)
+                total += rows
             except psd_archive.ArchiveError as e:
                 raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
             in_month = sum(1 for a, *_ in archives if a.release_month == item.release_month)

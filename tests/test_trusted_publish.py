@@ -103,6 +103,24 @@ def test_a_failing_audit_fails_every_run_until_the_input_changes(home, cli, audi
     assert _state(home) == before
 
 
+def test_an_archive_landed_by_hand_is_checked_by_the_transform(home, cli):
+    """No record of a check (landed by hand, or under older rules): the transform checks
+    it with the same rules as the extractor and names the key, the line and the fault."""
+    from materia import psd_archive
+
+    before = _state(home)
+    lines = [r.line() for r in fx.revise(_base()[1], "2023-01")]
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",n/a"
+    key = "psd/psd_alldata_csv/2023/01/byhand.zip"
+    fx.write_lines(home / "landing" / key, lines, "psd_alldata.csv")
+    stale = home / "landing" / psd_archive.record_key(key)
+    stale.parent.mkdir(parents=True)
+    stale.write_text('{"rules": "older-rules", "rows": 1}')
+    line = _one_line(cli("transform"))
+    assert key in line and "line 6: Value is not a number" in line
+    assert _state(home) == before
+
+
 def test_quarantine_publishes_exactly_what_never_landing_would_have(home, cli):
     r12 = _base()[1]
     good = fx.revise(r12, "2023-02", {BR23: 61000.0})

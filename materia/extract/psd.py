@@ -315,11 +315,13 @@ class Extractor:
             if self._exists(quarantine_key(key)):
                 return Outcome(name, month, "quarantined", key)
             try:
-                verify_archive(tmp, month, self.store.tmp_dir)
+                rows = verify_archive(tmp, month, self.store.tmp_dir)
             except MateriaError as e:
                 raise MateriaError(f"{url}: {e}; nothing landed") from None
             with self._storage(key):
                 self.store.put_file(tmp, key)
+                # After the archive: a record without its archive would vouch for nothing.
+                self.store.write_bytes(psd_archive.record_key(key), psd_archive.record(rows))
         return Outcome(name, month, "landed", key, size)
 
     def _exists(self, key: str) -> bool:
