@@ -23,7 +23,12 @@ SECRET_NAMES = (
     "ICEBERG_TOKEN",
     "ICEBERG_CREDENTIAL",
     "HCLOUD_TOKEN",
+    "HETZNER_TOKEN",  # the ESC seed's name for HCLOUD_TOKEN
+    "GITLAB_READ_TOKEN",  # lets the supervisor pull a private repository
+    "MATERIA_NOTIFY",  # Apprise URLs carry their destinations' tokens
 )
+DEFAULT_DOWNLOAD_DEADLINE_S = 900.0  # one archive, all attempts included
+DEFAULT_MAX_ARCHIVE_MB = 100  # psd_alldata_csv.zip is about 10 MB
 
 
 class SettingsError(ValueError):
@@ -115,6 +120,13 @@ class Settings:
     iceberg: IcebergSettings | None = None
     hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
     worker_provider: str = "local"
+    # Bounded downloads (PSD_DOWNLOAD_DEADLINE seconds, PSD_MAX_ARCHIVE_MB) per archive.
+    download_deadline_s: float = DEFAULT_DOWNLOAD_DEADLINE_S
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_MB * 2**20
+    notify: Secret | None = None  # MATERIA_NOTIFY: Apprise URLs for alerts
+    gitlab_read_token: Secret | None = None
+    # MATERIA_PARENT_RUN: the run (tick job, worker run) this process runs inside of.
+    parent_run: str | None = None
 
     # --- derived locations -------------------------------------------------------
     @property
@@ -151,6 +163,8 @@ class Settings:
             self.iceberg and self.iceberg.token,
             self.iceberg and self.iceberg.credential,
             self.hetzner.token,
+            self.notify,
+            self.gitlab_read_token,
         ):
             if isinstance(s, Secret) and s.get():
                 found.append(s.get())
@@ -212,7 +226,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         if missing:
             raise SettingsError(f"MATERIA_ENV=prod needs {', '.join(missing)} to be set")
 
-    htoken = get("HCLOUD_TOKEN")
+    htoken = get("HCLOUD_TOKEN") or get("HETZNER_TOKEN")
     key_path = get("HCLOUD_SSH_PRIVATE_KEY")
     hetzner = HetznerSettings(
         token=Secret(htoken) if htoken else None,
@@ -228,6 +242,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         ssh_timeout_seconds=int(get("MATERIA_WORKER_SSH_TIMEOUT", "300") or 300),
     )
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
+    notify, gitlab = get("MATERIA_NOTIFY"), get("GITLAB_READ_TOKEN")
 
     return Settings(
         env=menv,
@@ -240,4 +255,20 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         iceberg=iceberg,
         hetzner=hetzner,
         worker_provider=provider or "local",
+        download_deadline_s=_positive(get, "PSD_DOWNLOAD_DEADLINE", DEFAULT_DOWNLOAD_DEADLINE_S),
+        max_archive_bytes=int(_positive(get, "PSD_MAX_ARCHIVE_MB", DEFAULT_MAX_ARCHIVE_MB) * 2**20),
+        notify=Secret(notify) if notify else None,
+        gitlab_read_token=Secret(gitlab) if gitlab else None,
+        parent_run=get("MATERIA_PARENT_RUN"),
     )
+
+
+def _positive(get, name: str, default: float) -> float:
+    raw = get(name)
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a positive number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive number, got {raw!r}")
+    return value

@@ -42,7 +42,9 @@ class HetznerProvider:
         log: Callable[[str], None] = lambda _: None,
     ) -> None:
         if not settings.token:
-            raise MateriaError("HCLOUD_TOKEN is not set: the hetzner worker provider needs it")
+            raise MateriaError(
+                "HCLOUD_TOKEN (or HETZNER_TOKEN) is not set: the hetzner worker provider needs it"
+            )
         self.settings = settings
         self.delete_attempts = delete_attempts
         self.retry_delay = retry_delay
