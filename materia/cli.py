@@ -21,12 +21,14 @@ report_app = typer.Typer(no_args_is_help=True, help="Export HTML reports.")
 worker_app = typer.Typer(no_args_is_help=True, help="Ephemeral workers.")
 supervisor_app = typer.Typer(no_args_is_help=True, help="The always-on scheduler.")
 secrets_app = typer.Typer(no_args_is_help=True, help="Secrets from Pulumi ESC or the environment.")
+stack_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for production (SeaweedFS).")
 app.add_typer(extract_app, name="extract")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(report_app, name="report")
 app.add_typer(worker_app, name="worker")
 app.add_typer(supervisor_app, name="supervisor")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(stack_app, name="stack")
 
 
 def _settings():
@@ -87,11 +89,41 @@ def pipeline_run(
 def report_commodities(
     env: Annotated[str, typer.Option("--env")] = "prod",
     out: Annotated[Path | None, typer.Option("--out")] = None,
+    publish: Annotated[
+        bool,
+        typer.Option("--publish", help="To reports/<date>/ on R2 (prod) or in MATERIA_HOME."),
+    ] = False,
 ) -> None:
     """Export notebooks/commodities.py to a self-contained HTML report."""
+    if publish:
+        from materia import report_publish
+
+        raise typer.Exit(report_publish.main(_settings(), env=env))
     from materia import reports
 
     raise typer.Exit(reports.main(_settings(), env=env, out=out))
+
+
+# --- runs -------------------------------------------------------------------------
+@app.command("runs")
+def runs(
+    last: Annotated[int, typer.Option("--last", help="Only the newest N runs.")] = 20,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed runs.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per run.")] = False,
+) -> None:
+    """The run log: every pipeline run, worker run and supervisor job, newest last."""
+    import json
+
+    from materia import runlog
+
+    rows = runlog.select(runlog.fold(runlog.read(_settings())), last=last, failed=failed)
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, sort_keys=True, default=str))
+    elif rows:
+        print(runlog.table(rows), end="")
+    else:
+        print("no runs" + (" failed" if failed else "") + " in the run log")
 
 
 # --- worker -----------------------------------------------------------------------
@@ -142,7 +174,7 @@ def worker_reap(
         float | None, typer.Option("--ttl-minutes", help="Default: MATERIA_WORKER_TTL_MINUTES.")
     ] = None,
 ) -> None:
-    """Destroy every worker older than the TTL."""
+    """Destroy the workers of runs that are over, and every worker older than the TTL."""
     from materia.workers import manage
 
     gone = manage.reap_old(
@@ -154,13 +186,14 @@ def worker_reap(
 # --- supervisor -------------------------------------------------------------------
 @supervisor_app.callback()
 def _supervisor() -> None:
-    """tick"""
+    """tick | check | alert"""
 
 
 @supervisor_app.command("tick")
 def supervisor_tick(
     now: Annotated[
-        str | None, typer.Option("--now", help="ISO-8601 instant (UTC); default now.")
+        str | None,
+        typer.Option("--now", help="ISO-8601 instant (UTC), with --dry-run only; default now."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only print what is due (the smoke check).")
@@ -175,10 +208,29 @@ def supervisor_tick(
     raise typer.Exit(supervisor.main(_settings(), now=now, dry_run=dry_run))
 
 
+@supervisor_app.command("check")
+def supervisor_check() -> None:
+    """Is this checkout fit to adopt? Compile, import, SQLMesh load and test, dry run."""
+    from materia import secrets, selfcheck
+
+    secrets.install_logging()
+    secrets.apply_to_environ()
+    raise typer.Exit(selfcheck.main(_settings()))
+
+
+@supervisor_app.command("alert")
+def supervisor_alert(message: Annotated[str, typer.Argument()]) -> None:
+    """Send MESSAGE as a failure alert to MATERIA_NOTIFY (supervisor.sh uses it)."""
+    from materia import notify, secrets
+
+    secrets.apply_to_environ()
+    notify.send(_settings(), "materia: supervisor", message, notify.FAILURE)
+
+
 # --- secrets ----------------------------------------------------------------------
 @secrets_app.callback()
 def _secrets() -> None:
-    """list | env"""
+    """list | env | git-credential"""
 
 
 @secrets_app.command("list")
@@ -200,6 +252,45 @@ def secrets_env() -> None:
     _, values = secrets.load()
     # Straight to the real stdout: this is the one place values are meant to appear.
     sys.__stdout__.write(secrets.as_env_lines(values))
+    sys.__stdout__.flush()
+
+
+@secrets_app.command("git-credential", hidden=True)
+def secrets_git_credential(action: Annotated[str, typer.Argument()] = "get") -> None:
+    """git credential helper: GITLAB_READ_TOKEN for `git fetch` (through a pipe only)."""
+    import os
+
+    from materia import secrets
+
+    _, values = secrets.load()
+    answer = secrets.git_credential(action, sys.stdin.read(), {**os.environ, **values})
+    sys.__stdout__.write(answer)  # to git, never through the redacting stream
+    sys.__stdout__.flush()
+
+
+# --- stack ------------------------------------------------------------------------
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start SeaweedFS on loopback as R2 and the Iceberg REST catalog (data in MATERIA_HOME)."""
+    from materia import stack
+
+    stack.up(_settings().home)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local stand-ins (their data stays in MATERIA_HOME)."""
+    from materia import stack
+
+    stack.down(_settings().home)
+
+
+@stack_app.command("env")
+def stack_env() -> None:
+    """`export …` lines pointing materia at the stand-ins: eval "$(materia stack env)"."""
+    from materia import stack
+
+    sys.__stdout__.write(stack.env_lines(_settings().home))  # local keys, meant to be shown
     sys.__stdout__.flush()
 
 

@@ -2,7 +2,9 @@
 
 `on=None` runs them in this process. `on="local"` or `on="hetzner"` runs each step on its
 own fresh worker (extract on a ccx12, transform on a ccx22) through
-`materia.workers.run`, which destroys the worker afterwards and logs the run.
+`materia.workers.run`, which destroys the worker afterwards and logs the run. Steps run
+in this process append their own record to the run log (`materia.runlog`), with rows
+published and new releases for a transform.
 """
 
 from __future__ import annotations
@@ -35,13 +37,22 @@ def provider_for(settings: Settings, on: str, log: Callable[[str], None] = _log)
 
 
 def _run_here(settings: Settings, step: str) -> int:
-    if step == "extract":
-        from materia.extract import psd
+    from materia import runlog
 
-        return psd.main(settings)
-    from materia import transform
+    with runlog.recording(settings, step) as rec, runlog.ErrorTap() as tap:
+        if step == "extract":
+            from materia.extract import psd
 
-    return transform.main(settings, env="prod")
+            rec["exit_code"] = psd.main(settings)
+        else:
+            from materia import transform
+
+            result = transform.run(settings, env="prod", progress=lambda m: print(m, flush=True))
+            rec["rows_published"] = result.rows_published
+            rec["new_releases"] = list(result.new_releases)
+            rec["exit_code"] = 0
+        rec["error"] = tap.last if rec["exit_code"] else None
+    return rec["exit_code"]
 
 
 def main(settings: Settings, name: str = "all", on: str | None = None) -> int:

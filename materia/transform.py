@@ -53,6 +53,8 @@ class TransformResult:
     restated_from: str | None = None
     published: dict[str, int | None] = field(default_factory=dict)
     seconds: float = 0.0
+    rows_published: int = 0  # rows in the tables that got a new snapshot
+    new_releases: list[str] = field(default_factory=list)  # e.g. "psd_alldata_csv 2022-12"
 
     def summary(self) -> str:
         if self.skipped:

@@ -83,14 +83,17 @@ def provider_of(s: settings_mod.Settings) -> HetznerProvider:
     return HetznerProvider(s.hetzner, retry_delay=0.05)
 
 
-def r2_log(r2) -> list[dict]:
+def r2_log(r2, source: str = "worker") -> list[dict]:
+    """The run log's records of `source` (the steps run on a worker log themselves too)."""
     _, fs, bucket = r2
-    return [json.loads(x) for x in fs.cat(f"{bucket}/runs/runs.jsonl").decode().splitlines()]
+    rows = [json.loads(x) for x in fs.cat(f"{bucket}/runs/runs.jsonl").decode().splitlines()]
+    return [r for r in rows if r["source"] == source]
 
 
 def run_log(home: Path) -> list[dict]:
     path = home / "landing" / "runs" / "runs.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    rows = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    return [r for r in rows if r["source"] == "worker"]
 
 
 # --- end to end -------------------------------------------------------------------------
@@ -141,6 +144,8 @@ def test_extract_on_hetzner_end_to_end(
         ("extract", "hetzner", "ccx12", 0)
     ]
     assert log[0]["cost_estimate"] > 0 and log[0]["price_table"]
+    [step] = r2_log(r2, source="in-process")  # written on the worker, a part of this run
+    assert (step["parent"], step["status"]) == (log[0]["run_id"], "ok")
     print(f"\nhetzner run via stand-ins: {elapsed:.1f}s wall, timings {log[0]['timings']}")
 
 
@@ -215,7 +220,7 @@ def test_sigterm_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
     assert "destroyed hetzner worker" in err
     assert cloud.api.snapshot() == []
     [rec] = r2_log(r2)
-    assert (rec["exit_code"], rec["error"]) == (None, "Terminated")
+    assert (rec["exit_code"], rec["error"]) == (None, "Terminated by SIGTERM")
 
 
 def test_worker_orphaned_by_a_killed_cli_is_reaped(cloud, psd_server, r2, tmp_path):

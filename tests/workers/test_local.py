@@ -58,7 +58,8 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
     assert "[materia-extract-" in r.stderr and secret not in r.stdout + r.stderr
     assert scan.argv_hits == []
     assert list((home / "workers").iterdir()) == []  # the worker directory is gone
-    [rec] = [
+    # The step run on the worker logs itself too, as a part of the worker run.
+    step, rec = [
         json.loads(x) for x in (home / "landing" / "runs" / "runs.jsonl").read_text().splitlines()
     ]
     assert (rec["provider"], rec["pipeline"], rec["exit_code"], rec["cost_estimate"]) == (
@@ -67,3 +68,5 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
         0,
         0.0,
     )
+    assert (step["source"], step["parent"], step["status"]) == ("in-process", rec["run_id"], "ok")
+    assert rec["parent"] is None and not list((home / "live-runs").iterdir())
