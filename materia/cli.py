@@ -211,9 +211,11 @@ def supervisor_tick(
 @supervisor_app.command("check")
 def supervisor_check() -> None:
     """Is this checkout fit to adopt? Compile, import, SQLMesh load and test, dry run."""
+    import logging
+
     from materia import secrets, selfcheck
 
-    secrets.install_logging()
+    secrets.install_logging(logging.WARNING)
     secrets.apply_to_environ()
     raise typer.Exit(selfcheck.main(_settings()))
 

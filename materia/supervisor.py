@@ -96,8 +96,12 @@ class TickLock:
                 "host": socket.gethostname(),
                 "expires": self.clock() + self.ttl,
             }
-            with os.fdopen(fd, "w") as f:
-                json.dump(info, f)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(info, f)
+            except OSError as e:  # a full disk: say so, leave no empty lock behind
+                self.path.unlink(missing_ok=True)
+                raise MateriaError(f"cannot write the tick lock {self.path}: {e.strerror}") from e
             self.held = True
             return
         raise TickLockBusy(f"another supervisor tick holds the lock {self.path}; not starting")
