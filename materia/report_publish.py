@@ -55,12 +55,20 @@ def index_html(days: list[str]) -> str:
 def publish(settings: Settings, page: str, day: date | None = None) -> list[str]:
     """Publish one report page for `day` (default today, UTC); the URLs written."""
     store = store_for(settings)
-    day_key = f"{PREFIX}/{(day or datetime.now(UTC).date()).isoformat()}/{NAME}"
+    stamp = (day or datetime.now(UTC).date()).isoformat()
+    day_key, latest, index = (
+        f"{PREFIX}/{stamp}/{NAME}",
+        f"{PREFIX}/latest.html",
+        f"{PREFIX}/index.html",
+    )
     _put(store, day_key, page)
-    _put(store, f"{PREFIX}/latest.html", page)
     days = sorted({m.group(1) for k in store.list(f"{PREFIX}/") if (m := _DAY.match(k))})
-    _put(store, f"{PREFIX}/index.html", index_html(days))
-    return [store.url(k) for k in (day_key, f"{PREFIX}/latest.html", f"{PREFIX}/index.html")]
+    written = [day_key]
+    if stamp == days[-1]:  # a re-published older day does not replace the latest
+        _put(store, latest, page)
+        written.append(latest)
+    _put(store, index, index_html(days))
+    return [store.url(k) for k in [*written, index]]
 
 
 def main(settings: Settings, env: str = "prod") -> int:

@@ -4,13 +4,19 @@ Every run appends one record when it ends: a pipeline step run in this process
 (`source: in-process`), a run on a worker (`worker`, with its cost from a dated price
 table, so old records keep the price that applied), and each supervisor job (`supervisor`).
 Records carry `run_id` and, when they ran inside another run, its id as `parent` (a tick
-job → its worker run → the step run on the worker), so `materia runs` can show one row
-per run with what its parts did (rows published, new releases, cost, the error).
+job → its worker run), so `materia runs` can show one row per run with what its parts
+did (rows published, new releases, cost, the error).
+
+A step run on a worker does not write to the log itself: it ends with one
+`materia-result: {…}` line that its parent (`materia.workers.run`) folds into the
+worker's record. One writer per run, and it is the side that knows every secret to
+redact (a worker never receives HCLOUD_TOKEN, for one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import secrets
 import sys
@@ -22,6 +28,7 @@ from materia.settings import Settings
 from materia.storage import LandingStore
 
 KEY = "runs/runs.jsonl"
+RESULT = "materia-result: "  # the line a step on a worker ends with
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
     run_id: str = ""
     parent: str | None = None
+    rows_published: int | None = None
+    new_releases: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         cost, table = estimate_cost(self.provider, self.server_type, self.started, self.ended)
@@ -109,6 +118,8 @@ class RunRecord:
             "status": "ok" if self.exit_code == 0 else "failed",
             "error": self.error,
             "timings": self.timings,
+            "rows_published": self.rows_published,
+            "new_releases": self.new_releases,
             "cost_estimate": cost,
             "currency": table.currency,
             "price_table": table.valid_from.isoformat(),
@@ -134,7 +145,8 @@ def recording(
     run_id: str | None = None,
     **fields: object,
 ) -> Iterator[dict]:
-    """Append one record for the block, whatever happens in it.
+    """Append one record for the block, whatever happens in it (on a worker, that is
+    `settings.parent_run` set: print the result line for the parent instead).
 
     The block fills in `exit_code` (and may set `error`, `rows_published`,
     `new_releases`); an exception leaves `exit_code` None with its one-line message.
@@ -161,10 +173,28 @@ def recording(
     finally:
         rec |= _times(started, datetime.now(UTC))
         rec["status"] = "ok" if rec["exit_code"] == 0 and not rec["error"] else "failed"
-        try:
-            append(settings, rec)
-        except Exception as e:  # the run's outcome matters more than its log line
-            print(f"run log: could not append to {KEY}: {redact(str(e))}", file=sys.stderr)
+        if settings.parent_run:
+            keep = ("exit_code", "error", "rows_published", "new_releases")
+            print(RESULT + json.dumps({k: rec.get(k) for k in keep}), flush=True)
+        else:
+            try:
+                append(settings, rec)
+            except Exception as e:  # the run's outcome matters more than its log line
+                print(f"run log: could not append to {KEY}: {redact(str(e))}", file=sys.stderr)
+
+
+def result_of(line: str) -> dict | None:
+    """The result a step printed (see RESULT), from one line of a worker's output."""
+    text = line.strip()
+    if text.startswith("[") and "] " in text:
+        text = text.split("] ", 1)[1]
+    if not text.startswith(RESULT):
+        return None
+    try:
+        doc = json.loads(text[len(RESULT) :])
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def error_line(line: str) -> str | None:

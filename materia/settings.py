@@ -9,6 +9,7 @@ no `repr`, log line or error message can show them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,8 @@ class Settings:
         ):
             if isinstance(s, Secret) and s.get():
                 found.append(s.get())
+        if self.notify:  # each Apprise URL on its own too: one may be quoted alone
+            found += [u for u in re.split(r"[\s,]+", self.notify.get()) if u]
         return found
 
 

@@ -155,7 +155,7 @@ def _run_one(settings: Settings, runner: Runner, due: Due, run_id: str, clock) -
         started,
         clock(),
         code,
-        redact(error) if error else (part_error if code else None),
+        redact(error or part_error or "") or None if code else None,
         sorted({x for p in parts for x in p.get("new_releases") or []}),
         provider=settings.worker_provider,
     )

@@ -134,7 +134,7 @@ def run_on_worker(
     instance: Instance | None = None
     proc: subprocess.Popen[bytes] | None = None
     error: str | None = None
-    tail = _ErrorTail(say)
+    tail = _Tail(say, redact)
 
     def mark(step: str) -> None:
         result.timings[step] = round(time.time() - t0, 3)
@@ -224,19 +224,40 @@ def run_on_worker(
         # Interrupted or failed before the end: no exit code. Else the worker's own error.
         exit_code = result.exit_code if error is None else None
         if error is None and exit_code != 0:
-            error = tail.last
-        _record(settings, provider, pipeline, name, run_id, started, result, exit_code, error, say)
+            error = tail.result.get("error") or tail.last_error
+        _record(
+            settings,
+            provider,
+            pipeline,
+            name,
+            run_id,
+            started,
+            result,
+            exit_code,
+            error,
+            say,
+            tail.result,
+        )
     return result
 
 
-class _ErrorTail:
-    """Passes the worker's lines on, remembering its last `error: …` line."""
+class _Tail:
+    """Passes the worker's lines on (redacted), keeping its last `error: …` line and the
+    step's result line (`materia.runlog.RESULT`), which it does not show."""
 
-    def __init__(self, say: Callable[[str], None]) -> None:
-        self.say, self.last = say, None
+    def __init__(self, say: Callable[[str], None], redact: Callable[[str], str]) -> None:
+        self.say, self.redact = say, redact
+        self.last_error: str | None = None
+        self.result: dict = {}
 
     def __call__(self, line: str) -> None:
-        self.last = runlog.error_line(line) or self.last
+        found = runlog.result_of(line)
+        if found is not None:
+            if found.get("error"):
+                found["error"] = self.redact(str(found["error"]))
+            self.result = found
+            return
+        self.last_error = self.redact(runlog.error_line(line) or "") or self.last_error
         self.say(line)
 
 
@@ -343,6 +364,7 @@ def _record(
     exit_code: int | None,
     error: str | None,
     say: Callable[[str], None],
+    outcome: dict,
 ) -> None:
     ended = datetime.now(UTC)
     rec = runlog.RunRecord(
@@ -357,6 +379,8 @@ def _record(
         timings=result.timings,
         run_id=run_id,
         parent=settings.parent_run,
+        rows_published=outcome.get("rows_published"),
+        new_releases=list(outcome.get("new_releases") or []),
     )
     try:
         runlog.append(settings, rec)

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,9 @@ case "$1" in
         case "$*" in
             "materia supervisor check") [ ! -e SMOKE_FAIL ] ;;
             "materia supervisor alert "*) echo "$*" >> "$ALERT_LOG" ;;
+            "materia secrets git-credential "*)
+                shift 3
+                exec "$MATERIA_PYTHON" -m materia secrets git-credential "$@" ;;
             "materia supervisor tick")
                 cat VERSION >> "$TICK_LOG"
                 [ -e TICK_HANG ] && exec sleep 600
@@ -106,6 +110,7 @@ class Rig:
             "UV_LOG": str(self.uv_log),
             "TICK_LOG": str(self.tick_log),
             "ALERT_LOG": str(self.alert_log),
+            "MATERIA_PYTHON": sys.executable,
             **extra,
         }
 

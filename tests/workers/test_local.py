@@ -58,8 +58,8 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
     assert "[materia-extract-" in r.stderr and secret not in r.stdout + r.stderr
     assert scan.argv_hits == []
     assert list((home / "workers").iterdir()) == []  # the worker directory is gone
-    # The step run on the worker logs itself too, as a part of the worker run.
-    step, rec = [
+    # One record: the step on the worker reports to it (a result line), it does not log.
+    [rec] = [
         json.loads(x) for x in (home / "landing" / "runs" / "runs.jsonl").read_text().splitlines()
     ]
     assert (rec["provider"], rec["pipeline"], rec["exit_code"], rec["cost_estimate"]) == (
@@ -68,5 +68,6 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
         0,
         0.0,
     )
-    assert (step["source"], step["parent"], step["status"]) == ("in-process", rec["run_id"], "ok")
-    assert rec["parent"] is None and not list((home / "live-runs").iterdir())
+    assert (rec["source"], rec["status"], rec["parent"]) == ("worker", "ok", None)
+    assert "materia-result" not in r.stderr  # consumed, not shown
+    assert not list((home / "live-runs").iterdir())
