@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from testsupport.alert_receiver import AlertReceiver
+from testsupport.gitrepo import GIT_ENV, git
 
-from .test_supervisor_sh import GIT_ENV, SCRIPT, git
+from .test_supervisor_sh import SCRIPT
 
 ROOT = Path(__file__).resolve().parents[2]
 COPY = ("materia", "sqlmesh_materia", "notebooks", "pyproject.toml", "uv.lock")

@@ -7,9 +7,10 @@ from __future__ import annotations
 import subprocess
 
 from testsupport.git_http import PrivateGitServer
+from testsupport.gitrepo import git
 from testsupport.procscan import ProcScanner
 
-from .test_supervisor_sh import SCRIPT, Rig, git
+from .test_supervisor_sh import SCRIPT, Rig
 
 TOKEN = "glpat-read-5e4d3c2b1a09f8e7"
 

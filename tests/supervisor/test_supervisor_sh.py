@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from testsupport.gitrepo import GIT_ENV, git
+
 SCRIPT = Path(__file__).resolve().parents[2] / "supervisor" / "supervisor.sh"
 
 FAKE_UV = """#!/bin/sh
@@ -47,22 +49,6 @@ case "$1" in
 esac
 """
 MARKERS = ("SYNC_FAIL", "SYNC_HANG", "SMOKE_FAIL", "TICK_EXIT", "TICK_HANG")
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV}
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 class Rig:
