@@ -271,12 +271,21 @@ def secrets_git_credential(action: Annotated[str, typer.Argument()] = "get") -> 
 
 
 # --- stack ------------------------------------------------------------------------
+def _home() -> Path:
+    """MATERIA_HOME even when MATERIA_ENV=prod lacks what prod needs (the stack is down)."""
+    import os
+
+    from materia import settings
+
+    return settings.load(environ={**os.environ, "MATERIA_ENV": "local"}).home
+
+
 @stack_app.command("up")
 def stack_up() -> None:
     """Start SeaweedFS on loopback as R2 and the Iceberg REST catalog (data in MATERIA_HOME)."""
     from materia import stack
 
-    stack.up(_settings().home)
+    stack.up(_home())
 
 
 @stack_app.command("down")
@@ -284,7 +293,7 @@ def stack_down() -> None:
     """Stop the local stand-ins (their data stays in MATERIA_HOME)."""
     from materia import stack
 
-    stack.down(_settings().home)
+    stack.down(_home())
 
 
 @stack_app.command("env")
@@ -292,7 +301,7 @@ def stack_env() -> None:
     """`export …` lines pointing materia at the stand-ins: eval "$(materia stack env)"."""
     from materia import stack
 
-    sys.__stdout__.write(stack.env_lines(_settings().home))  # local keys, meant to be shown
+    sys.__stdout__.write(stack.env_lines(_home()))  # local keys, meant to be shown
     sys.__stdout__.flush()
 
 
