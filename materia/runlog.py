@@ -183,11 +183,15 @@ def recording(
                 print(f"run log: could not append to {KEY}: {redact(str(e))}", file=sys.stderr)
 
 
+def _unprefixed(line: str) -> str:
+    """A worker's line without the `[worker name] ` that its run puts in front."""
+    text = line.strip()
+    return text.split("] ", 1)[1] if text.startswith("[") and "] " in text else text
+
+
 def result_of(line: str) -> dict | None:
     """The result a step printed (see RESULT), from one line of a worker's output."""
-    text = line.strip()
-    if text.startswith("[") and "] " in text:
-        text = text.split("] ", 1)[1]
+    text = _unprefixed(line)
     if not text.startswith(RESULT):
         return None
     try:
@@ -199,9 +203,7 @@ def result_of(line: str) -> dict | None:
 
 def error_line(line: str) -> str | None:
     """The message of a materia `error: …` line (also behind a `[worker] ` prefix)."""
-    text = line.strip()
-    if text.startswith("[") and "] " in text:
-        text = text.split("] ", 1)[1]
+    text = _unprefixed(line)
     return text[len("error: ") :].strip() or None if text.startswith("error: ") else None
 
 

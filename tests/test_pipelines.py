@@ -35,7 +35,7 @@ def test_hetzner_needs_r2_and_a_token(tmp_path: Path):
         "R2_ACCESS_KEY": "k",
         "R2_SECRET_KEY": "s",
     }
-    with pytest.raises(MateriaError, match="HCLOUD_TOKEN is not set"):
+    with pytest.raises(MateriaError, match=r"HCLOUD_TOKEN \(or HETZNER_TOKEN\) is not set"):
         pipelines.main(_settings(tmp_path, **r2), name="extract", on="hetzner")
 
 

@@ -109,22 +109,29 @@ def unmark(settings: Settings, run_id: str) -> None:
     (_live_dir(settings) / f"{run_id}.json").unlink(missing_ok=True)
 
 
+def _read(path: Path) -> Marker | None:
+    try:
+        doc = json.loads(path.read_text())
+        return Marker(
+            doc["run_id"],
+            doc.get("pipeline", ""),
+            doc.get("provider", ""),
+            doc["host"],
+            int(doc["pid"]),
+            doc.get("pid_start"),
+            doc.get("started", ""),
+            doc.get("parent"),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # gone, or not a marker
+
+
+def marker(settings: Settings, run_id: str) -> Marker | None:
+    """The marker of `run_id`, read now (a run that just started has one)."""
+    return _read(_live_dir(settings) / f"{run_id}.json")
+
+
 def markers(settings: Settings) -> dict[str, Marker]:
-    found = {}
     d = _live_dir(settings)
-    for path in sorted(d.glob("*.json")) if d.is_dir() else []:
-        try:
-            doc = json.loads(path.read_text())
-            found[doc["run_id"]] = Marker(
-                doc["run_id"],
-                doc.get("pipeline", ""),
-                doc.get("provider", ""),
-                doc["host"],
-                int(doc["pid"]),
-                doc.get("pid_start"),
-                doc.get("started", ""),
-                doc.get("parent"),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # half-written: its run is still starting
-    return found
+    found = [_read(p) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
+    return {m.run_id: m for m in found if m is not None}

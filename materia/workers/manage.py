@@ -70,13 +70,15 @@ def reap_dead_runs(settings: Settings, provider: Provider, log) -> list[Instance
 
     records = runlog.read(settings)
     finished = {r["run_id"] for r in records if r.get("source") == "worker" and r.get("run_id")}
-    marks = alive.markers(settings)
 
     def is_alive(run: str) -> bool | None:
-        return marks[run].alive() if run in marks else None
+        # Read when deciding, after the listing: a worker listed there was created
+        # after its run's marker was written, so a run that just started is seen alive.
+        m = alive.marker(settings, run)
+        return m.alive() if m is not None else None
 
     gone = reap_dead(provider, alive.owner_id(settings), is_alive, finished, log)
-    for run, m in marks.items():
+    for run, m in alive.markers(settings).items():
         if m.alive():
             continue
         if run not in finished:
