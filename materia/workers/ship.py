@@ -41,9 +41,9 @@ def repo_root() -> Path:
 def _git(root: Path, *args: str) -> str:
     try:
         r = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=120
         )
-    except (OSError, subprocess.CalledProcessError) as e:
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         detail = getattr(e, "stderr", "") or str(e)
         raise MateriaError(
             f"cannot ship code from {root}: git {args[0]} failed: {detail.strip()}"
