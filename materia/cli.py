@@ -21,14 +21,14 @@ report_app = typer.Typer(no_args_is_help=True, help="Export HTML reports.")
 worker_app = typer.Typer(no_args_is_help=True, help="Ephemeral workers.")
 supervisor_app = typer.Typer(no_args_is_help=True, help="The always-on scheduler.")
 secrets_app = typer.Typer(no_args_is_help=True, help="Secrets from Pulumi ESC or the environment.")
-stack_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for production (SeaweedFS).")
+landing_app = typer.Typer(no_args_is_help=True, help="Landed archives and their quarantine.")
 app.add_typer(extract_app, name="extract")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(report_app, name="report")
 app.add_typer(worker_app, name="worker")
 app.add_typer(supervisor_app, name="supervisor")
 app.add_typer(secrets_app, name="secrets")
-app.add_typer(stack_app, name="stack")
+app.add_typer(landing_app, name="landing")
 
 
 def _settings():
@@ -65,18 +65,71 @@ def extract_psd(
 @app.command("transform")
 def transform(
     env: Annotated[str, typer.Option("--env", help="prod or dev_<name>.")] = "prod",
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Publish even if a table shrinks by more than 10 % or loses a release month.",
+        ),
+    ] = False,
 ) -> None:
-    """SQLMesh plan (auto-apply) for ENV, then publish its serving tables to Iceberg."""
+    """Run the SQLMesh models on what landed and publish ENV's serving tables to Iceberg."""
     from materia import transform as t
 
-    raise typer.Exit(t.main(_settings(), env=env))
+    raise typer.Exit(t.main(_settings(), env=env, allow_shrink=allow_shrink))
+
+
+# --- landing ------------------------------------------------------------------------
+@landing_app.command("list")
+def landing_list() -> None:
+    """Landed archives (key, release, size) and quarantined ones (key, when, reason)."""
+    from materia import landed
+    from materia.storage import LandingStore
+
+    store = LandingStore.from_settings(_settings())
+    items = landed.manifest(store)
+    print(f"# landed: {len(items)} archive(s) under {store.root}/psd/")
+    for item in items:
+        print(f"{item.key}\t{item.release_month:%Y-%m}\t{store.size(item.key):,} bytes")
+    held = landed.quarantined(store)
+    print(f"# quarantined: {len(held)} archive(s) under {store.root}/{landed.QUARANTINE}")
+    for q in held:
+        print(f"{q.key}\t{q.at or '-'}\t{q.reason or '-'}")
+
+
+@landing_app.command("quarantine")
+def landing_quarantine(
+    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<etag>.zip")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for whoever reads the list.")] = "",
+) -> None:
+    """Withdraw a landed archive: kept under quarantine/, never used or landed again."""
+    from materia import landed
+    from materia.storage import LandingStore
+
+    item = landed.quarantine(LandingStore.from_settings(_settings()), key, reason)
+    print(f"quarantined {item.key}: the next transform publishes as if it never landed")
+
+
+@landing_app.command("restore")
+def landing_restore(
+    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<etag>.zip")],
+) -> None:
+    """Undo a quarantine: the archive is landed again and the next transform uses it."""
+    from materia import landed
+    from materia.storage import LandingStore
+
+    item = landed.restore(LandingStore.from_settings(_settings()), key)
+    print(f"restored {item.key}")
 
 
 # --- pipeline ---------------------------------------------------------------------
 @pipeline_app.command("run")
 def pipeline_run(
     name: Annotated[str, typer.Argument(help="extract, transform or all.")] = "all",
-    on: Annotated[str | None, typer.Option("--on", help="local or hetzner.")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--on", help="local, hetzner, scaleway, ovh, oracle or cheapest."),
+    ] = None,
 ) -> None:
     """Run a pipeline here or on an ephemeral worker."""
     from materia import pipelines
@@ -104,31 +157,10 @@ def report_commodities(
     raise typer.Exit(reports.main(_settings(), env=env, out=out))
 
 
-# --- runs -------------------------------------------------------------------------
-@app.command("runs")
-def runs(
-    last: Annotated[int, typer.Option("--last", help="Only the newest N runs.")] = 20,
-    failed: Annotated[bool, typer.Option("--failed", help="Only failed runs.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per run.")] = False,
-) -> None:
-    """The run log: every pipeline run, worker run and supervisor job, newest last."""
-    import json
-
-    from materia import runlog
-
-    rows = runlog.select(runlog.fold(runlog.read(_settings())), last=last, failed=failed)
-    if as_json:
-        for row in rows:
-            print(json.dumps(row, sort_keys=True, default=str))
-    elif rows:
-        print(runlog.table(rows), end="")
-    else:
-        print("no runs" + (" failed" if failed else "") + " in the run log")
-
-
 # --- worker -----------------------------------------------------------------------
 OnOpt = Annotated[
-    str | None, typer.Option("--on", help="local or hetzner (default: MATERIA_WORKER_PROVIDER).")
+    str | None,
+    typer.Option("--on", help="local, hetzner, scaleway, ovh or oracle (default: see each)."),
 ]
 
 
@@ -137,7 +169,9 @@ def worker_create(
     pipeline: Annotated[str, typer.Argument(help="extract or transform (picks the server type).")],
     on: OnOpt = None,
 ) -> None:
-    """Create a worker and leave it running (destroy it yourself, or let reap do it)."""
+    """Create a worker and leave it running (destroy it yourself, or let reap do it).
+
+    Default provider: MATERIA_WORKER_PROVIDER."""
     from materia.workers import manage
 
     inst, pinned = manage.create(_settings(), pipeline, on)
@@ -148,23 +182,29 @@ def worker_create(
 
 @worker_app.command("list")
 def worker_list(on: OnOpt = None) -> None:
-    """Every materia worker: id, name, pipeline, server type, status, address, age."""
+    """Every materia worker (default: on every configured provider): provider, id, name,
+    pipeline, server type, status, address, age."""
     from materia.workers import manage
 
-    for i in manage.list_(_settings(), on):
+    found, errors = manage.list_(_settings(), on)
+    for i in found:
         print(
-            f"{i.id}\t{i.name}\t{i.pipeline}\t{i.server_type}\t{i.status}\t"
+            f"{i.provider}\t{i.id}\t{i.name}\t{i.pipeline}\t{i.server_type}\t{i.status}\t"
             f"{i.host or '-'}\t{i.age() / 60:.0f}min"
         )
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    if errors:
+        raise typer.Exit(1)
 
 
 @worker_app.command("destroy")
 def worker_destroy(instance_id: Annotated[str, typer.Argument()], on: OnOpt = None) -> None:
-    """Destroy one worker by id."""
+    """Destroy one worker by id (default: on the configured provider that has it)."""
     from materia.workers import manage
 
-    manage.destroy(_settings(), instance_id, on)
-    print(f"destroyed {instance_id}")
+    where = manage.destroy(_settings(), instance_id, on)
+    print(f"destroyed {instance_id} on {where}")
 
 
 @worker_app.command("reap")
@@ -174,7 +214,8 @@ def worker_reap(
         float | None, typer.Option("--ttl-minutes", help="Default: MATERIA_WORKER_TTL_MINUTES.")
     ] = None,
 ) -> None:
-    """Destroy the workers of runs that are over, and every worker older than the TTL."""
+    """Destroy the workers of runs that are over, and every worker older than the TTL
+    (default: on every configured provider)."""
     from materia.workers import manage
 
     gone = manage.reap_old(
@@ -208,27 +249,6 @@ def supervisor_tick(
     raise typer.Exit(supervisor.main(_settings(), now=now, dry_run=dry_run))
 
 
-@supervisor_app.command("check")
-def supervisor_check() -> None:
-    """Is this checkout fit to adopt? Compile, import, SQLMesh load and test, dry run."""
-    import logging
-
-    from materia import secrets, selfcheck
-
-    secrets.install_logging(logging.WARNING)
-    secrets.apply_to_environ()
-    raise typer.Exit(selfcheck.main(_settings()))
-
-
-@supervisor_app.command("alert")
-def supervisor_alert(message: Annotated[str, typer.Argument()]) -> None:
-    """Send MESSAGE as a failure alert to MATERIA_NOTIFY (supervisor.sh uses it)."""
-    from materia import notify, secrets
-
-    secrets.apply_to_environ()
-    notify.send(_settings(), "materia: supervisor", message, notify.FAILURE)
-
-
 # --- secrets ----------------------------------------------------------------------
 @secrets_app.callback()
 def _secrets() -> None:
@@ -257,52 +277,14 @@ def secrets_env() -> None:
     sys.__stdout__.flush()
 
 
-@secrets_app.command("git-credential", hidden=True)
-def secrets_git_credential(action: Annotated[str, typer.Argument()] = "get") -> None:
-    """git credential helper: GITLAB_READ_TOKEN for `git fetch` (through a pipe only)."""
-    import os
+# --- operations: the run log, the supervisor's check and alerts, the local stack ---
+from materia import cli_ops  # noqa: E402  (its commands are plain functions wired here)
 
-    from materia import secrets
-
-    _, values = secrets.load()
-    answer = secrets.git_credential(action, sys.stdin.read(), {**os.environ, **values})
-    sys.__stdout__.write(answer)  # to git, never through the redacting stream
-    sys.__stdout__.flush()
-
-
-# --- stack ------------------------------------------------------------------------
-def _home() -> Path:
-    """MATERIA_HOME even when MATERIA_ENV=prod lacks what prod needs (the stack is down)."""
-    import os
-
-    from materia import settings
-
-    return settings.load(environ={**os.environ, "MATERIA_ENV": "local"}).home
-
-
-@stack_app.command("up")
-def stack_up() -> None:
-    """Start SeaweedFS on loopback as R2 and the Iceberg REST catalog (data in MATERIA_HOME)."""
-    from materia import stack
-
-    stack.up(_home())
-
-
-@stack_app.command("down")
-def stack_down() -> None:
-    """Stop the local stand-ins (their data stays in MATERIA_HOME)."""
-    from materia import stack
-
-    stack.down(_home())
-
-
-@stack_app.command("env")
-def stack_env() -> None:
-    """`export …` lines pointing materia at the stand-ins: eval "$(materia stack env)"."""
-    from materia import stack
-
-    sys.__stdout__.write(stack.env_lines(_home()))  # local keys, meant to be shown
-    sys.__stdout__.flush()
+app.command("runs")(cli_ops.runs)
+app.add_typer(cli_ops.stack_app, name="stack")
+supervisor_app.command("check")(cli_ops.supervisor_check)
+supervisor_app.command("alert")(cli_ops.supervisor_alert)
+secrets_app.command("git-credential", hidden=True)(cli_ops.secrets_git_credential)
 
 
 # --- entry points -----------------------------------------------------------------
@@ -312,6 +294,21 @@ def _redact(text: str) -> str:
     with contextlib.suppress(Exception):
         _settings()  # registers every secret value in force
     return secrets.redact(text)
+
+
+def _fail(e: BaseException, code: int = 1) -> None:
+    """One redacted line on stderr; the (redacted) traceback only with MATERIA_DEBUG=1."""
+    import os
+    import traceback
+
+    from materia.errors import first_line
+    from materia.settings import SettingsError
+
+    text = str(e) if isinstance(e, (MateriaError, SettingsError)) else first_line(e)
+    if os.environ.get("MATERIA_DEBUG") == "1":
+        print(_redact("".join(traceback.format_exception(e))), file=sys.stderr, end="")
+    print(f"error: {_redact(' '.join(text.split()))}", file=sys.stderr)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,8 +325,7 @@ def _main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:  # non-standalone click returns Exit codes
             sys.exit(code)
     except MateriaError as e:
-        print(f"error: {_redact(str(e))}", file=sys.stderr)
-        sys.exit(1)
+        _fail(e)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
@@ -345,10 +341,8 @@ def _main(argv: list[str] | None = None) -> None:
             sys.exit(1)
         from materia.settings import SettingsError
 
-        if isinstance(e, SettingsError):
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-        raise
+        # Anything else, ours or a library's: one line, never a raw traceback.
+        _fail(e, 2 if isinstance(e, SettingsError) else 1)
 
 
 def extract_psd_main() -> None:

@@ -17,58 +17,26 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import secrets
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from materia.settings import Settings
 from materia.storage import LandingStore
+from materia.workers import prices
+from materia.workers.prices import PriceTable
 
 KEY = "runs/runs.jsonl"
 RESULT = "materia-result: "  # the line a step on a worker ends with
 
 
-@dataclass(frozen=True)
-class PriceTable:
-    valid_from: date
-    currency: str
-    hourly: dict[str, dict[str, float]]  # provider -> server type -> price per hour
-    note: str = ""
-
-
-# Newest last. Hetzner bills every started hour of a server's existence (excl. VAT).
-# ASSUMPTION: approximate list prices for the dedicated-vCPU types; check
-# https://www.hetzner.com/cloud and add a new dated table when they change.
-PRICE_TABLES = (
-    PriceTable(
-        valid_from=date(2026, 4, 1),
-        currency="EUR",
-        hourly={"hetzner": {"ccx12": 0.040, "ccx22": 0.080}, "local": {}},
-        note="Hetzner Cloud list prices (approximate), excl. VAT; billed per started hour",
-    ),
-)
-
-
-def price_table(on: date) -> PriceTable:
-    tables = [t for t in PRICE_TABLES if t.valid_from <= on]
-    return tables[-1] if tables else PRICE_TABLES[0]
-
-
 def estimate_cost(
     provider: str, server_type: str, started: datetime, ended: datetime
-) -> tuple[float | None, PriceTable]:
-    """Estimated cost of one worker; 0 for this machine, None for an unknown price."""
-    table = price_table(started.date())
-    if provider == "local":
-        return 0.0, table
-    price = table.hourly.get(provider, {}).get(server_type)
-    if price is None:
-        return None, table
-    hours = max(1, math.ceil((ended - started).total_seconds() / 3600))
-    return round(hours * price, 4), table
+) -> tuple[float | None, PriceTable | None]:
+    """Estimated cost of one worker from the provider's dated price table (None: unknown)."""
+    return prices.estimate(provider, server_type, started, ended)
 
 
 def new_run_id() -> str:
@@ -121,8 +89,8 @@ class RunRecord:
             "rows_published": self.rows_published,
             "new_releases": self.new_releases,
             "cost_estimate": cost,
-            "currency": table.currency,
-            "price_table": table.valid_from.isoformat(),
+            "currency": table.currency if table else None,
+            "price_table": table.valid_from.isoformat() if table else None,
         }
 
 

@@ -64,13 +64,15 @@ def sqlmesh_project(settings: Settings) -> tuple[int, int]:
     os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
     from sqlmesh import Context
 
-    from materia import transform
+    from materia import sqlmesh_project
 
     with tempfile.TemporaryDirectory(prefix="materia-check-") as tmp:
         # A scratch home: the check never touches the real warehouse or landing area.
         scratch = dataclasses.replace(settings, home=Path(tmp), env="local", r2=None)
         try:
-            ctx = Context(paths=[str(transform.PROJECT)], config=transform.sqlmesh_config(scratch))
+            ctx = Context(
+                paths=[str(sqlmesh_project.PROJECT)], config=sqlmesh_project.config(scratch)
+            )
         except Exception as e:
             raise MateriaError(f"the SQLMesh project does not load: {_line(e)}") from None
         try:

@@ -12,7 +12,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+from materia.cloud_settings import OracleSettings, OvhSettings, ScalewaySettings, load_clouds
 
 DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
 DEFAULT_PSD_DATASETS = ("psd_alldata_csv.zip",)
@@ -27,6 +30,13 @@ SECRET_NAMES = (
     "HETZNER_TOKEN",  # the ESC seed's name for HCLOUD_TOKEN
     "GITLAB_READ_TOKEN",  # lets the supervisor pull a private repository
     "MATERIA_NOTIFY",  # Apprise URLs carry their destinations' tokens
+    "SCW_ACCESS_KEY",
+    "SCW_SECRET_KEY",
+    "OVH_APPLICATION_KEY",
+    "OVH_APPLICATION_SECRET",
+    "OVH_CONSUMER_KEY",
+    "OCI_PRIVATE_KEY",
+    "OCI_PRIVATE_KEY_PASSWORD",
 )
 DEFAULT_DOWNLOAD_DEADLINE_S = 900.0  # one archive, all attempts included
 DEFAULT_MAX_ARCHIVE_MB = 100  # psd_alldata_csv.zip is about 10 MB
@@ -120,6 +130,9 @@ class Settings:
     psd_backfill_from: str | None = None
     iceberg: IcebergSettings | None = None
     hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
+    scaleway: ScalewaySettings = field(default_factory=ScalewaySettings)
+    ovh: OvhSettings = field(default_factory=OvhSettings)
+    oracle: OracleSettings = field(default_factory=OracleSettings)
     worker_provider: str = "local"
     # Bounded downloads (PSD_DOWNLOAD_DEADLINE seconds, PSD_MAX_ARCHIVE_MB) per archive.
     download_deadline_s: float = DEFAULT_DOWNLOAD_DEADLINE_S
@@ -128,6 +141,9 @@ class Settings:
     gitlab_read_token: Secret | None = None
     # MATERIA_PARENT_RUN: the run (tick job, worker run) this process runs inside of.
     parent_run: str | None = None
+    # Published Iceberg snapshots older than this are expired with their files (the
+    # vintages table is the history; snapshots only serve readers mid-read and rollback).
+    snapshot_retention: timedelta = timedelta(days=7)
 
     # --- derived locations -------------------------------------------------------
     @property
@@ -166,6 +182,13 @@ class Settings:
             self.hetzner.token,
             self.notify,
             self.gitlab_read_token,
+            self.scaleway.access_key,
+            self.scaleway.secret_key,
+            self.ovh.application_key,
+            self.ovh.application_secret,
+            self.ovh.consumer_key,
+            self.oracle.private_key,
+            self.oracle.private_key_password,
         ):
             if isinstance(s, Secret) and s.get():
                 found.append(s.get())
@@ -191,9 +214,22 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         value = env.get(name, "")
         return value.strip() if value.strip() else default
 
+    def number(name: str, default: int) -> int:
+        # The value is never echoed: a secret pasted into the wrong variable stays secret.
+        text = get(name)
+        if text is None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number") from None
+        if value < 0:
+            raise SettingsError(f"{name} must not be negative")
+        return value
+
     menv = (get("MATERIA_ENV", "local") or "local").lower()
     if menv not in ("local", "prod"):
-        raise SettingsError(f"MATERIA_ENV must be 'local' or 'prod', got {menv!r}")
+        raise SettingsError("MATERIA_ENV must be 'local' or 'prod'")
 
     home = Path(get("MATERIA_HOME", ".materia") or ".materia").expanduser().absolute()
     datasets = (
@@ -229,8 +265,18 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         if missing:
             raise SettingsError(f"MATERIA_ENV=prod needs {', '.join(missing)} to be set")
 
+    def secret(name: str) -> Secret | None:
+        value = get(name)
+        return Secret(value) if value else None
+
+    def path(name: str) -> Path | None:
+        value = get(name)
+        return Path(value).expanduser() if value else None
+
+    # HETZNER_TOKEN: the ESC seed's name for it.
     htoken = get("HCLOUD_TOKEN") or get("HETZNER_TOKEN")
-    key_path = get("HCLOUD_SSH_PRIVATE_KEY")
+    # The worker SSH key serves every provider; HCLOUD_SSH_PRIVATE_KEY is its first name.
+    key_path = get("MATERIA_WORKER_SSH_KEY") or get("HCLOUD_SSH_PRIVATE_KEY")
     hetzner = HetznerSettings(
         token=Secret(htoken) if htoken else None,
         api_endpoint=get("HCLOUD_ENDPOINT", "https://api.hetzner.cloud/v1")
@@ -239,11 +285,12 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         image=get("HCLOUD_IMAGE", "debian-12") or "debian-12",
         ssh_key_name=get("HCLOUD_SSH_KEY_NAME", "materia") or "materia",
         ssh_private_key=Path(key_path).expanduser() if key_path else None,
-        worker_ttl_minutes=int(get("MATERIA_WORKER_TTL_MINUTES", "180") or 180),
-        ssh_port=int(get("HCLOUD_SSH_PORT", "22") or 22),
+        worker_ttl_minutes=number("MATERIA_WORKER_TTL_MINUTES", 180),
+        ssh_port=number("HCLOUD_SSH_PORT", 22),
         ssh_user=get("HCLOUD_SSH_USER", "root") or "root",
-        ssh_timeout_seconds=int(get("MATERIA_WORKER_SSH_TIMEOUT", "300") or 300),
+        ssh_timeout_seconds=number("MATERIA_WORKER_SSH_TIMEOUT", 300),
     )
+    clouds = load_clouds(get, secret, path)
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
     notify, gitlab = get("MATERIA_NOTIFY"), get("GITLAB_READ_TOKEN")
 
@@ -257,12 +304,14 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         r2=r2,
         iceberg=iceberg,
         hetzner=hetzner,
+        **clouds,
         worker_provider=provider or "local",
         download_deadline_s=_positive(get, "PSD_DOWNLOAD_DEADLINE", DEFAULT_DOWNLOAD_DEADLINE_S),
         max_archive_bytes=int(_positive(get, "PSD_MAX_ARCHIVE_MB", DEFAULT_MAX_ARCHIVE_MB) * 2**20),
         notify=Secret(notify) if notify else None,
         gitlab_read_token=Secret(gitlab) if gitlab else None,
         parent_run=get("MATERIA_PARENT_RUN"),
+        snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
     )
 
 
@@ -271,7 +320,8 @@ def _positive(get, name: str, default: float) -> float:
     try:
         value = float(raw) if raw is not None else default
     except ValueError:
-        raise SettingsError(f"{name} must be a positive number, got {raw!r}") from None
+        # Not echoed: a secret pasted into the wrong variable stays secret.
+        raise SettingsError(f"{name} must be a positive number") from None
     if value <= 0:
-        raise SettingsError(f"{name} must be a positive number, got {raw!r}")
+        raise SettingsError(f"{name} must be a positive number")
     return value

@@ -243,16 +243,20 @@ class _Tick:
 
 
 def _reap(settings: Settings) -> tuple[list[str], str | None]:
-    """Destroy workers of dead runs; (what was reaped, the error if reaping failed)."""
-    from materia.pipelines import provider_for
-    from materia.workers.manage import reap_dead_runs
+    """Destroy workers of dead runs on every configured provider; (what was reaped, the
+    errors of providers that could not be reaped, or None)."""
+    from materia.workers.reaping import reap_dead_runs
+    from materia.workers.registry import configured, provider_for
 
-    try:
-        provider = provider_for(settings, settings.worker_provider, log=log.info)
-        gone = reap_dead_runs(settings, provider, log.info)
-    except MateriaError as e:
-        return [], f"reaping workers failed: {e}"
-    return [f"reaped {i.provider} worker {i.name} (run {i.labels.get('run')})" for i in gone], None
+    done, errors = [], []
+    for name in configured(settings):
+        try:
+            gone = reap_dead_runs(settings, provider_for(settings, name, log=log.info), log.info)
+        except MateriaError as e:
+            errors.append(f"{name}: {e}")
+            continue
+        done += [f"reaped {i.provider} worker {i.name} (run {i.labels.get('run')})" for i in gone]
+    return done, ("reaping workers failed: " + "; ".join(errors)) if errors else None
 
 
 def tick(

@@ -172,6 +172,7 @@ def leaky_env(materia_env, psd_server) -> dict[str, str]:
         "PSD_BASE_URL": f"{psd_server.base_url}/{SECRET}",
         "PSD_DATASETS": "psd_coffee_csv.zip",
         "HCLOUD_TOKEN": SECRET,
+        "HCLOUD_ENDPOINT": "http://127.0.0.1:9/v1",  # the tick lists workers: loopback only
         "R2_ACCESS_KEY": SECRET + "-ak",
         "R2_SECRET_KEY": SECRET + "-sk",
         "ICEBERG_TOKEN": SECRET + "-it",

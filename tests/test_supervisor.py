@@ -449,7 +449,8 @@ def test_alerts_for_failure_recovery_and_new_release(tmp_path: Path) -> None:
             environ={
                 "MATERIA_HOME": str(tmp_path / "home"),
                 "MATERIA_NOTIFY": rx.url,
-                "HCLOUD_TOKEN": token,
+                "ICEBERG_REST_URI": "http://127.0.0.1:9",  # never contacted: jobs are stand-ins
+                "ICEBERG_TOKEN": token,
             },
             dotenv=tmp_path / "none",
         )

@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 import sys
 import time
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from materia import psd_archive
 from materia.errors import MateriaError
 from materia.extract.sources import (  # noqa: F401  (safe_etag: part of this module's API)
     Progress,
@@ -29,7 +29,7 @@ from materia.extract.sources import (  # noqa: F401  (safe_etag: part of this mo
     safe_etag,
     source_for,
 )
-from materia.psd_codes import HEADER as PSD_HEADER
+from materia.landed import quarantine_key
 from materia.settings import Settings
 from materia.storage import LandingStore
 
@@ -81,27 +81,10 @@ def landing_key(name: str, month: Month, etag: str) -> str:
 
 
 # --- verification ----------------------------------------------------------------------
-def verify_archive(path: Path) -> str:
-    """Check a downloaded PSD zip; returns the CSV member name, or raises MateriaError
-    with the fault (the caller adds the URL)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
-            if len(names) != 1 or not names[0].lower().endswith(".csv"):
-                raise MateriaError(f"expected exactly one CSV member, found {names or 'none'}")
-            bad = zf.testzip()
-            if bad is not None:
-                raise MateriaError(f"corrupt zip: CRC check failed for {bad}")
-            with zf.open(names[0]) as f:
-                first = f.readline(4096)
-    except zipfile.BadZipFile as e:
-        raise MateriaError(f"not a readable zip archive ({e})") from None
-    except (EOFError, OSError, zipfile.LargeZipFile) as e:
-        raise MateriaError(f"corrupt zip ({e})") from None
-    header = first.decode("ascii", errors="replace").rstrip("\r\n")
-    if header != PSD_HEADER:
-        raise MateriaError(f"{names[0]} does not start with the PSD header (got {header[:80]!r})")
-    return names[0]
+def verify_archive(path: Path, month: Month, scratch: Path) -> int:
+    """The shared archive check (`materia.psd_archive`) for the release `month`; data
+    rows, or MateriaError naming the line and the fault (the caller adds the URL)."""
+    return psd_archive.check_archive(path, scratch, date(month[0], month[1], 1))
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -125,7 +108,7 @@ def clean_stale_temp(tmp_dir: Path, older_than_s: float = STALE_TMP_S) -> int:
 class Outcome:
     dataset: str
     month: Month
-    status: str  # landed | unchanged | missing
+    status: str  # landed | unchanged | missing | quarantined
     key: str | None = None
     size: int = 0
 
@@ -176,6 +159,8 @@ class Extractor:
             key = landing_key(name, month, etag)
             if self._exists(key):
                 return Outcome(name, month, "unchanged", key)
+            if self._exists(quarantine_key(key)):
+                return Outcome(name, month, "quarantined", key)
         label = f"{name} {month[0]:04d}-{month[1]:02d}"
         with self.store.temp_file(suffix=".zip") as tmp:
             with _progress_bar(label, size) as progress:
@@ -183,13 +168,15 @@ class Extractor:
             if got is None:  # vanished between HEAD and GET
                 return Outcome(name, month, "missing")
             etag, size = got
-            try:
-                verify_archive(tmp)
-            except MateriaError as e:
-                raise MateriaError(f"{url}: {e}; nothing landed") from None
             key = landing_key(name, month, etag)
             if self._exists(key):
                 return Outcome(name, month, "unchanged", key)
+            if self._exists(quarantine_key(key)):
+                return Outcome(name, month, "quarantined", key)
+            try:
+                verify_archive(tmp, month, self.store.tmp_dir)
+            except MateriaError as e:
+                raise MateriaError(f"{url}: {e}; nothing landed") from None
             with self._storage(key):
                 self.store.put_file(tmp, key)
         return Outcome(name, month, "landed", key, size)
@@ -269,6 +256,8 @@ def _line(o: Outcome) -> str:
     stem = o.dataset.removesuffix(".zip")
     if o.status == "landed":
         return f"{stem} {when} landed {o.key} ({o.size:,} bytes)"
+    if o.status == "quarantined":
+        return f"{stem} {when} quarantined {o.key}: not landed again (see `materia landing list`)"
     return f"{stem} {when} unchanged {o.key}"
 
 

@@ -27,7 +27,8 @@ from materia.errors import MateriaError
 from materia.settings import Settings
 from materia.workers import alive, ship, signals
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, Provider, reap, worker_labels
-from materia.workers.manage import reap_dead_runs
+from materia.workers.prices import instance_type
+from materia.workers.reaping import reap_dead_runs
 from materia.workers.ssh import HostKey, SshTarget, clean_env, cloud_init, pin, wait_until_usable
 
 # The worker's directory for this run; MATERIA_WORKER_ROOT lets a host put it elsewhere.
@@ -158,7 +159,7 @@ def run_on_worker(
                 spec = InstanceSpec(
                     name=name,
                     pipeline=pipeline,
-                    server_type=SERVER_TYPES[pipeline],
+                    server_type=instance_type(provider.name, pipeline),
                     labels=worker_labels(pipeline, run_id, alive.owner_id(settings)),
                     user_data=cloud_init(host_key) if host_key else None,
                 )
@@ -306,14 +307,16 @@ def _channel(
     key = settings.hetzner.ssh_private_key
     if key is None or not key.is_file():
         raise MateriaError(
-            f"HCLOUD_SSH_PRIVATE_KEY must name the worker SSH private key file (got {key})"
+            "MATERIA_WORKER_SSH_KEY (or HCLOUD_SSH_PRIVATE_KEY) must name the worker SSH "
+            f"private key file (got {key})"
         )
     if not instance.host:
         raise MateriaError(f"worker {instance.name} has no public IPv4 address")
     alias = f"materia-worker-{instance.id}"
     known = tmp / "known_hosts"
     pin(known, alias, host_key)
-    target = SshTarget(instance.host, instance.port, settings.hetzner.ssh_user, key, known, alias)
+    user = instance.ssh_user or settings.hetzner.ssh_user
+    target = SshTarget(instance.host, instance.port, user, key, known, alias)
     wait_until_usable(
         target, time.monotonic() + ssh_timeout, f"worker {instance.name} ({instance.host})"
     )
@@ -370,7 +373,7 @@ def _record(
     rec = runlog.RunRecord(
         pipeline=pipeline,
         provider=provider.name,
-        server_type=SERVER_TYPES[pipeline],
+        server_type=instance_type(provider.name, pipeline),
         worker=name,
         started=started,
         ended=ended,

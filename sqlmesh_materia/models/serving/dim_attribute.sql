@@ -8,8 +8,12 @@ MODEL (
   kind FULL,
   grain attribute_id,
   audits (
-    NOT_NULL(columns := (attribute_id)),
-    UNIQUE_VALUES(columns := (attribute_id))
+    NOT_NULL(columns := (
+      attribute_id
+    )),
+    UNIQUE_VALUES(columns := (
+      attribute_id
+    ))
   ),
   description 'PSD attribute ids, newest labels, and the metric column each maps to.'
 );
@@ -18,6 +22,6 @@ SELECT
   attribute_id,
   ARG_MAX(attribute_name, release_month) AS attribute_name,
   @metric_name(attribute_id) AS metric_name
-FROM serving.fct_psd_latest
+FROM cleaned.cln_psd_latest
 GROUP BY
   attribute_id

@@ -7,15 +7,19 @@ MODEL (
   kind FULL,
   grain commodity_code,
   audits (
-    NOT_NULL(columns := (commodity_code)),
-    UNIQUE_VALUES(columns := (commodity_code))
+    NOT_NULL(columns := (
+      commodity_code
+    )),
+    UNIQUE_VALUES(columns := (
+      commodity_code
+    ))
   ),
   description 'PSD commodity codes and their newest names.'
 );
 
 SELECT
   commodity_code,
-  MAX(commodity_name) AS commodity_name
-FROM serving.fct_psd_latest
+  ARG_MAX(commodity_name, release_month) AS commodity_name
+FROM cleaned.cln_psd_latest
 GROUP BY
   commodity_code

@@ -1,27 +1,21 @@
-/* staging.stg_psdalldata__commodity: one typed row per value and release.
+/* staging.stg_psdalldata__commodity: one typed row per value and release month.
 
 Keys are the PSD ids (commodity, country, market year, attribute), never descriptions.
-The same row arriving in two datasets of one release month (alldata and coffee) or
-twice in one file is one row; when a month holds two archives of a dataset with
-different stamps, the newest stamp wins. Two different values with the same stamp are
-a real conflict and fail the unique-grain audit rather than being guessed. */
+The same row arriving in two archives of one release month (alldata and coffee, or a
+file USDA posted twice) is one row; when their stamps differ, the newest stamp wins.
+Two different values with the same stamp are a real conflict: both rows stay, and the
+unique-grain audits downstream refuse them. A month with a single archive (the usual
+case) skips the comparison: PSD has one row per key in a file, and the audits
+downstream refuse a file that breaks that. */
 MODEL (
   name staging.stg_psdalldata__commodity,
-  kind INCREMENTAL_BY_TIME_RANGE (
-    time_column release_month
-  ),
-  allow_partials TRUE,
+  kind VIEW,
   grain (commodity_code, country_code, market_year, attribute_id, release_month),
-  audits (
-    NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, unit_id, value, release_month)),
-    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id, release_month))
-  ),
-  description 'Typed PSD values per release month, deduplicated on a hash key of the PSD ids; psd_key = hash(commodity_code, country_code, market_year, attribute_id).'
+  description 'Typed PSD values per release month, deduplicated across the archives of a month.'
 );
 
 WITH typed AS (
   SELECT
-    HASH(commodity_code, country_code, market_year, attribute_id) AS psd_key,
     commodity_code,
     commodity_description AS commodity_name,
     country_code,
@@ -30,74 +24,58 @@ WITH typed AS (
     attribute_id,
     attribute_description AS attribute_name,
     unit_id,
-    /* "Milling Rate (.9999)" is labelled (1000 MT) but is a rate times 10,000. */
-    CASE WHEN attribute_id = '182' THEN '(RATE x 10000)' ELSE unit_description END AS unit_description,
+    CASE WHEN attribute_id = '182' THEN '(RATE x 10000)' ELSE unit_description END AS unit_description, /* "Milling Rate (.9999)" is labelled (1000 MT) but is a rate times 10,000. */
     value,
     calendar_year,
     month,
-    calendar_year * 100 + TRY_CAST(month AS INTEGER) AS stamp,
     release_month,
-    dataset
+    dataset,
+    etag,
+    vintage_step,
+    newest
   FROM raw.psd_alldata
-  WHERE
-    release_month BETWEEN @start_ds AND @end_ds
-), /* Windows are costly on ~2M rows: only keys that occur more than once go through them. */
-duplicated AS (
+), shared_months AS (
   SELECT
-    psd_key,
     release_month
   FROM typed
   GROUP BY
-    psd_key,
     release_month
   HAVING
-    COUNT(*) > 1
+    COUNT(DISTINCT (dataset, etag)) > 1
+), shared AS (
+  SELECT
+    *,
+    BOOL_OR(newest::BOOLEAN) OVER key AS any_newest
+  FROM typed
+  WHERE
+    release_month IN (
+      SELECT
+        release_month
+      FROM shared_months
+    )
+  WINDOW key AS (
+    PARTITION BY commodity_code, country_code, market_year, attribute_id, release_month
+  )
+  QUALIFY
+    calendar_year * 100 + TRY_CAST(month AS INT) = MAX(calendar_year * 100 + TRY_CAST(month AS INT)) OVER key
+    AND ROW_NUMBER() OVER (
+      PARTITION BY commodity_code, country_code, market_year, attribute_id, release_month, value
+      ORDER BY dataset, etag
+    ) = 1
 )
 SELECT
-  typed.psd_key,
-  typed.commodity_code,
-  typed.commodity_name,
-  typed.country_code,
-  typed.country_name,
-  typed.market_year,
-  typed.attribute_id,
-  typed.attribute_name,
-  typed.unit_id,
-  typed.unit_description,
-  typed.value,
-  typed.calendar_year,
-  typed.month,
-  typed.release_month,
-  typed.dataset
+  *
+  EXCLUDE (etag)
 FROM typed
-LEFT JOIN duplicated AS d
-  ON typed.psd_key = d.psd_key AND typed.release_month = d.release_month
 WHERE
-  d.psd_key IS NULL
-UNION ALL
+  NOT release_month IN (
+    SELECT
+      release_month
+    FROM shared_months
+  )
+UNION ALL BY NAME
 SELECT
-  psd_key,
-  commodity_code,
-  commodity_name,
-  country_code,
-  country_name,
-  market_year,
-  attribute_id,
-  attribute_name,
-  unit_id,
-  unit_description,
-  value,
-  calendar_year,
-  month,
-  release_month,
-  dataset
-FROM (
-  SELECT
-    typed.*
-  FROM typed
-  JOIN duplicated AS d
-    ON typed.psd_key = d.psd_key AND typed.release_month = d.release_month
-) AS dup
-QUALIFY
-  stamp = MAX(stamp) OVER (PARTITION BY psd_key, release_month)
-  AND ROW_NUMBER() OVER (PARTITION BY psd_key, release_month, value ORDER BY dataset) = 1
+  *
+  EXCLUDE (etag, newest, any_newest),
+  any_newest AS newest
+FROM shared
