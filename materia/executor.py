@@ -40,6 +40,8 @@ def _build(con, model: Model) -> None:
     what = "VIEW" if model.kind == "VIEW" else "TABLE"
     try:
         con.execute(f"CREATE OR REPLACE {what} {model.qualified} AS {model.sql}")
+        if what == "TABLE":
+            con.execute("CHECKPOINT")  # compress it now: audits and readers scan less
     except Exception as e:
         raise MateriaError(f"model {model.name} failed: {first_line(e)}") from e
 

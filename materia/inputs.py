@@ -37,24 +37,48 @@ PRIOR = f"{SCHEMA}.vintage_prior"
 KEY = ("commodity_code", "country_code", "market_year", "attribute_id")
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB catalog named like the models' (`warehouse`)."""
+@contextmanager
+def connect(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh in-memory DuckDB database named like the models' catalog (`warehouse`).
+
+    Compressed (`COMPRESS`, see `compact`): a release's rows take ~20 MB instead of
+    ~350 MB once checkpointed, so the run stays small, and scans of compressed data are
+    faster. In memory rather than a file: nothing is synced to disk, and nothing in it
+    outlives the run.
+    """
     import duckdb
 
     from materia.sqlmesh_project import CATALOG
 
-    spill = settings.tmp_dir / "duckdb_spill"
-    spill.mkdir(parents=True, exist_ok=True)
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    spill = Path(tempfile.mkdtemp(prefix="materia-spill-", dir=settings.tmp_dir))
     con = duckdb.connect(
         config={
             # Bounded memory (the pipeline's goal is 700 MiB peak); order is not needed.
-            "memory_limit": "450MB",
+            "memory_limit": "400MB",
             "preserve_insertion_order": False,
             "temp_directory": str(spill),
         }
     )
-    con.execute(f"ATTACH ':memory:' AS {CATALOG}")
-    con.execute(f"USE {CATALOG}")
+    try:
+        con.execute("SET enable_progress_bar = false")  # materia reports progress itself
+        con.execute(f"ATTACH ':memory:' AS {CATALOG} (COMPRESS)")
+        con.execute(f"USE {CATALOG}")
+        _schemas(con)
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def compact(con) -> None:
+    """Compress what was just written (in-memory tables are compressed at a checkpoint)."""
+    from materia.sqlmesh_project import CATALOG
+
+    con.execute(f"CHECKPOINT {CATALOG}")
+
+
+def _schemas(con) -> None:
     for schema in (SCHEMA, "raw", "staging", "cleaned", "serving", "materia_run"):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute(
@@ -69,7 +93,6 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         f"CREATE TABLE {PRIOR} (commodity_code VARCHAR, country_code VARCHAR, "
         "market_year INTEGER, attribute_id VARCHAR, value DOUBLE)"
     )
-    return con
 
 
 # --- archives ------------------------------------------------------------------------------
@@ -104,14 +127,20 @@ def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
     return dest
 
 
+def _is(item: Landed) -> str:
+    """SQL matching the rows of one archive."""
+    etag = item.etag.replace("'", "''")
+    return f"dataset = '{item.stem}' AND release_month = DATE '{item.release_month}' AND etag = '{etag}'"
+
+
 def _insert(
     con, csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool
 ) -> None:
     """Load one checked CSV with its faults, in one parse."""
     month = item.release_month
-    q = "'" + item.etag.replace("'", "''") + "'"
+    etag = "'" + item.etag.replace("'", "''") + "'"
     con.execute(
-        f"INSERT INTO {ROWS} SELECT '{item.stem}', DATE '{month}', {q}, {vintage_step}, "
+        f"INSERT INTO {ROWS} SELECT '{item.stem}', DATE '{month}', {etag}, {vintage_step}, "
         f"{newest}, Commodity_Code, Commodity_Description, Country_Code, Country_Name, "
         "TRY_CAST(Market_Year AS INTEGER), TRY_CAST(Calendar_Year AS INTEGER), Month, "
         "Attribute_ID, Attribute_Description, Unit_ID, Unit_Description, "
@@ -142,10 +171,9 @@ def load(
             try:
                 names = psd_archive.check_header(csv)
                 _insert(con, csv, names, item, vintage_step, newest)
+                # No bound parameters: binding them makes DuckDB import pandas (0.4 s).
                 rows, bad = con.execute(
-                    f"SELECT count(*), count(fault) FROM {ROWS} WHERE dataset = ? AND "
-                    "release_month = ? AND etag = ?",
-                    [item.stem, item.release_month, item.etag],
+                    f"SELECT count(*), count(fault) FROM {ROWS} WHERE {_is(item)}"
                 ).fetchone()
                 if bad or not rows:
                     raise psd_archive.ArchiveError(psd_archive.locate(csv, item.release_month))
@@ -159,6 +187,7 @@ def load(
             finally:
                 csv.unlink(missing_ok=True)
             total += rows
+    compact(con)
     return total
 
 

@@ -194,8 +194,7 @@ def run(
         result.new_releases = sorted({a.label for a in added if a is not None})
         say(f"transform {env}: {batch.reason}; recomputing from {batch.vintages_from:%Y-%m}")
 
-        con = inputs.connect(settings)
-        try:
+        with inputs.connect(settings) as con:
             prior = None if rebuild else pub.tables.get(VINTAGES)
             inputs.load_prior(con, settings, prior, batch.vintages_from)
             vintages = _steps(con, settings, store, compiled, batch, env, result, say)
@@ -223,8 +222,6 @@ def run(
                 before_commit=held.check,
                 retention=settings.snapshot_retention,
             )
-        finally:
-            con.close()
         _mark(settings, store, env, digest)
     result.published = done.changed
     result.rows_published = done.rows_published
