@@ -83,8 +83,10 @@ def sqlmesh_project(settings: Settings) -> tuple[int, int]:
             ctx.close()
     if not result.wasSuccessful():
         test, trace = (result.failures + result.errors)[0]
-        last = [x for x in str(trace).strip().splitlines() if x.strip()][-1:] or ["?"]
-        raise MateriaError(f"sqlmesh test failed: {test}: {last[0].strip()}")
+        lines = [x.strip() for x in str(trace).splitlines() if x.strip()]
+        # The assertion's own line ("AssertionError: Data mismatch …"), else the last one.
+        why = next((x for x in lines if x.startswith(("AssertionError", "Error"))), None)
+        raise MateriaError(f"sqlmesh test failed: {test}: {why or (lines or ['?'])[-1]}")
     return len(ctx.models), result.testsRun
 
 
