@@ -502,6 +502,42 @@ def notebook(ctx: Context) -> Result:
     return res
 
 
+# --- 6. SQLMesh's fixed start-up --------------------------------------------------------------
+def sqlmesh_startup(ctx: Context) -> Result:
+    res = Result("sqlmesh", "6. SQLMesh's fixed start-up, and what a transform pays of it")
+    code_import = "import sqlmesh"
+    code_compile = (
+        "from materia import settings, sqlmesh_project as p; "
+        "p.compile_project(settings.load({'MATERIA_HOME': %r}))"
+    )
+    code_cached = (
+        "from materia import settings, sqlmesh_project as p; "
+        "p.compiled(settings.load({'MATERIA_HOME': %r}))"
+    )
+    try:
+        home = str(ctx.scratch / "sqlmesh-home")
+        walls: dict[str, list[float]] = {"import": [], "compile": [], "cached": []}
+        for _ in range(ctx.repeats):
+            walls["import"].append(runner.python(["-c", code_import], what="import").wall_s)
+            walls["compile"].append(
+                runner.python(["-c", code_compile % home], what="compile").wall_s
+            )
+            walls["cached"].append(runner.python(["-c", code_cached % home], what="cached").wall_s)
+    except ChildFailed as e:
+        res.error = str(e)
+        return res
+    res.figure("python -c 'import sqlmesh'", Stats.of(walls["import"]).fmt())
+    res.figure(
+        "compile the project with SQLMesh (import, load, render every model and audit)",
+        Stats.of(walls["compile"]).fmt(),
+    )
+    res.figure(
+        "what a transform pays when the models did not change (compiled SQL from the cache)",
+        Stats.of(walls["cached"]).fmt() + " (a whole interpreter, most of it Python start-up)",
+    )
+    return res
+
+
 # In run order: `noop` and `notebook` reuse the home `growth` built; `extract` reuses
 # the extract runs of `pipeline`.
 MEASUREMENTS: dict[str, Callable[[Context], Result]] = {
@@ -512,4 +548,5 @@ MEASUREMENTS: dict[str, Callable[[Context], Result]] = {
     "prod_state": prod_state,
     "noop": noop,
     "notebook": notebook,
+    "sqlmesh": sqlmesh_startup,
 }

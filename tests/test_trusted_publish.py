@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from materia import transform
+from materia import lakehouse, transform
 from materia.errors import MateriaError
+from materia.storage import LandingStore
 from testsupport import psd_fixtures as fx
 from testsupport import published
 
@@ -286,3 +287,30 @@ def test_an_unreachable_r2_is_one_line(cli, materia_env):
     for args in (("transform",), ("landing", "list")):
         line = _one_line(cli(*args, env=env))
         assert f"127.0.0.1:{port}" in line and "secret-key-123456" not in line
+
+
+# --- nothing local is state -------------------------------------------------------------------
+def test_a_fresh_worker_publishes_what_a_continuing_one_would(r2_settings, tmp_path):
+    """Prod on R2 + Iceberg REST: release 2 transformed on a fresh home (a new worker, no
+    local files at all) gives the same published tables as on the home that ran release 1."""
+    from dataclasses import replace
+
+    r06, r12 = _base()
+
+    def land(settings, rows, month):
+        store = LandingStore.from_settings(settings)
+        y, m = month.split("-")
+        store.write_bytes(f"psd/{ALL}/{y}/{m}/e.zip", fx.release_bytes(rows, f"{ALL}.zip"))
+
+    land(r2_settings, r06, "2022-06")
+    transform.run(r2_settings, env="dev_same_home")
+    transform.run(r2_settings, env="dev_fresh_home")
+    land(r2_settings, r12, "2022-12")
+    transform.run(r2_settings, env="dev_same_home")
+    fresh = replace(r2_settings, home=tmp_path / "another-worker")
+    transform.run(fresh, env="dev_fresh_home")
+    assert not any((tmp_path / "another-worker").rglob("*.duckdb"))
+    cat = lakehouse.catalog(r2_settings)
+    same = published.read_all(cat, "serving__dev_same_home")
+    other = published.read_all(cat, "serving__dev_fresh_home")
+    assert same == other and len(same["fct_psd_vintages"]) > len(r06)

@@ -263,6 +263,10 @@ def _line(o: Outcome) -> str:
 
 def _say(settings: Settings, text: str, err: bool = False) -> None:
     # URLs and messages may carry secrets (a token in PSD_BASE_URL); never print them.
-    for value in settings.secret_values():
-        text = text.replace(value, "***")
-    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    from materia import secrets
+
+    print(
+        secrets.redact(text, settings.secret_values()),
+        file=sys.stderr if err else sys.stdout,
+        flush=True,
+    )

@@ -9,42 +9,26 @@ case) passes straight through: PSD has one row per key in a file, and the audits
 downstream refuse a file that breaks that. */
 MODEL (
   name staging.stg_psdalldata__commodity,
-  kind VIEW,
+  kind FULL,
   grain (commodity_code, country_code, market_year, attribute_id, release_month),
   description 'PSD values per release month, deduplicated across the archives of a month.'
 );
 
-WITH shared_months AS (
-  SELECT
-    release_month
-  FROM raw.psd_alldata
-  GROUP BY
-    release_month
-  HAVING
-    COUNT(DISTINCT dataset || '/' || etag) > 1
-)
+/* month_archives is a constant of each archive: each branch reads only its archives. */
 SELECT
   *
-  EXCLUDE (etag)
+  EXCLUDE (etag, month_archives)
 FROM raw.psd_alldata
 WHERE
-  NOT release_month IN (
-    SELECT
-      release_month
-    FROM shared_months
-  )
+  month_archives = 1
 UNION ALL BY NAME
 SELECT
   *
-  EXCLUDE (etag, newest),
+  EXCLUDE (etag, month_archives, newest),
   BOOL_OR(CAST(newest AS BOOLEAN)) OVER key AS newest
 FROM raw.psd_alldata
 WHERE
-  release_month IN (
-    SELECT
-      release_month
-    FROM shared_months
-  )
+  month_archives > 1
 WINDOW key AS (
   PARTITION BY commodity_code, country_code, market_year, attribute_id, release_month
 )
