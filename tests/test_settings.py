@@ -82,3 +82,28 @@ def test_dotenv_is_read_and_environment_wins(tmp_path):
     s = load(environ={"MATERIA_HOME": str(tmp_path / "env")}, dotenv=dotenv)
     assert s.psd_datasets == ("psd_coffee_csv.zip",)
     assert s.home == tmp_path / "env"
+
+
+def test_seed_secret_names_are_read(tmp_path):
+    # ESC `beanflows/prod` holds HETZNER_TOKEN; HCLOUD_TOKEN wins when both are set.
+    s = _load(tmp_path, HETZNER_TOKEN="hz-seed-token", GITLAB_READ_TOKEN="glpat-read-1234")
+    assert s.hetzner.token is not None and s.hetzner.token.get() == "hz-seed-token"
+    assert s.gitlab_read_token is not None and s.gitlab_read_token.get() == "glpat-read-1234"
+    assert {"hz-seed-token", "glpat-read-1234"} <= set(s.secret_values())
+    both = _load(tmp_path, HETZNER_TOKEN="hz-seed-token", HCLOUD_TOKEN="hc-explicit")
+    assert both.hetzner.token.get() == "hc-explicit"
+
+
+def test_download_bounds_and_notify(tmp_path):
+    s = _load(tmp_path)
+    assert (s.download_deadline_s, s.max_archive_bytes, s.notify) == (900.0, 100 * 2**20, None)
+    s = _load(
+        tmp_path,
+        PSD_DOWNLOAD_DEADLINE="30",
+        PSD_MAX_ARCHIVE_MB="0.5",
+        MATERIA_NOTIFY="json://127.0.0.1:9/hook?token=abcdef123",
+    )
+    assert (s.download_deadline_s, s.max_archive_bytes) == (30.0, 2**19)
+    assert "json://127.0.0.1:9/hook?token=abcdef123" in s.secret_values()
+    with pytest.raises(SettingsError, match="PSD_DOWNLOAD_DEADLINE must be a positive number"):
+        _load(tmp_path, PSD_DOWNLOAD_DEADLINE="-1")
