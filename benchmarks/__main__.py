@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {out}")
         if a.smoke and a.out is None:
             print(out.read_text())
+    # A figure that could not be measured is a failure of the harness, not a result.
+    broken = [r.key for r in done if r.error or any(g.status == "NOT MEASURED" for g in r.goals)]
+    if broken:
+        log(f"not measured: {', '.join(broken)}")
+        return 1
     return 0
 
 

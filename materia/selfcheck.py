@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 import pkgutil
 import tempfile
 from collections.abc import Callable
@@ -60,8 +59,6 @@ def import_all() -> int:
 
 def sqlmesh_project(settings: Settings) -> tuple[int, int]:
     """Load the SQLMesh project and run its unit tests; (models, tests)."""
-    # SQLMesh otherwise phones home (analytics.tobikodata.com) from every context.
-    os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
     from sqlmesh import Context
 
     from materia import sqlmesh_project
