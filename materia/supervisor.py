@@ -16,16 +16,13 @@ that had to repair something (a future slot ignored, workers reaped, a failure).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from materia import notify, runlog, supervisor_log
+from materia import locks, notify, runlog, supervisor_log
 from materia.errors import MateriaError
 from materia.schedule import (
     Due,
@@ -40,7 +37,6 @@ from materia.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_SECONDS = 6 * 3600  # longer than any pipeline; a dead tick's lock expires
 Runner = Callable[[str, Settings], int]
 
 
@@ -48,78 +44,13 @@ def supervisor_dir(settings: Settings) -> Path:
     return settings.home / "supervisor"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _tick_lock(settings: Settings):
+    """One tick at a time on this machine (materia.locks: a dead tick never blocks)."""
+    return locks.hold(
+        locks.LocalLock(supervisor_dir(settings) / "tick.lock"), "a supervisor tick", log.warning
+    )
 
 
-class TickLockBusy(MateriaError):
-    """Another tick is running (a long transform): not a failure."""
-
-
-class TickLock:
-    """An exclusive lock file holding pid, host and expiry; stale locks are taken over."""
-
-    def __init__(self, path: Path, ttl: float = LOCK_TTL_SECONDS, clock=time.time) -> None:
-        self.path, self.ttl, self.clock = path, ttl, clock
-        self.held = False
-
-    def _stale(self) -> bool:
-        try:
-            info = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return True
-        except (OSError, json.JSONDecodeError):
-            return True  # half-written by a crashed tick
-        if float(info.get("expires", 0)) < self.clock():
-            return True
-        same_host = info.get("host") == socket.gethostname()
-        return same_host and not _pid_alive(int(info.get("pid", 0)))
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self._stale():
-                    break
-                self.path.unlink(missing_ok=True)
-                continue
-            info = {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "expires": self.clock() + self.ttl,
-            }
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(info, f)
-            except OSError as e:  # a full disk: say so, leave no empty lock behind
-                self.path.unlink(missing_ok=True)
-                raise MateriaError(f"cannot write the tick lock {self.path}: {e.strerror}") from e
-            self.held = True
-            return
-        raise TickLockBusy(f"another supervisor tick holds the lock {self.path}; not starting")
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self) -> TickLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-# --- jobs ----------------------------------------------------------------------------
 def default_runner(job: str, settings: Settings) -> int:
     """Run a job where config says (`settings.worker_provider`); the report here."""
     if job == "report":
@@ -283,7 +214,7 @@ def tick(
             {"pipeline": d.job, "slot": d.slot.isoformat(), "attempt": d.attempt} for d in due
         ], notes + more
 
-    with TickLock(supervisor_dir(settings) / "tick.lock"):
+    with _tick_lock(settings):
         state, notes = sanitize(read_state(path), now, sched)
         work = _Tick(settings, path, state, runner or default_runner, clock)
         if notes:
@@ -327,7 +258,7 @@ def main(settings: Settings, now: str | None = None, dry_run: bool = False) -> i
         return 0
     try:
         records, notes = tick(settings, now=when)
-    except TickLockBusy as e:
+    except locks.LockBusy as e:  # a long transform: not a failure
         print(f"supervisor: {e}")
         return 0
     except MateriaError as e:

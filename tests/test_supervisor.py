@@ -312,14 +312,14 @@ def test_overlapping_tick_is_refused(settings) -> None:
 
     def nested(job: str, settings_=None) -> int:
         # A second tick while the first one runs must refuse and run nothing.
-        with pytest.raises(MateriaError, match="holds the lock"):
+        with pytest.raises(MateriaError, match="a supervisor tick is already running"):
             run_tick(settings, "2026-11-26T03:05", Runner())
         seen.append(job)
         return 0
 
     supervisor.tick(settings, now=at("2026-11-26T03:05"), runner=nested)
     assert seen == ["extract", "transform", "report"]
-    assert not lock_path.exists()
+    assert lock_path.read_bytes() == b""  # released: no holder recorded
 
 
 def test_stale_lock_is_taken_over(settings) -> None:
@@ -347,10 +347,20 @@ def test_stale_lock_is_taken_over(settings) -> None:
 
 
 def test_live_lock_from_this_host_is_respected(settings) -> None:
-    lock = supervisor.TickLock(settings.home / "supervisor" / "tick.lock")
-    with lock, pytest.raises(MateriaError, match="another supervisor tick"):
-        supervisor.TickLock(lock.path).acquire()
-    assert not lock.path.exists()
+    path = settings.home / "supervisor" / "tick.lock"
+    code = (
+        "import time; from pathlib import Path; from materia import locks\n"
+        f"with locks.hold(locks.LocalLock(Path({str(path)!r})), 'x'):\n"
+        "    print('held', flush=True); time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert supervisor.main(settings) == 0  # busy is not a failure: nothing ran
+        assert not (settings.home / "supervisor" / "state.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_schedule_from_env() -> None:
@@ -431,7 +441,7 @@ def test_cli_tick_really_runs_extract(tmp_path: Path, psd_server) -> None:
     job, worker = (next(r for r in rows if r["source"] == s) for s in ("supervisor", "worker"))
     assert (job["pipeline"], job["status"], worker["parent"]) == ("extract", "ok", job["run_id"])
     assert [r["source"] for r in rows] == ["worker", "supervisor"]
-    assert not (home / "supervisor" / "tick.lock").exists()
+    assert (home / "supervisor" / "tick.lock").read_bytes() == b""  # released
 
     again = cli(home, **env)
     assert again.returncode == 0
