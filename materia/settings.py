@@ -171,6 +171,34 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
+    def to_environ(self) -> dict[str, str]:
+        """The variables that give a child process these settings for running pipelines
+        (`load(s.to_environ())` reproduces them). Worker and cloud credentials are left
+        out on purpose: a pipeline never needs them, so a child never carries them."""
+        env = {
+            "MATERIA_ENV": self.env,
+            "MATERIA_HOME": str(self.home),
+            "PSD_BASE_URL": self.psd_base_url,
+            "PSD_DATASETS": ",".join(self.psd_datasets),
+            "PSD_DOWNLOAD_DEADLINE": repr(self.download_deadline_s),
+            "PSD_MAX_ARCHIVE_MB": repr(self.max_archive_bytes / 2**20),
+            "MATERIA_SNAPSHOT_RETENTION_DAYS": str(self.snapshot_retention.days),
+        }
+        optional = {"PSD_AS_OF": self.psd_as_of, "PSD_BACKFILL_FROM": self.psd_backfill_from}
+        env |= {k: v for k, v in optional.items() if v}
+        if self.r2:
+            r2 = self.r2
+            env |= {"R2_ENDPOINT": r2.endpoint, "R2_BUCKET": r2.bucket, "R2_REGION": r2.region}
+            env |= {"R2_ACCESS_KEY": r2.access_key.get(), "R2_SECRET_KEY": r2.secret_key.get()}
+        if self.iceberg:
+            ice = self.iceberg
+            env |= {"ICEBERG_REST_URI": ice.rest_uri, "ICEBERG_WAREHOUSE": ice.warehouse}
+            if ice.token:
+                env["ICEBERG_TOKEN"] = ice.token.get()
+            if ice.credential:
+                env["ICEBERG_CREDENTIAL"] = ice.credential.get()
+        return env
+
     def secret_values(self) -> list[str]:
         """Every secret value in force, for redaction."""
         found: list[str] = []

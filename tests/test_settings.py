@@ -107,3 +107,32 @@ def test_download_bounds_and_notify(tmp_path):
     assert "json://127.0.0.1:9/hook?token=abcdef123" in s.secret_values()
     with pytest.raises(SettingsError, match="PSD_DOWNLOAD_DEADLINE must be a positive number"):
         _load(tmp_path, PSD_DOWNLOAD_DEADLINE="-1")
+
+
+def test_to_environ_gives_a_child_the_same_pipeline_settings(tmp_path):
+    from datetime import timedelta
+
+    env = {
+        "MATERIA_ENV": "prod",
+        "MATERIA_HOME": str(tmp_path / "h"),
+        "PSD_DATASETS": "psd_coffee_csv.zip,psd_cotton_csv.zip",
+        "PSD_AS_OF": "2022-12-31",
+        "PSD_DOWNLOAD_DEADLINE": "12.5",
+        "PSD_MAX_ARCHIVE_MB": "3",
+        "MATERIA_SNAPSHOT_RETENTION_DAYS": "2",
+        "R2_ENDPOINT": "http://127.0.0.1:9",
+        "R2_BUCKET": "b",
+        "R2_ACCESS_KEY": "ak",
+        "R2_SECRET_KEY": "sk",
+        "ICEBERG_REST_URI": "http://127.0.0.1:8",
+        "ICEBERG_CREDENTIAL": "id:secret",
+        "HCLOUD_TOKEN": "never-in-a-child",
+    }
+    s = load(env, dotenv=tmp_path / "none")
+    child_env = s.to_environ()
+    assert "HCLOUD_TOKEN" not in child_env and "never-in-a-child" not in child_env.values()
+    child = load(child_env, dotenv=tmp_path / "none")
+    for field in ("env", "home", "psd_base_url", "psd_datasets", "psd_as_of", "r2", "iceberg",
+                  "download_deadline_s", "max_archive_bytes", "snapshot_retention"):  # fmt: skip
+        assert getattr(child, field) == getattr(s, field), field
+    assert child.snapshot_retention == timedelta(days=2)

@@ -68,31 +68,13 @@ def redactor(settings: Settings) -> Callable[[str], str]:
 
 def worker_env(settings: Settings, share_home: bool, run_id: str) -> dict[str, str]:
     """The environment the remote `materia` needs (secrets included, HCLOUD_TOKEN not)."""
-    env = {
+    env = settings.to_environ()
+    if not share_home:
+        del env["MATERIA_HOME"]  # a worker keeps its own
+    return env | {
         "MATERIA_PARENT_RUN": run_id,  # the worker's own run-log records point back here
-        "MATERIA_ENV": settings.env,
         "MATERIA_WORKER_PROVIDER": "local",  # the worker runs the pipeline itself
-        "PSD_BASE_URL": settings.psd_base_url,
-        "PSD_DATASETS": ",".join(settings.psd_datasets),
     }
-    if settings.psd_as_of:
-        env["PSD_AS_OF"] = settings.psd_as_of
-    if settings.psd_backfill_from:
-        env["PSD_BACKFILL_FROM"] = settings.psd_backfill_from
-    if share_home:
-        env["MATERIA_HOME"] = str(settings.home)
-    if settings.r2:
-        r2 = settings.r2
-        env |= {"R2_ENDPOINT": r2.endpoint, "R2_BUCKET": r2.bucket, "R2_REGION": r2.region}
-        env |= {"R2_ACCESS_KEY": r2.access_key.get(), "R2_SECRET_KEY": r2.secret_key.get()}
-    if settings.iceberg:
-        ice = settings.iceberg
-        env |= {"ICEBERG_REST_URI": ice.rest_uri, "ICEBERG_WAREHOUSE": ice.warehouse}
-        if ice.token:
-            env["ICEBERG_TOKEN"] = ice.token.get()
-        if ice.credential:
-            env["ICEBERG_CREDENTIAL"] = ice.credential.get()
-    return env
 
 
 class _Channel:
