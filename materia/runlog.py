@@ -20,23 +20,13 @@ import json
 import secrets
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from materia.settings import Settings
 from materia.storage import LandingStore
-from materia.workers import prices
-from materia.workers.prices import PriceTable
 
 KEY = "runs/runs.jsonl"
 RESULT = "materia-result: "  # the line a step on a worker ends with
-
-
-def estimate_cost(
-    provider: str, server_type: str, started: datetime, ended: datetime
-) -> tuple[float | None, PriceTable | None]:
-    """Estimated cost of one worker from the provider's dated price table (None: unknown)."""
-    return prices.estimate(provider, server_type, started, ended)
 
 
 def new_run_id() -> str:
@@ -44,7 +34,7 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _times(started: datetime, ended: datetime) -> dict:
+def times(started: datetime, ended: datetime) -> dict:
     return {
         "started": started.isoformat(),
         "ended": ended.isoformat(),
@@ -52,50 +42,9 @@ def _times(started: datetime, ended: datetime) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A run on a worker, as `materia.workers.run` reports it."""
-
-    pipeline: str
-    provider: str
-    server_type: str
-    worker: str
-    started: datetime
-    ended: datetime
-    exit_code: int | None  # None: the run did not finish (error or interrupt)
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    run_id: str = ""
-    parent: str | None = None
-    rows_published: int | None = None
-    new_releases: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        cost, table = estimate_cost(self.provider, self.server_type, self.started, self.ended)
-        return {
-            "source": "worker",
-            "run_id": self.run_id,
-            "parent": self.parent,
-            "pipeline": self.pipeline,
-            "where": f"{self.provider} {self.server_type}",
-            "provider": self.provider,
-            "server_type": self.server_type,
-            "worker": self.worker,
-            **_times(self.started, self.ended),
-            "exit_code": self.exit_code,
-            "status": "ok" if self.exit_code == 0 else "failed",
-            "error": self.error,
-            "timings": self.timings,
-            "rows_published": self.rows_published,
-            "new_releases": self.new_releases,
-            "cost_estimate": cost,
-            "currency": table.currency if table else None,
-            "price_table": table.valid_from.isoformat() if table else None,
-        }
-
-
-def append(settings: Settings, record: RunRecord | dict) -> dict:
-    row = record.to_dict() if isinstance(record, RunRecord) else record
+def append(settings: Settings, record) -> dict:
+    """Append a record (a dict, or anything with `to_dict()`); the row written."""
+    row = record if isinstance(record, dict) else record.to_dict()
     LandingStore.from_settings(settings).append_jsonl(KEY, row)
     return row
 
@@ -139,7 +88,7 @@ def recording(
         rec["error"] = redact(text[0] if text else type(e).__name__)
         raise
     finally:
-        rec |= _times(started, datetime.now(UTC))
+        rec |= times(started, datetime.now(UTC))
         rec["status"] = "ok" if rec["exit_code"] == 0 and not rec["error"] else "failed"
         if settings.parent_run:
             keep = ("exit_code", "error", "rows_published", "new_releases")

@@ -7,19 +7,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from materia import runlog, settings
-from materia.workers import prices
+from materia.workers import prices, record
 
 
 def test_cost_is_billed_per_started_hour_from_the_dated_table():
     start = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
     table = prices.price_table("hetzner", start.date())
     price = table.hourly["ccx12"]
-    cost, used = runlog.estimate_cost("hetzner", "ccx12", start, start + timedelta(minutes=7))
+    cost, used = record.estimate_cost("hetzner", "ccx12", start, start + timedelta(minutes=7))
     assert (cost, used) == (price, table)
-    cost, _ = runlog.estimate_cost("hetzner", "ccx12", start, start + timedelta(minutes=61))
+    cost, _ = record.estimate_cost("hetzner", "ccx12", start, start + timedelta(minutes=61))
     assert cost == round(2 * price, 4)
-    assert runlog.estimate_cost("local", "ccx22", start, start + timedelta(hours=5))[0] == 0.0
-    assert runlog.estimate_cost("hetzner", "cx99", start, start)[0] is None
+    assert record.estimate_cost("local", "ccx22", start, start + timedelta(hours=5))[0] == 0.0
+    assert record.estimate_cost("hetzner", "cx99", start, start)[0] is None
 
 
 def test_append_and_read_in_the_landing_store(tmp_path):
@@ -28,7 +28,7 @@ def test_append_and_read_in_the_landing_store(tmp_path):
     for code in (0, None):
         runlog.append(
             s,
-            runlog.RunRecord(
+            record.RunRecord(
                 pipeline="transform",
                 provider="hetzner",
                 server_type="ccx22",

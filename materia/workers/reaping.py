@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from materia import runlog
 from materia.settings import Settings
-from materia.workers import alive
+from materia.workers import alive, record
 from materia.workers.base import Instance, Provider, reap_dead
 from materia.workers.prices import instance_type
 
@@ -50,7 +50,7 @@ def _died(m: alive.Marker, reaped: bool) -> dict:
         server_type = instance_type(m.provider, m.pipeline)
     except KeyError:  # an unknown pipeline in an old marker
         server_type = ""
-    return runlog.RunRecord(
+    return record.RunRecord(
         pipeline=m.pipeline,
         provider=m.provider,
         server_type=server_type,

@@ -25,7 +25,7 @@ from pathlib import Path
 from materia import runlog
 from materia.errors import MateriaError
 from materia.settings import Settings
-from materia.workers import alive, ship, signals
+from materia.workers import alive, record, ship, signals
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, Provider, reap, worker_labels
 from materia.workers.prices import instance_type
 from materia.workers.reaping import reap_dead_runs
@@ -352,7 +352,7 @@ def _record(
     outcome: dict,
 ) -> None:
     ended = datetime.now(UTC)
-    rec = runlog.RunRecord(
+    rec = record.RunRecord(
         pipeline=pipeline,
         provider=provider.name,
         server_type=instance_type(provider.name, pipeline),
