@@ -25,7 +25,7 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "commodities.py"
 
 
