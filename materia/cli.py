@@ -21,12 +21,14 @@ report_app = typer.Typer(no_args_is_help=True, help="Export HTML reports.")
 worker_app = typer.Typer(no_args_is_help=True, help="Ephemeral workers.")
 supervisor_app = typer.Typer(no_args_is_help=True, help="The always-on scheduler.")
 secrets_app = typer.Typer(no_args_is_help=True, help="Secrets from Pulumi ESC or the environment.")
+landing_app = typer.Typer(no_args_is_help=True, help="Landed archives and their quarantine.")
 app.add_typer(extract_app, name="extract")
 app.add_typer(pipeline_app, name="pipeline")
 app.add_typer(report_app, name="report")
 app.add_typer(worker_app, name="worker")
 app.add_typer(supervisor_app, name="supervisor")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(landing_app, name="landing")
 
 
 def _settings():
@@ -63,11 +65,61 @@ def extract_psd(
 @app.command("transform")
 def transform(
     env: Annotated[str, typer.Option("--env", help="prod or dev_<name>.")] = "prod",
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Publish even if a table shrinks by more than 10 % or loses a release month.",
+        ),
+    ] = False,
 ) -> None:
-    """SQLMesh plan (auto-apply) for ENV, then publish its serving tables to Iceberg."""
+    """Run the SQLMesh models on what landed and publish ENV's serving tables to Iceberg."""
     from materia import transform as t
 
-    raise typer.Exit(t.main(_settings(), env=env))
+    raise typer.Exit(t.main(_settings(), env=env, allow_shrink=allow_shrink))
+
+
+# --- landing ------------------------------------------------------------------------
+@landing_app.command("list")
+def landing_list() -> None:
+    """Landed archives (key, release, size) and quarantined ones (key, when, reason)."""
+    from materia import landed
+    from materia.storage import LandingStore
+
+    store = LandingStore.from_settings(_settings())
+    items = landed.manifest(store)
+    print(f"# landed: {len(items)} archive(s) under {store.root}/psd/")
+    for item in items:
+        print(f"{item.key}\t{item.release_month:%Y-%m}\t{store.size(item.key):,} bytes")
+    held = landed.quarantined(store)
+    print(f"# quarantined: {len(held)} archive(s) under {store.root}/{landed.QUARANTINE}")
+    for q in held:
+        print(f"{q.key}\t{q.at or '-'}\t{q.reason or '-'}")
+
+
+@landing_app.command("quarantine")
+def landing_quarantine(
+    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<etag>.zip")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for whoever reads the list.")] = "",
+) -> None:
+    """Withdraw a landed archive: kept under quarantine/, never used or landed again."""
+    from materia import landed
+    from materia.storage import LandingStore
+
+    item = landed.quarantine(LandingStore.from_settings(_settings()), key, reason)
+    print(f"quarantined {item.key}: the next transform publishes as if it never landed")
+
+
+@landing_app.command("restore")
+def landing_restore(
+    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<etag>.zip")],
+) -> None:
+    """Undo a quarantine: the archive is landed again and the next transform uses it."""
+    from materia import landed
+    from materia.storage import LandingStore
+
+    item = landed.restore(LandingStore.from_settings(_settings()), key)
+    print(f"restored {item.key}")
 
 
 # --- pipeline ---------------------------------------------------------------------
@@ -212,6 +264,21 @@ def _redact(text: str) -> str:
     return secrets.redact(text)
 
 
+def _fail(e: BaseException, code: int = 1) -> None:
+    """One redacted line on stderr; the (redacted) traceback only with MATERIA_DEBUG=1."""
+    import os
+    import traceback
+
+    from materia.errors import first_line
+    from materia.settings import SettingsError
+
+    text = str(e) if isinstance(e, (MateriaError, SettingsError)) else first_line(e)
+    if os.environ.get("MATERIA_DEBUG") == "1":
+        print(_redact("".join(traceback.format_exception(e))), file=sys.stderr, end="")
+    print(f"error: {_redact(' '.join(text.split()))}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     from materia import secrets
 
@@ -226,8 +293,7 @@ def _main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:  # non-standalone click returns Exit codes
             sys.exit(code)
     except MateriaError as e:
-        print(f"error: {_redact(str(e))}", file=sys.stderr)
-        sys.exit(1)
+        _fail(e)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
@@ -243,10 +309,8 @@ def _main(argv: list[str] | None = None) -> None:
             sys.exit(1)
         from materia.settings import SettingsError
 
-        if isinstance(e, SettingsError):
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-        raise
+        # Anything else, ours or a library's: one line, never a raw traceback.
+        _fail(e, 2 if isinstance(e, SettingsError) else 1)
 
 
 def extract_psd_main() -> None:

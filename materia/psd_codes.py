@@ -36,7 +36,3 @@ METRICS = {
     "ending_stocks": "176",
     "total_distribution": "178",
 }
-
-# Country codes that sum other countries (EU-15, EU-25, European Union, USSR); left out
-# of world totals so nothing is counted twice.
-AGGREGATES = ("E2", "E3", "E4", "UR")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
@@ -115,6 +116,9 @@ class Settings:
     iceberg: IcebergSettings | None = None
     hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
     worker_provider: str = "local"
+    # Published Iceberg snapshots older than this are expired with their files (the
+    # vintages table is the history; snapshots only serve readers mid-read and rollback).
+    snapshot_retention: timedelta = timedelta(days=7)
 
     # --- derived locations -------------------------------------------------------
     @property
@@ -174,9 +178,22 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         value = env.get(name, "")
         return value.strip() if value.strip() else default
 
+    def number(name: str, default: int) -> int:
+        # The value is never echoed: a secret pasted into the wrong variable stays secret.
+        text = get(name)
+        if text is None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number") from None
+        if value < 0:
+            raise SettingsError(f"{name} must not be negative")
+        return value
+
     menv = (get("MATERIA_ENV", "local") or "local").lower()
     if menv not in ("local", "prod"):
-        raise SettingsError(f"MATERIA_ENV must be 'local' or 'prod', got {menv!r}")
+        raise SettingsError("MATERIA_ENV must be 'local' or 'prod'")
 
     home = Path(get("MATERIA_HOME", ".materia") or ".materia").expanduser().absolute()
     datasets = (
@@ -222,10 +239,10 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         image=get("HCLOUD_IMAGE", "debian-12") or "debian-12",
         ssh_key_name=get("HCLOUD_SSH_KEY_NAME", "materia") or "materia",
         ssh_private_key=Path(key_path).expanduser() if key_path else None,
-        worker_ttl_minutes=int(get("MATERIA_WORKER_TTL_MINUTES", "180") or 180),
-        ssh_port=int(get("HCLOUD_SSH_PORT", "22") or 22),
+        worker_ttl_minutes=number("MATERIA_WORKER_TTL_MINUTES", 180),
+        ssh_port=number("HCLOUD_SSH_PORT", 22),
         ssh_user=get("HCLOUD_SSH_USER", "root") or "root",
-        ssh_timeout_seconds=int(get("MATERIA_WORKER_SSH_TIMEOUT", "300") or 300),
+        ssh_timeout_seconds=number("MATERIA_WORKER_SSH_TIMEOUT", 300),
     )
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
 
@@ -240,4 +257,5 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         iceberg=iceberg,
         hetzner=hetzner,
         worker_provider=provider or "local",
+        snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
     )

@@ -114,6 +114,17 @@ class LandingStore:
             tmp.write_bytes(data)
             self.put_file(tmp, key)
 
+    def copy(self, src: str, dst: str) -> None:
+        """Copy an object to another key, whole or not at all (S3: a server-side copy)."""
+        if self.is_s3:
+            self.fs.copy(self._fs_path(src), self._fs_path(dst))
+            return
+        with self.temp_file() as tmp:
+            with self.open(src) as f, open(tmp, "wb") as out:
+                while chunk := f.read(1 << 20):
+                    out.write(chunk)
+            self.put_file(tmp, dst)
+
     def delete(self, key: str) -> None:
         self.fs.rm(self._fs_path(key))
 

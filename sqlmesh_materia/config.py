@@ -1,14 +1,11 @@
-"""SQLMesh configuration: one DuckDB warehouse file per MATERIA_HOME, state inside it.
+"""SQLMesh configuration for the `sqlmesh` CLI (`plan`, `test`, `audit`, `ui`).
 
-Gateways: `local` (the embedded default) and `prod` (chosen when MATERIA_ENV=prod). Both
-build in `$MATERIA_HOME/warehouse.duckdb`; in prod that file is a working copy that
-`materia transform` takes from object storage under a lock and returns afterwards
-(`materia.warehouse`), and the landing area is R2, read through s3fs by `@psd_landed`.
-The configuration itself lives in `materia.transform.sqlmesh_config`, so `materia
-transform` and the `sqlmesh` CLI build exactly the same thing.
+One DuckDB file, `$MATERIA_HOME/warehouse.duckdb`, with SQLMesh's state inside it. The
+configuration lives in `materia.sqlmesh_project.config`, which `materia transform` also
+uses to compile the models, so both see exactly the same project.
 """
 
 from materia.settings import load
-from materia.transform import sqlmesh_config
+from materia.sqlmesh_project import config as materia_config
 
-config = sqlmesh_config(load())
+config = materia_config(load())

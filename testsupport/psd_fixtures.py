@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from materia.extract.psd import PSD_HEADER as HEADER
+from materia.psd_codes import HEADER
 
 COLUMNS = tuple(HEADER.split(","))
 CRLF = "\r\n"

@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from materia import psd_archive
 from materia.errors import MateriaError
-from materia.psd_codes import HEADER as PSD_HEADER
+from materia.landed import quarantine_key
 from materia.settings import Settings
 from materia.storage import LandingStore
 
@@ -226,27 +226,10 @@ def _retry(url: str, fn):
 
 
 # --- verification ----------------------------------------------------------------------
-def verify_archive(path: Path) -> str:
-    """Check a downloaded PSD zip; returns the CSV member name, or raises MateriaError
-    with the fault (the caller adds the URL)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
-            if len(names) != 1 or not names[0].lower().endswith(".csv"):
-                raise MateriaError(f"expected exactly one CSV member, found {names or 'none'}")
-            bad = zf.testzip()
-            if bad is not None:
-                raise MateriaError(f"corrupt zip: CRC check failed for {bad}")
-            with zf.open(names[0]) as f:
-                first = f.readline(4096)
-    except zipfile.BadZipFile as e:
-        raise MateriaError(f"not a readable zip archive ({e})") from None
-    except (EOFError, OSError, zipfile.LargeZipFile) as e:
-        raise MateriaError(f"corrupt zip ({e})") from None
-    header = first.decode("ascii", errors="replace").rstrip("\r\n")
-    if header != PSD_HEADER:
-        raise MateriaError(f"{names[0]} does not start with the PSD header (got {header[:80]!r})")
-    return names[0]
+def verify_archive(path: Path, month: Month, scratch: Path) -> int:
+    """The shared archive check (`materia.psd_archive`) for the release `month`; data
+    rows, or MateriaError naming the line and the fault (the caller adds the URL)."""
+    return psd_archive.check_archive(path, scratch, date(month[0], month[1], 1))
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -270,7 +253,7 @@ def clean_stale_temp(tmp_dir: Path, older_than_s: float = STALE_TMP_S) -> int:
 class Outcome:
     dataset: str
     month: Month
-    status: str  # landed | unchanged | missing
+    status: str  # landed | unchanged | missing | quarantined
     key: str | None = None
     size: int = 0
 
@@ -317,6 +300,8 @@ class Extractor:
             key = landing_key(name, month, etag)
             if self._exists(key):
                 return Outcome(name, month, "unchanged", key)
+            if self._exists(quarantine_key(key)):
+                return Outcome(name, month, "quarantined", key)
         label = f"{name} {month[0]:04d}-{month[1]:02d}"
         with self.store.temp_file(suffix=".zip") as tmp:
             with _progress_bar(label, size) as progress:
@@ -324,13 +309,15 @@ class Extractor:
             if got is None:  # vanished between HEAD and GET
                 return Outcome(name, month, "missing")
             etag, size = got
-            try:
-                verify_archive(tmp)
-            except MateriaError as e:
-                raise MateriaError(f"{url}: {e}; nothing landed") from None
             key = landing_key(name, month, etag)
             if self._exists(key):
                 return Outcome(name, month, "unchanged", key)
+            if self._exists(quarantine_key(key)):
+                return Outcome(name, month, "quarantined", key)
+            try:
+                verify_archive(tmp, month, self.store.tmp_dir)
+            except MateriaError as e:
+                raise MateriaError(f"{url}: {e}; nothing landed") from None
             with self._storage(key):
                 self.store.put_file(tmp, key)
         return Outcome(name, month, "landed", key, size)
@@ -410,6 +397,8 @@ def _line(o: Outcome) -> str:
     stem = o.dataset.removesuffix(".zip")
     if o.status == "landed":
         return f"{stem} {when} landed {o.key} ({o.size:,} bytes)"
+    if o.status == "quarantined":
+        return f"{stem} {when} quarantined {o.key}: not landed again (see `materia landing list`)"
     return f"{stem} {when} unchanged {o.key}"
 
 

@@ -1,7 +1,7 @@
-"""The PSD attributes materia names as metrics, and the aggregate pseudo-countries.
+"""The PSD attributes materia names as metrics.
 
-One mapping, used by the pivot (`@pivot_metrics`), `dim_attribute` (`@metric_name`) and
-the world sums (`@aggregate_countries`), so a metric is defined in exactly one place.
+One mapping, used by the pivot (`@pivot_metrics`) and `dim_attribute` (`@metric_name`),
+so a metric is defined in exactly one place.
 Keyed on PSD attribute ids, never on their labels (labels drift between releases).
 """
 
@@ -11,7 +11,7 @@ from sqlglot import exp
 from sqlmesh import macro
 
 # Defined once in materia, where the notebook's logic reads them too.
-from materia.psd_codes import AGGREGATES, METRICS
+from materia.psd_codes import METRICS
 
 
 def _parse(sql: str) -> exp.Expression:
@@ -31,19 +31,7 @@ def pivot_metrics(evaluator) -> list[exp.Expression]:
 
 
 @macro()
-def metric_columns(evaluator, prefix="") -> list[exp.Expression]:
-    """Every pivoted metric column and its unit column, optionally qualified."""
-    p = f"{prefix.name}." if isinstance(prefix, exp.Expression) and prefix.name else ""
-    return [_parse(f'{p}"{c}"') for n in METRICS for c in (n, f"{n}_unit")]
-
-
-@macro()
 def metric_name(evaluator, column) -> exp.Expression:
     """CASE mapping an attribute id column to its metric name (NULL if none)."""
     whens = " ".join(f"WHEN '{a}' THEN '{n}'" for n, a in METRICS.items())
     return _parse(f"CASE {column.sql(dialect='duckdb')} {whens} END")
-
-
-@macro()
-def aggregate_countries(evaluator) -> exp.Expression:
-    return exp.Tuple(expressions=[exp.Literal.string(c) for c in AGGREGATES])

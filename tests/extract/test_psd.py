@@ -219,7 +219,7 @@ def test_persistently_truncated_body_lands_nothing(two_releases, materia_env, cl
 
 @pytest.mark.parametrize(
     ("fault", "message"),
-    [("corrupt", "CRC check failed"), ("wrong_header", "does not start with the PSD header")],
+    [("corrupt", "CRC check failed"), ("wrong_header", "line 1: not the PSD header")],
 )
 def test_bad_archive_lands_nothing(two_releases, materia_env, cli, fault, message):
     env = env_for(materia_env, two_releases, PSD_DATASETS=COFFEE)

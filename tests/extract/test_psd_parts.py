@@ -39,7 +39,8 @@ def test_release_url():
 
 def test_verify_archive(tmp_path):
     good = pf.write_release(tmp_path / "psd_coffee_csv.zip", pf.sample_rows())
-    assert psd.verify_archive(good) == "psd_coffee.csv"
+    rows = pf.sample_rows()
+    assert psd.verify_archive(good, (2022, 12), tmp_path / "scratch") == len(rows)
     faults = {
         "CRC check failed": pf.corrupt_zip(good, tmp_path / "c.zip"),
         "not a readable zip": pf.truncated_zip(good, tmp_path / "t.zip"),
@@ -48,7 +49,7 @@ def test_verify_archive(tmp_path):
     }
     for message, path in faults.items():
         with pytest.raises(MateriaError, match=message):
-            psd.verify_archive(path)
+            psd.verify_archive(path, (2022, 12), tmp_path / "scratch")
 
 
 def test_weak_and_iis_style_etags_land_under_safe_keys(tmp_path):

@@ -1,20 +1,17 @@
-/* cleaned.cln_psdalldata__commodity_pivoted: key metrics as columns, per release.
+/* cleaned.cln_psdalldata__commodity_pivoted: the newest key metrics as columns.
 
-One row per commodity, country, market year and release month, with each metric
-materia names (see macros/psd_metrics.py, keyed on attribute ids) as a DOUBLE column
+One row per commodity, country and market year from cleaned.cln_psd_latest, with each
+metric materia names (macros/psd_metrics.py, keyed on attribute ids) as a DOUBLE column
 next to its unit, e.g. production and production_unit '(1000 60 KG BAGS)'. */
 MODEL (
   name cleaned.cln_psdalldata__commodity_pivoted,
-  kind INCREMENTAL_BY_TIME_RANGE (
-    time_column release_month
-  ),
-  allow_partials TRUE,
-  grain (commodity_code, country_code, market_year, release_month),
+  kind FULL,
+  grain (commodity_code, country_code, market_year),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
-    unique_grain(columns := (commodity_code, country_code, market_year, release_month))
+    unique_grain(columns := (commodity_code, country_code, market_year))
   ),
-  description 'PSD key metrics pivoted to snake_case columns with their units, one row per commodity, country, market year and release month.'
+  description 'Newest PSD key metrics pivoted to snake_case columns with their units, one row per commodity, country and market year.'
 );
 
 SELECT
@@ -23,13 +20,10 @@ SELECT
   country_code,
   MAX(country_name) AS country_name,
   market_year,
-  release_month,
+  MAX(release_month) AS release_month,
   @pivot_metrics()
-FROM staging.stg_psdalldata__commodity
-WHERE
-  release_month BETWEEN @start_ds AND @end_ds
+FROM cleaned.cln_psd_latest
 GROUP BY
   commodity_code,
   country_code,
-  market_year,
-  release_month
+  market_year

@@ -18,6 +18,6 @@ SELECT
   attribute_id,
   ARG_MAX(attribute_name, release_month) AS attribute_name,
   @metric_name(attribute_id) AS metric_name
-FROM serving.fct_psd_latest
+FROM cleaned.cln_psd_latest
 GROUP BY
   attribute_id

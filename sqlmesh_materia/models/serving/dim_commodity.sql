@@ -15,7 +15,7 @@ MODEL (
 
 SELECT
   commodity_code,
-  MAX(commodity_name) AS commodity_name
-FROM serving.fct_psd_latest
+  ARG_MAX(commodity_name, release_month) AS commodity_name
+FROM cleaned.cln_psd_latest
 GROUP BY
   commodity_code

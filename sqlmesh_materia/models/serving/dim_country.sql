@@ -1,22 +1,21 @@
 /* serving.dim_country: PSD countries by code.
 
-One row per country code in the newest data, with its name and whether it is an
-aggregate pseudo-country (EU, EU-15, EU-25, USSR) that world sums must leave out. */
+One row per country code in the newest data, with its name from the newest release.
+Every code is a reporting unit in its years (the EU and the USSR included). */
 MODEL (
   name serving.dim_country,
   kind FULL,
   grain country_code,
   audits (
-    NOT_NULL(columns := (country_code, is_aggregate)),
+    NOT_NULL(columns := (country_code)),
     UNIQUE_VALUES(columns := (country_code))
   ),
-  description 'PSD country codes, newest names, and the is_aggregate flag.'
+  description 'PSD country codes and their newest names.'
 );
 
 SELECT
   country_code,
-  MAX(country_name) AS country_name,
-  country_code IN @aggregate_countries() AS is_aggregate
-FROM serving.fct_psd_latest
+  ARG_MAX(country_name, release_month) AS country_name
+FROM cleaned.cln_psd_latest
 GROUP BY
   country_code

@@ -1,39 +1,26 @@
 /* serving.fct_psd_vintages: the revision history of every PSD value.
 
 One row each time a value appears or changes: release_month is the landed release in
-which that value first appeared, with the PSD stamp. Each batch of release months is
-compared with the newest earlier vintage in this table (a self-reference, so SQLMesh
-runs batches in order), so the table grows with revisions, not with releases: landing
-an identical release adds no rows, and a new release never rescans older ones. */
+which that value first appeared, with the PSD stamp. This model computes the rows of
+the release months of one step of a run (usually the one new release), each compared
+with the value before it (materia_input.vintage_prior for the first, the step's own
+earlier months after that); `materia transform` appends them to the published table,
+replacing only the months it recomputed. So history grows with revisions, not releases:
+an identical release adds no rows. */
 MODEL (
   name serving.fct_psd_vintages,
-  kind INCREMENTAL_BY_TIME_RANGE (
-    time_column release_month
-  ),
-  allow_partials TRUE,
+  kind FULL,
   grain (commodity_code, country_code, market_year, attribute_id, release_month),
-  columns (
-    psd_key UBIGINT,
-    commodity_code VARCHAR,
-    country_code VARCHAR,
-    market_year INTEGER,
-    attribute_id VARCHAR,
-    unit_id VARCHAR,
-    value DOUBLE,
-    release_month DATE,
-    calendar_year INTEGER,
-    month VARCHAR
-  ),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, value, release_month)),
-    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id, release_month))
+    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id, release_month)),
+    no_negative_production
   ),
-  description 'PSD value history: a row per (key, release_month) in which the value first appeared or changed; psd_key is the staging hash key.'
+  description 'PSD value history: a row per (series, release_month) in which the value first appeared or changed.'
 );
 
 WITH cur AS (
   SELECT
-    psd_key,
     commodity_code,
     country_code,
     market_year,
@@ -45,27 +32,21 @@ WITH cur AS (
     month
   FROM staging.stg_psdalldata__commodity
   WHERE
-    release_month BETWEEN @start_ds AND @end_ds
-), prior AS (
-  SELECT
-    psd_key,
-    ARG_MAX(value, release_month) AS value
-  FROM serving.fct_psd_vintages
-  WHERE
-    release_month < @start_ds
-  GROUP BY
-    psd_key
+    vintage_step
 ), months AS (
   SELECT
     COUNT(DISTINCT release_month) AS n
   FROM cur
-), /* The usual batch is one release: a hash join with the prior vintage is enough. */
+), /* The usual step is one release: a hash join with the prior value is enough. */
 single AS (
   SELECT
     cur.*
   FROM cur
-  LEFT JOIN prior
-    ON cur.psd_key = prior.psd_key
+  LEFT JOIN materia_input.vintage_prior AS prior
+    ON cur.commodity_code = prior.commodity_code
+    AND cur.country_code = prior.country_code
+    AND cur.market_year = prior.market_year
+    AND cur.attribute_id = prior.attribute_id
   WHERE
     (
       SELECT
@@ -73,7 +54,7 @@ single AS (
       FROM months
     ) <= 1
     AND prior.value IS DISTINCT FROM cur.value
-), /* Several releases in one batch (first load, restatement): compare in month order. */
+), /* Several releases in one step: compare in month order. */
 several AS (
   SELECT
     cur.*,
@@ -83,17 +64,19 @@ several AS (
       ELSE LAG(cur.value) OVER w
     END AS previous_value
   FROM cur
-  LEFT JOIN prior
-    ON cur.psd_key = prior.psd_key
+  LEFT JOIN materia_input.vintage_prior AS prior
+    ON cur.commodity_code = prior.commodity_code
+    AND cur.country_code = prior.country_code
+    AND cur.market_year = prior.market_year
+    AND cur.attribute_id = prior.attribute_id
   WHERE
     (
       SELECT
         n
       FROM months
     ) > 1
-  WINDOW w AS (PARTITION BY cur.psd_key ORDER BY cur.release_month)
+  WINDOW w AS (PARTITION BY cur.commodity_code, cur.country_code, cur.market_year, cur.attribute_id ORDER BY cur.release_month)
 )
-/* Both branches carry cur's columns; `several` adds only the comparison column. */
 SELECT
   *
 FROM single

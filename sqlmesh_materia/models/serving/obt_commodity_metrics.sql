@@ -2,8 +2,9 @@
 
 One row per commodity, country and market year from the newest landed release that
 contains the commodity: names, units, release_month, the pivoted key metrics, and
-derived ratios. World shares sum only real countries: aggregate pseudo-countries
-(EU, EU-15, EU-25, USSR) are flagged is_aggregate and left out of the denominator. */
+derived ratios. Every PSD country counts toward the world: the EU (E2 to 1998, E4 from
+1999) and the USSR (UR to 1986) are the sole reporting units for their members in their
+years, so the world is the sum of every row, which reproduces USDA's world totals. */
 MODEL (
   name serving.obt_commodity_metrics,
   kind FULL,
@@ -17,42 +18,21 @@ MODEL (
   description 'Newest key metrics per commodity, country and market year with units and derived stocks_to_use, net_exports, production_yoy_pct and share_of_world_production.'
 );
 
-WITH newest AS (
-  SELECT
-    commodity_code,
-    MAX(release_month) AS release_month
-  FROM cleaned.cln_psdalldata__commodity_pivoted
-  GROUP BY
-    commodity_code
-), base AS (
-  SELECT
-    p.commodity_code,
-    p.commodity_name,
-    p.country_code,
-    p.country_name,
-    p.country_code IN @aggregate_countries() AS is_aggregate,
-    p.market_year,
-    p.release_month,
-    @metric_columns(p)
-  FROM cleaned.cln_psdalldata__commodity_pivoted AS p
-  JOIN newest
-    ON p.commodity_code = newest.commodity_code AND p.release_month = newest.release_month
-)
 SELECT
-  *,
-  ending_stocks / NULLIF(domestic_consumption + exports, 0) AS stocks_to_use,
-  exports - imports AS net_exports,
+  p.*,
+  /* A country's use is what it consumes and exports (at world level use is domestic
+     consumption alone: world exports are someone's imports). */
+  p.ending_stocks / NULLIF(p.domestic_consumption + p.exports, 0) AS stocks_to_use,
+  p.exports - p.imports AS net_exports,
   100.0 * (
-    production / NULLIF(
-      LAG(production) OVER (PARTITION BY commodity_code, country_code ORDER BY market_year),
-      0
-    ) - 1
+    p.production / NULLIF(prev.production, 0) - 1
   ) AS production_yoy_pct,
-  CASE
-    WHEN NOT is_aggregate
-    THEN production / NULLIF(
-      SUM(production) FILTER (WHERE NOT is_aggregate) OVER (PARTITION BY commodity_code, market_year),
-      0
-    )
-  END AS share_of_world_production
-FROM base
+  p.production / NULLIF(
+    SUM(p.production) OVER (PARTITION BY p.commodity_code, p.market_year),
+    0
+  ) AS share_of_world_production
+FROM cleaned.cln_psdalldata__commodity_pivoted AS p
+LEFT JOIN cleaned.cln_psdalldata__commodity_pivoted AS prev
+  ON prev.commodity_code = p.commodity_code
+  AND prev.country_code = p.country_code
+  AND prev.market_year = p.market_year - 1

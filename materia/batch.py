@@ -1,0 +1,106 @@
+"""What a transform must (re)compute, decided only from facts a failed run cannot corrupt:
+the landing manifest (and its quarantine) and the newest publication of the environment.
+
+- Nothing published yet, or the transform itself changed (its fingerprint differs from
+  the one the publication records): rebuild from the oldest landed release.
+- Otherwise the releases from the oldest month that gained or lost an archive onward
+  are recomputed (normally just the one new release); nothing changed means no run.
+
+An archive the publication covers that is neither landed nor quarantined any more is a
+loss, not a change: the run refuses (an empty or wrong landing area never publishes)
+unless `allow_shrink` says the operator means it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from materia.errors import MateriaError
+from materia.landed import Landed
+
+
+@dataclass(frozen=True)
+class Step:
+    """The archives of one release month, compared into the vintages together."""
+
+    month: date
+    archives: tuple[Landed, ...]
+
+
+@dataclass
+class Batch:
+    vintages_from: date  # the vintages from this month on are recomputed
+    steps: list[Step]  # oldest first; may be empty (a withdrawn newest release)
+    newest: list[Landed]  # each dataset's newest release: what latest and the OBT show
+    reason: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    withdrawn_months: set[date] = field(default_factory=set)  # no archive left for them
+
+    @property
+    def archives(self) -> list[Landed]:
+        """Every archive the run reads, each once."""
+        seen = {a.key: a for s in self.steps for a in s.archives}
+        seen.update({a.key: a for a in self.newest})
+        return sorted(seen.values())
+
+
+def newest_per_dataset(items: list[Landed]) -> list[Landed]:
+    by_stem: dict[str, list[Landed]] = defaultdict(list)
+    for item in items:
+        by_stem[item.stem].append(item)
+    out = []
+    for group in by_stem.values():
+        top = max(i.release_month for i in group)
+        out.extend(i for i in group if i.release_month == top)
+    return sorted(out)
+
+
+def plan(
+    landed: list[Landed],
+    quarantined: set[str],
+    published_archives: list[str] | None,
+    published_fingerprint: str | None,
+    fingerprint: str,
+    where: str,
+    allow_shrink: bool = False,
+) -> Batch | None:
+    """The batch to run, or None when the publication already covers exactly `landed`."""
+    if not landed:
+        raise MateriaError(
+            f"no landed PSD archives under {where}/psd/: nothing to publish (run "
+            "`materia extract psd` first, or check MATERIA_HOME / R2_BUCKET)"
+        )
+    keys = {i.key: i for i in landed}
+    before = set(published_archives or [])
+    added = sorted(set(keys) - before)
+    removed = sorted(before - set(keys))
+    lost = [k for k in removed if k not in quarantined]
+    if lost and not allow_shrink:
+        shown = ", ".join(lost[:3]) + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
+        raise MateriaError(
+            f"{len(lost)} published archive(s) are no longer landed under {where}: {shown}; "
+            "restore them, or withdraw them with `materia landing quarantine KEY`, or run "
+            "again with --allow-shrink; nothing was published"
+        )
+
+    gone = [x for k in removed if (x := Landed.parse(k)) is not None]
+    months_left = {i.release_month for i in landed}
+    withdrawn = {g.release_month for g in gone} - months_left
+    if published_archives is None or published_fingerprint != fingerprint:
+        start = min(months_left)
+        reason = "first publication" if published_archives is None else "the transform changed"
+    elif added or removed:
+        start = min([keys[k].release_month for k in added] + [g.release_month for g in gone])
+        reason = f"{len(added)} archive(s) new, {len(removed)} withdrawn"
+    else:
+        return None
+
+    by_month: dict[date, list[Landed]] = defaultdict(list)
+    for item in landed:
+        if item.release_month >= start:
+            by_month[item.release_month].append(item)
+    steps = [Step(m, tuple(sorted(by_month[m]))) for m in sorted(by_month)]
+    return Batch(start, steps, newest_per_dataset(landed), reason, added, removed, withdrawn)

@@ -1,0 +1,57 @@
+"""Run the compiled models (`materia.sqlmesh_project`) on a DuckDB connection, in DAG
+order, each followed by its audits: a blocking audit that returns rows stops the run
+before anything downstream is built, let alone published."""
+
+from __future__ import annotations
+
+import time
+
+from materia.errors import MateriaError, first_line
+from materia.sqlmesh_project import Compiled, Model
+
+
+class AuditFailed(MateriaError):
+    """A blocking audit returned rows: which, how many, and the first of them."""
+
+    def __init__(self, model: str, audit: str, rows: int, sample: dict) -> None:
+        super().__init__(model, audit, rows)
+        self.model, self.audit, self.rows, self.sample = model, audit, rows, sample
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in list(self.sample.items())[:8])
+        return f"audit {self.audit} failed on {self.model}: {self.rows:,} row(s), e.g. {shown}"
+
+
+def run(con, compiled: Compiled, only: set[str] | None = None) -> dict[str, float]:
+    """Build the models (all, or `only` these) and audit each; seconds per model."""
+    timings: dict[str, float] = {}
+    for model in compiled.models:
+        if only is not None and model.name not in only:
+            continue
+        t0 = time.perf_counter()
+        _build(con, model)
+        for audit in model.audits:
+            _audit(con, model, audit.name, audit.sql)
+        timings[model.name] = time.perf_counter() - t0
+    return timings
+
+
+def _build(con, model: Model) -> None:
+    what = "VIEW" if model.kind == "VIEW" else "TABLE"
+    try:
+        con.execute(f"CREATE OR REPLACE {what} {model.qualified} AS {model.sql}")
+    except Exception as e:
+        raise MateriaError(f"model {model.name} failed: {first_line(e)}") from e
+
+
+def _audit(con, model: Model, name: str, sql: str) -> None:
+    try:
+        rows = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+        if not rows:
+            return
+        cur = con.execute(f"SELECT * FROM ({sql}) LIMIT 1")
+        cols = [d[0] for d in cur.description]
+        sample = dict(zip(cols, cur.fetchone(), strict=True))
+    except Exception as e:
+        raise MateriaError(f"audit {name} of {model.name} could not run: {first_line(e)}") from e
+    raise AuditFailed(model.name, name, rows, sample)

@@ -1,0 +1,107 @@
+"""The Iceberg catalog of these settings, and the namespace of each environment.
+
+The embedded default is a pyiceberg `SqlCatalog` (SQLite + files under
+`MATERIA_HOME/lakehouse`); with `ICEBERG_REST_URI` set it is a REST catalog (Cloudflare
+R2 Data Catalog in prod, SeaweedFS in tests). Environments are `prod` (namespace
+`serving`) and `dev_<name>` (namespace `serving__dev_<name>`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from materia.errors import MateriaError, first_line
+from materia.settings import Settings
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+CATALOG_NAME = "materia"
+SERVING = "serving"
+_ENV_RE = re.compile(r"^(prod|dev_[a-z0-9_]+)$")
+
+
+def check_env(env: str) -> str:
+    """`env` if it is `prod` or `dev_<lowercase letters, digits, _>`, else MateriaError."""
+    if not isinstance(env, str) or not _ENV_RE.match(env):
+        raise MateriaError(
+            f"environment {env!r} is not valid: use 'prod' or 'dev_<name>' "
+            "(lowercase letters, digits and _)"
+        )
+    return env
+
+
+def namespace_for(env: str) -> str:
+    """Iceberg namespace (= SQLMesh serving schema) of an environment."""
+    return SERVING if check_env(env) == "prod" else f"{SERVING}__{env}"
+
+
+def env_of(namespace: str) -> str | None:
+    if namespace == SERVING:
+        return "prod"
+    prefix = f"{SERVING}__"
+    if namespace.startswith(prefix) and _ENV_RE.match(env := namespace[len(prefix) :]):
+        return env
+    return None
+
+
+def catalog_key(settings: Settings) -> tuple[str, ...]:
+    """What identifies a catalog (no secrets): for caches and messages."""
+    if settings.iceberg is not None:
+        return ("rest", settings.iceberg.rest_uri, settings.iceberg.warehouse)
+    return ("sql", str(settings.lakehouse_dir))
+
+
+def where(settings: Settings) -> str:
+    key = catalog_key(settings)
+    if key[0] == "rest":
+        return f"REST catalog {key[1]} (warehouse {key[2] or '-'})"
+    return f"local catalog {settings.lakehouse_dir}"
+
+
+def catalog(settings: Settings) -> Catalog:
+    """The Iceberg catalog of these settings: REST when configured, else embedded SQLite."""
+    if settings.iceberg is not None:
+        return _rest_catalog(settings)
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    root = settings.lakehouse_dir
+    (root / "warehouse").mkdir(parents=True, exist_ok=True)
+    return SqlCatalog(
+        CATALOG_NAME,
+        uri=f"sqlite:///{root / 'catalog.db'}",
+        warehouse=(root / "warehouse").as_uri(),
+    )
+
+
+def s3_properties(settings: Settings) -> dict[str, str]:
+    """Object storage for data files (a catalog that vends credentials overrides these)."""
+    if settings.r2 is None:
+        return {}
+    return {
+        "s3.endpoint": settings.r2.endpoint,
+        "s3.access-key-id": settings.r2.access_key.get(),
+        "s3.secret-access-key": settings.r2.secret_key.get(),
+        "s3.region": settings.r2.region,
+    }
+
+
+def _rest_catalog(settings: Settings) -> Catalog:
+    from pyiceberg.catalog.rest import RestCatalog
+
+    ice = settings.iceberg
+    assert ice is not None
+    props: dict[str, str] = {"uri": ice.rest_uri}
+    if ice.warehouse:
+        props["warehouse"] = ice.warehouse
+    if ice.token:
+        props["token"] = ice.token.get()  # bearer token (R2 Data Catalog)
+    elif ice.credential:
+        props["credential"] = ice.credential.get()  # OAuth2 client_id:client_secret
+        props["oauth2-server-uri"] = f"{ice.rest_uri.rstrip('/')}/v1/oauth/tokens"
+    props.update(s3_properties(settings))
+    try:
+        return RestCatalog(CATALOG_NAME, **props)
+    except Exception as e:  # connection refused, 401, bad config: one line, no secrets
+        raise MateriaError(f"cannot open {where(settings)}: {first_line(e)}") from e

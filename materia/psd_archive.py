@@ -1,0 +1,179 @@
+"""The one check of a PSD archive, shared by the extractor (before anything lands) and the
+transform (before anything loads).
+
+An archive passes when its zip is readable with exactly one CSV member whose CRC holds,
+the first line is the PSD header, at least one data row follows, and every row has the
+twelve fields with non-empty codes, an integer Market_Year from 1960 up to a few years
+after the release, integer Calendar_Year and Month, and a plain decimal Value.
+
+DuckDB checks every row in one parallel pass (`check`); only when that pass finds a
+fault does a line-by-line Python scan (`locate`) find the first bad line to name it.
+Both apply the same rules, written once here.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import IO
+
+from materia.errors import MateriaError
+from materia.psd_codes import COLUMNS, HEADER
+
+# PSD starts in 1960; releases carry projections a year or two ahead (coffee's June 2022
+# release already has market year 2023), so anything past this many years is a fault.
+FIRST_MARKET_YEAR = 1960
+YEARS_AHEAD = 3
+CODE_COLUMNS = ("Commodity_Code", "Country_Code", "Attribute_ID", "Unit_ID")
+_VALUE = r"-?[0-9]+(\.[0-9]+)?"
+_INT = r"[0-9]{1,4}"
+
+
+class ArchiveError(MateriaError):
+    """An archive that fails the check; the message names the fault (callers add where)."""
+
+
+def last_market_year(release: date) -> int:
+    return release.year + YEARS_AHEAD
+
+
+# --- the zip ---------------------------------------------------------------------------
+def inflate(source: Path | IO[bytes], dest: Path) -> str:
+    """Write the archive's single CSV member to `dest` (CRC checked); its member name."""
+    try:
+        with zipfile.ZipFile(source) as zf:
+            members = [i for i in zf.infolist() if not i.is_dir()]
+            names = [i.filename for i in members]
+            if len(members) != 1 or not names[0].lower().endswith(".csv"):
+                raise ArchiveError(f"expected exactly one CSV member, found {names or 'none'}")
+            with zf.open(members[0]) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)  # zipfile checks the CRC at the end
+            return names[0]
+    except zipfile.BadZipFile as e:
+        if "CRC" in str(e):
+            raise ArchiveError(f"corrupt zip: CRC check failed ({e})") from None
+        raise ArchiveError(f"not a readable zip archive ({e})") from None
+    except (EOFError, OSError, zipfile.LargeZipFile) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ArchiveError(f"corrupt zip ({e})") from None
+
+
+# --- the rows: one rule set, in SQL for the fast pass ------------------------------------
+def read_csv_sql(path: Path) -> str:
+    """DuckDB's reader for a PSD CSV: every column as text, strict, nothing guessed."""
+    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in COLUMNS)
+    p = str(path).replace("'", "''")
+    return (
+        f"read_csv('{p}', columns = {{{columns}}}, header = true, auto_detect = false, "
+        "delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)"
+    )
+
+
+def fault_sql(release: date) -> str:
+    """A SQL expression over the text columns: the row's first fault, NULL when none."""
+    empty = " OR ".join(f"coalesce(trim({c}), '') = ''" for c in CODE_COLUMNS)
+    last = last_market_year(release)
+    return (
+        "CASE "
+        f"WHEN {empty} THEN 'a code is empty' "
+        f"WHEN NOT regexp_full_match(coalesce(Market_Year, ''), '{_INT}') "
+        "THEN 'Market_Year is not a year' "
+        f"WHEN TRY_CAST(Market_Year AS INTEGER) NOT BETWEEN {FIRST_MARKET_YEAR} AND {last} "
+        f"THEN 'Market_Year outside {FIRST_MARKET_YEAR}..{last}' "
+        f"WHEN NOT regexp_full_match(coalesce(Calendar_Year, ''), '{_INT}') "
+        "THEN 'Calendar_Year is not a year' "
+        "WHEN NOT regexp_full_match(coalesce(Month, ''), '[0-9]{1,2}') "
+        "OR TRY_CAST(Month AS INTEGER) > 12 THEN 'Month is not 00..12' "
+        f"WHEN NOT regexp_full_match(coalesce(Value, ''), '{_VALUE}') "
+        "THEN 'Value is not a number' "
+        "END"
+    )
+
+
+def row_fault(row: list[str], release: date) -> str | None:
+    """The same rules as `fault_sql`, for one parsed row (used only to locate a fault)."""
+    if len(row) != len(COLUMNS):
+        return f"expected {len(COLUMNS)} fields, found {len(row)}"
+    f = dict(zip(COLUMNS, row, strict=True))
+    if any(not f[c].strip() for c in CODE_COLUMNS):
+        return "a code is empty"
+    if not re.fullmatch(_INT, f["Market_Year"]):
+        return "Market_Year is not a year"
+    last = last_market_year(release)
+    if not FIRST_MARKET_YEAR <= int(f["Market_Year"]) <= last:
+        return f"Market_Year outside {FIRST_MARKET_YEAR}..{last}"
+    if not re.fullmatch(_INT, f["Calendar_Year"]):
+        return "Calendar_Year is not a year"
+    if not re.fullmatch(r"[0-9]{1,2}", f["Month"]) or int(f["Month"]) > 12:
+        return "Month is not 00..12"
+    if not re.fullmatch(_VALUE, f["Value"]):
+        return "Value is not a number"
+    return None
+
+
+def check_header(path: Path) -> None:
+    with open(path, "rb") as f:
+        first = f.readline(4096)
+    header = first.decode("ascii", errors="replace").rstrip("\r\n")
+    if not header:
+        raise ArchiveError("line 1: empty CSV file")
+    if header != HEADER:
+        raise ArchiveError(f"line 1: not the PSD header (got {header[:80]!r})")
+
+
+def locate(path: Path, release: date) -> str:
+    """`line N: <fault>` for the first bad line (a slow scan, run only after a failure)."""
+    with open(path, newline="", encoding="ascii", errors="replace") as f:
+        reader = csv.reader(f, strict=True)
+        try:
+            next(reader)  # the header, checked before
+            for row in reader:
+                fault = row_fault(row, release)
+                if fault:
+                    return f"line {reader.line_num}: {fault} ({','.join(row)[:80]!r})"
+        except csv.Error as e:
+            return f"line {reader.line_num}: malformed CSV ({e})"
+        if reader.line_num <= 1:
+            return "line 2: header but no data rows"
+    return "a row DuckDB could not parse"
+
+
+def check(con, path: Path, release: date) -> int:
+    """Check an inflated PSD CSV with DuckDB; its data row count, or ArchiveError."""
+    check_header(path)
+    try:
+        rows, bad = con.execute(
+            f"SELECT count(*), count({fault_sql(release)}) FROM {read_csv_sql(path)}"
+        ).fetchone()
+    except Exception:  # DuckDB's CSV errors carry no line number: find it ourselves
+        raise ArchiveError(locate(path, release)) from None
+    if bad or not rows:
+        raise ArchiveError(locate(path, release))
+    return rows
+
+
+def check_archive(zip_path: Path, scratch: Path, release: date) -> int:
+    """Inflate into `scratch` (removed afterwards) and check; the data row count."""
+    import tempfile
+
+    import duckdb
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="materia-check-", suffix=".csv", dir=scratch)
+    os.close(fd)
+    csv_path = Path(name)
+    try:
+        inflate(zip_path, csv_path)
+        con = duckdb.connect(config={"memory_limit": "256MB"})
+        try:
+            return check(con, csv_path, release)
+        finally:
+            con.close()
+    finally:
+        csv_path.unlink(missing_ok=True)
