@@ -77,11 +77,27 @@ def sheet_html(table: pl.DataFrame, caption: str, note: str = "") -> str:
 
 SHEET_CSS = """
 <style>
-table.sheet{border-collapse:collapse;font-size:.9rem;margin:.4rem 0}
-table.sheet caption{text-align:left;font-weight:600;padding:.3rem 0}
-table.sheet th,table.sheet td{padding:.2rem .7rem;border-bottom:1px solid #d0d7de;white-space:nowrap}
+table.sheet,table.plain{border-collapse:collapse;font-size:.9rem;margin:.4rem 0}
+table.sheet caption,table.plain caption{text-align:left;font-weight:600;padding:.3rem 0}
+table.sheet th,table.sheet td,table.plain th,table.plain td{padding:.2rem .7rem;border-bottom:1px solid #d0d7de;white-space:nowrap}
 table.sheet th{text-align:left;font-weight:500} table.sheet thead th{font-weight:600}
-table.sheet td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.sheet td.num,table.plain td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.sheet td.unit{color:#57606a} .sheet-note{color:#9a6700}
 </style>
 """
+
+
+def html_table(df: pl.DataFrame, caption: str = "") -> str:
+    """Any frame as a static HTML table with the same formats as the notebook's tables."""
+    fmt = formats(df)
+    numeric = {n for n, t in df.schema.items() if t.is_numeric() and n not in PLAIN_INTEGERS}
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    rows = []
+    for row in df.iter_rows(named=True):
+        cells = "".join(
+            f"<td{' class=num' if c in numeric else ''}>{html.escape(str(fmt[c](v)))}</td>"
+            for c, v in row.items()
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f'<table class="plain">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -1,31 +1,27 @@
 """What the workbench reads: one commodity at a time, all from one publication.
 
 The notebook and the report never load a whole serving table. `open_workbench(settings,
-env)` takes the environment's current publication (the snapshot of every serving table
-recorded by one successful run, through `materia.lakehouse`) and reads it with DuckDB
-over those Iceberg snapshots (`iceberg_scan(<metadata>, snapshot_from_id => <id>)`,
-extensions loaded from their PyPI wheels): a commodity pick reads only that
+env)` takes the environment's newest publication (the snapshot of every serving table
+one successful run published: `materia.lakehouse.current_publication`) and reads those
+snapshots with DuckDB (`materia.lakehouse.duck`): a commodity pick reads only that
 commodity's rows (filter pushdown), a few tens of milliseconds at full size, and the
-last few picks stay cached. Everything a pick shows therefore comes from one run.
-
-S3 locations (the REST catalog on R2) are read with the R2 key pair of the settings,
-which prod always has.
+last picks stay cached. Everything a pick shows comes from one run; a newer publication
+opens a new Workbench.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from materia import psd_codes
 from materia.errors import MateriaError
+from materia.lakehouse import Publication
 from materia.settings import Settings
 
 OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
@@ -45,46 +41,6 @@ VINTAGE_COLUMNS = (
 CACHED_COMMODITIES = 12  # picks kept in memory (a commodity is a few MB at full size)
 
 
-# --- which snapshots ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Ref:
-    """One serving table as a publication recorded it."""
-
-    snapshot_id: int | None
-    metadata_location: str
-
-
-@dataclass(frozen=True)
-class Publication:
-    env: str
-    key: str  # identifies the publication: equal keys, equal data
-    tables: dict[str, Ref]
-
-    def ref(self, name: str) -> Ref:
-        try:
-            return self.tables[name]
-        except KeyError:
-            raise MateriaError(
-                f"table {name} is not in the current publication of {self.env!r}"
-            ) from None
-
-
-def publication(settings: Settings, env: str = "prod") -> Publication:
-    """The environment's current publication (MateriaError naming what to run when none)."""
-    from materia import lakehouse
-
-    tables = {}
-    cat = lakehouse.catalog(settings)
-    ns = lakehouse.namespace_for(env)
-    names = [n for _, n in cat.list_tables(ns)] if cat.namespace_exists(ns) else []
-    for name in names or [OBT]:  # nothing published: _load names what to run
-        table = lakehouse._load(settings, env, name)
-        snap = table.current_snapshot()
-        tables[name] = Ref(snap.snapshot_id if snap else None, table.metadata_location)
-    key = ",".join(f"{n}={r.snapshot_id}" for n, r in sorted(tables.items()))
-    return Publication(env, key, tables)
-
-
 def envs(settings: Settings) -> list[str]:
     """Published environments, prod first (empty when nothing is published yet)."""
     from materia import lakehouse
@@ -92,55 +48,38 @@ def envs(settings: Settings) -> list[str]:
     return lakehouse.list_envs(settings)
 
 
-# --- DuckDB over Iceberg ------------------------------------------------------------------
-def _extension(name: str) -> Path:
-    """The extension file shipped in the `duckdb-extension-<name>` wheel."""
-    module = importlib.import_module(f"duckdb_extension_{name}")
-    found = next(Path(module.__file__).parent.rglob(f"{name}.duckdb_extension"), None)
-    if found is None:
-        raise MateriaError(f"duckdb-extension-{name} holds no {name}.duckdb_extension")
-    return found
+def publication(settings: Settings, env: str = "prod") -> Publication:
+    """The environment's newest publication (MateriaError naming what to run when none)."""
+    from materia import lakehouse
 
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    pub = lakehouse.current_publication(settings, lakehouse.check_env(env))
+    if pub is None:
+        hint = (
+            "run `uv run materia pipeline run` first"
+            if env == "prod"
+            else f"run `uv run materia transform --env {env}` first"
+        )
+        raise MateriaError(f"nothing published for {env!r} in {lakehouse.where(settings)}: {hint}")  # fmt: skip
+    return pub
 
 
 class Reader:
-    """A DuckDB database with the Iceberg extension; one cursor per query (thread-safe)."""
+    """A DuckDB database that reads published snapshots; one cursor per query."""
 
     def __init__(self, settings: Settings) -> None:
         import duckdb
 
-        self.settings = settings
-        # Small and bounded: it only filters; polars holds the results.
-        self.con = duckdb.connect(
-            config={"memory_limit": "256MB", "threads": 2, "autoinstall_known_extensions": False}
-        )
-        for name in ("avro", "iceberg"):  # avro first: iceberg reads its manifests
-            self.con.execute(f"LOAD {_quote(str(_extension(name)))}")
-        self.s3 = False
-        if settings.r2 is not None:
-            self.con.execute(f"LOAD {_quote(str(_extension('httpfs')))}")
-            r2 = settings.r2
-            endpoint = r2.endpoint.split("://", 1)
-            self.con.execute(  # the values stay in this process: no log, no file
-                "CREATE OR REPLACE SECRET materia_r2 (TYPE s3, "
-                f"KEY_ID {_quote(r2.access_key.get())}, SECRET {_quote(r2.secret_key.get())}, "
-                f"ENDPOINT {_quote(endpoint[-1])}, REGION {_quote(r2.region)}, "
-                f"URL_STYLE 'path', USE_SSL {str(endpoint[0] != 'http').lower()})"
-            )
-            self.s3 = True
+        from materia.lakehouse import duck
 
-    def can_read(self, ref: Ref) -> bool:
-        loc = ref.metadata_location
-        return loc.startswith(("file:", "/")) or (self.s3 and loc.startswith(("s3:", "s3a:")))
+        # Small and bounded: it only filters; polars holds the results.
+        self.con = duckdb.connect(config={"memory_limit": "256MB", "threads": 2})
+        duck.load_extensions(self.con, settings)
 
     @staticmethod
-    def source(ref: Ref) -> str:
-        loc = ref.metadata_location.removeprefix("file://")
-        snap = f", snapshot_from_id => {int(ref.snapshot_id)}" if ref.snapshot_id else ""
-        return f"iceberg_scan({_quote(loc)}{snap})"
+    def source(metadata_location: str) -> str:
+        from materia.lakehouse import duck
+
+        return duck.scan_sql(metadata_location)
 
     def frame(self, sql: str, params: list | None = None) -> pl.DataFrame:
         cur = self.con.cursor()
@@ -182,22 +121,22 @@ class Commodity:
 class Workbench:
     """One publication of one environment, read a commodity at a time."""
 
-    def __init__(self, settings: Settings, pub: Publication, reader: Reader) -> None:
+    def __init__(self, settings: Settings, env: str, pub: Publication, reader: Reader) -> None:
         self.settings, self.publication, self.reader = settings, pub, reader
-        self.env = pub.env
+        self.env = env
         self._lock = threading.Lock()
         self._commodities: pl.DataFrame | None = None
         self._cache: OrderedDict[str, Commodity] = OrderedDict()
         self._changes: pl.DataFrame | None = None
 
+    def _source(self, name: str) -> str:
+        ref = self.publication.tables.get(name)
+        if ref is None:
+            raise MateriaError(f"table {name} is not in the newest publication of {self.env!r}")
+        return self.reader.source(ref.metadata_location)
+
     def _read(self, name: str, columns: str, where: str = "", params: list | None = None):
-        ref = self.publication.ref(name)
-        if not self.reader.can_read(ref):
-            raise MateriaError(
-                f"cannot read {ref.metadata_location}: S3 locations need R2_ENDPOINT, "
-                "R2_BUCKET, R2_ACCESS_KEY and R2_SECRET_KEY"
-            )
-        return self.reader.frame(f"SELECT {columns} FROM {self.reader.source(ref)} {where}", params)
+        return self.reader.frame(f"SELECT {columns} FROM {self._source(name)} {where}", params)
 
     def table(self, name: str, columns: str = "*") -> pl.DataFrame:
         """A whole (small) serving table of this publication."""
@@ -281,29 +220,26 @@ class Workbench:
         return self._changes
 
     def _read_changes(self) -> pl.DataFrame:
-        pub, src = self.publication, self.reader.source
-        for name in (OBT, VINTAGES):
-            self._read(name, "1", "LIMIT 0")  # readable, or a clear error
+        pub, src = self.publication, self._source
         keys = "commodity_code, country_code, market_year, attribute_id"
         attribute_names = (
             f"SELECT attribute_id, any_value(attribute_name) AS attribute_name "
-            f"FROM {src(pub.ref(DIM_ATTRIBUTE))} GROUP BY 1"
+            f"FROM {src(DIM_ATTRIBUTE)} GROUP BY 1"
             if DIM_ATTRIBUTE in pub.tables
             else "SELECT NULL::VARCHAR AS attribute_id, NULL::VARCHAR AS attribute_name"
         )
         unit_names = (
-            f"SELECT unit_id, any_value(unit_description) AS unit "
-            f"FROM {src(pub.ref(LATEST))} GROUP BY 1"
+            f"SELECT unit_id, any_value(unit_description) AS unit FROM {src(LATEST)} GROUP BY 1"
             if LATEST in pub.tables
             else "SELECT NULL::VARCHAR AS unit_id, NULL::VARCHAR AS unit"
         )
         # `cur` (the newest release's rows, ~1 % of the table) is materialised once; the
         # full table is only scanned, never held: a few tens of MB at full size.
-        vintages = src(pub.ref(VINTAGES))
+        vintages = src(VINTAGES)
         sql = f"""
         WITH rel AS (
           SELECT commodity_code, max(release_month) AS release
-          FROM {src(pub.ref(OBT))} GROUP BY 1
+          FROM {src(OBT)} GROUP BY 1
         ), cur AS MATERIALIZED (
           SELECT {keys}, unit_id, value AS current, release
           FROM {vintages} v JOIN rel USING (commodity_code)
@@ -320,7 +256,7 @@ class Workbench:
         ), names AS (
           SELECT commodity_code, country_code, any_value(commodity_name) AS commodity_name,
                  any_value(country_name) AS country_name
-          FROM {src(pub.ref(OBT))} GROUP BY ALL
+          FROM {src(OBT)} GROUP BY ALL
         )
         SELECT commodity_code, n.commodity_name, country_code, n.country_name, market_year,
                attribute_id, a.attribute_name, u.unit, cur.release, pr.previous_release,
@@ -344,20 +280,18 @@ _open_lock = threading.Lock()
 
 
 def open_workbench(settings: Settings, env: str = "prod") -> Workbench:
-    """The current publication of `env`, ready for picks (cached until a new one lands)."""
-    from materia import lakehouse
+    """The newest publication of `env`, ready for picks (cached until a newer one lands)."""
+    from materia.lakehouse.catalogs import catalog_key
 
-    lakehouse.check_env(env)
     pub = publication(settings, env)
-    where = (settings.iceberg.rest_uri if settings.iceberg else str(settings.lakehouse_dir),)
-    ident = (where, pub.key)
+    ident = (catalog_key(settings), env, pub.run_id)
     with _open_lock:
         if ident in _workbenches:
             _workbenches.move_to_end(ident)
             return _workbenches[ident]
-        reader_key = (where, settings.r2 is not None)
+        reader_key = (catalog_key(settings), settings.r2 is not None)
         reader = _readers.get(reader_key) or _readers.setdefault(reader_key, Reader(settings))
-        wb = Workbench(settings, pub, reader)
+        wb = Workbench(settings, env, pub, reader)
         _workbenches[ident] = wb
         while len(_workbenches) > 4:
             _workbenches.popitem(last=False)
