@@ -264,7 +264,9 @@ def _(an, c, charts, countries_picker, downloads, in_unit, metric_picker, mo, sh
                     percent=metric == "stocks_to_use",
                 ),
                 show(_wide, label=_title),
-                downloads((c.name, an.METRICS[metric], _span, c.release), {_title: _wide}),
+                downloads(
+                    (c.name, an.METRICS[metric], _span, f"{c.release:%Y-%m}"), {_title: _wide}
+                ),
             ]
         )
     mo.vstack([mo.md(f"## {_title}"), _out])
@@ -300,7 +302,9 @@ def _(an, c, charts, downloads, in_unit, mo, pl, show, unit, years):
             ),
             mo.hstack(_charts, widths="equal", align="start"),
             mo.ui.tabs(_tabs),
-            downloads((c.name, "top countries", _label, c.release), _frames) if _frames else None,
+            downloads((c.name, "top countries", _label, f"{c.release:%Y-%m}"), _frames)
+            if _frames
+            else None,
         ]
     )
     return
@@ -351,7 +355,8 @@ def _(MateriaError, bs_region, bs_years, c, downloads, mo, tables, unit, wasde):
             [
                 mo.Html(tables.SHEET_CSS + tables.sheet_html(_bs.table, _caption, _bs.note)),
                 downloads(
-                    (c.name, _bs.region, "balance sheet", c.release), {"balance sheet": _bs.table}
+                    (c.name, _bs.region, "balance sheet", f"{c.release:%Y-%m}"),
+                    {"balance sheet": _bs.table},
                 ),  # fmt: skip
             ]
         )
@@ -511,8 +516,7 @@ def _(MateriaError, dev_name, dev_run, mo, set_dev_run, set_published, settings,
 def _(get_dev_run, mo, show):
     mo.stop(get_dev_run() is None)
     _result, _diff, _log = get_dev_run()
-    _plan = "\n".join(f"- {m}" for m in _result.changed_models) or "- none"
-    _intervals = sum(len(v) for v in _result.backfilled.values())
+    _tables = "\n".join(f"- {t}" for t, s in sorted(_result.published.items()) if s) or "- none"
     _compare = (
         [
             mo.md(f"### {_diff.summary}\nRow counts per serving table:"),
@@ -525,10 +529,7 @@ def _(get_dev_run, mo, show):
     )
     mo.vstack(
         [
-            mo.md(
-                f"**{_result.summary()}**\n\nChanged models:\n{_plan}\n\n"
-                f"Intervals backfilled: {_intervals}"
-            ),
+            mo.md(f"**{_result.summary()}**\n\nTables published:\n{_tables}"),
             mo.accordion({"Progress log": mo.md("\n".join(f"- {m}" for m in _log))}),
             *_compare,
         ]
