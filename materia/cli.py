@@ -126,7 +126,10 @@ def landing_restore(
 @pipeline_app.command("run")
 def pipeline_run(
     name: Annotated[str, typer.Argument(help="extract, transform or all.")] = "all",
-    on: Annotated[str | None, typer.Option("--on", help="local or hetzner.")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--on", help="local, hetzner, scaleway, ovh, oracle or cheapest."),
+    ] = None,
 ) -> None:
     """Run a pipeline here or on an ephemeral worker."""
     from materia import pipelines
@@ -164,7 +167,8 @@ def report_commodities(
 
 # --- worker -----------------------------------------------------------------------
 OnOpt = Annotated[
-    str | None, typer.Option("--on", help="local or hetzner (default: MATERIA_WORKER_PROVIDER).")
+    str | None,
+    typer.Option("--on", help="local, hetzner, scaleway, ovh or oracle (default: see each)."),
 ]
 
 
@@ -173,7 +177,9 @@ def worker_create(
     pipeline: Annotated[str, typer.Argument(help="extract or transform (picks the server type).")],
     on: OnOpt = None,
 ) -> None:
-    """Create a worker and leave it running (destroy it yourself, or let reap do it)."""
+    """Create a worker and leave it running (destroy it yourself, or let reap do it).
+
+    Default provider: MATERIA_WORKER_PROVIDER."""
     from materia.workers import manage
 
     inst, pinned = manage.create(_settings(), pipeline, on)
@@ -184,23 +190,29 @@ def worker_create(
 
 @worker_app.command("list")
 def worker_list(on: OnOpt = None) -> None:
-    """Every materia worker: id, name, pipeline, server type, status, address, age."""
+    """Every materia worker (default: on every configured provider): provider, id, name,
+    pipeline, server type, status, address, age."""
     from materia.workers import manage
 
-    for i in manage.list_(_settings(), on):
+    found, errors = manage.list_(_settings(), on)
+    for i in found:
         print(
-            f"{i.id}\t{i.name}\t{i.pipeline}\t{i.server_type}\t{i.status}\t"
+            f"{i.provider}\t{i.id}\t{i.name}\t{i.pipeline}\t{i.server_type}\t{i.status}\t"
             f"{i.host or '-'}\t{i.age() / 60:.0f}min"
         )
+    for line in errors:
+        print(f"error: {line}", file=sys.stderr)
+    if errors:
+        raise typer.Exit(1)
 
 
 @worker_app.command("destroy")
 def worker_destroy(instance_id: Annotated[str, typer.Argument()], on: OnOpt = None) -> None:
-    """Destroy one worker by id."""
+    """Destroy one worker by id (default: on the configured provider that has it)."""
     from materia.workers import manage
 
-    manage.destroy(_settings(), instance_id, on)
-    print(f"destroyed {instance_id}")
+    where = manage.destroy(_settings(), instance_id, on)
+    print(f"destroyed {instance_id} on {where}")
 
 
 @worker_app.command("reap")
@@ -210,7 +222,7 @@ def worker_reap(
         float | None, typer.Option("--ttl-minutes", help="Default: MATERIA_WORKER_TTL_MINUTES.")
     ] = None,
 ) -> None:
-    """Destroy every worker older than the TTL."""
+    """Destroy every worker older than the TTL (default: on every configured provider)."""
     from materia.workers import manage
 
     gone = manage.reap_old(

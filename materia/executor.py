@@ -49,7 +49,7 @@ def _audit(con, model: Model, name: str, sql: str) -> None:
         rows = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         if not rows:
             return
-        cur = con.execute(f"SELECT * FROM ({sql}) LIMIT 1")
+        cur = con.execute(f"SELECT * FROM ({sql}) ORDER BY ALL LIMIT 1")  # the same every run
         cols = [d[0] for d in cur.description]
         sample = dict(zip(cols, cur.fetchone(), strict=True))
     except Exception as e:

@@ -104,7 +104,9 @@ def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
     return dest
 
 
-def _insert(con, csv: Path, item: Landed, vintage_step: bool, newest: bool) -> None:
+def _insert(
+    con, csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool
+) -> None:
     """Load one checked CSV with its faults, in one parse."""
     month = item.release_month
     q = "'" + item.etag.replace("'", "''") + "'"
@@ -114,7 +116,7 @@ def _insert(con, csv: Path, item: Landed, vintage_step: bool, newest: bool) -> N
         "TRY_CAST(Market_Year AS INTEGER), TRY_CAST(Calendar_Year AS INTEGER), Month, "
         "Attribute_ID, Attribute_Description, Unit_ID, Unit_Description, "
         f"TRY_CAST(Value AS DOUBLE), {psd_archive.fault_sql(month)} "
-        f"FROM {psd_archive.read_csv_sql(csv)}"
+        f"FROM {psd_archive.read_csv_sql(csv, names)}"
     )
 
 
@@ -138,8 +140,8 @@ def load(
             pending = start(i + 1) if i + 1 < len(archives) else None
             where = store.url(item.key)
             try:
-                psd_archive.check_header(csv)
-                _insert(con, csv, item, vintage_step, newest)
+                names = psd_archive.check_header(csv)
+                _insert(con, csv, names, item, vintage_step, newest)
                 rows, bad = con.execute(
                     f"SELECT count(*), count(fault) FROM {ROWS} WHERE dataset = ? AND "
                     "release_month = ? AND etag = ?",

@@ -107,10 +107,9 @@ def _alive(pid: int) -> bool:
 class LocalLock:
     """`flock` on a file; the file holds the holder record for messages."""
 
-    ttl = LOCAL_TTL
-
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, ttl: timedelta = LOCAL_TTL) -> None:
         self.path = path
+        self.ttl = ttl
         self._fd: int | None = None
 
     def where(self) -> str:
@@ -147,11 +146,10 @@ class LocalLock:
 class RemoteLock:
     """An object in the landing bucket, written conditionally."""
 
-    ttl = REMOTE_TTL
-
-    def __init__(self, store: LandingStore, key: str) -> None:
+    def __init__(self, store: LandingStore, key: str, ttl: timedelta = REMOTE_TTL) -> None:
         self.store = store
         self.key = key
+        self.ttl = ttl
         self.bucket, _, prefix = store.root[len("s3://") :].partition("/")
         self.s3_key = f"{prefix}/{key}" if prefix else key
         self._etag: str | None = None

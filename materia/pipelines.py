@@ -1,37 +1,19 @@
 """Whole pipelines: extract, transform, or all (extract then transform).
 
-`on=None` runs them in this process. `on="local"` or `on="hetzner"` runs each step on its
-own fresh worker (extract on a ccx12, transform on a ccx22) through
-`materia.workers.run`, which destroys the worker afterwards and logs the run.
+`on=None` runs them in this process. `on="local"` or a cloud (`hetzner`, `scaleway`,
+`ovh`, `oracle`) runs each step on its own fresh worker (extract small, transform larger:
+`materia.workers.prices`) through `materia.workers.run`, which destroys the worker
+afterwards and logs the run. `on="cheapest"` picks the cheapest configured cloud per
+step (`materia.workers.cheapest`).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-
 from materia.errors import MateriaError
 from materia.settings import Settings
+from materia.workers.registry import PROVIDERS, provider_for
 
 PIPELINES = {"extract": ("extract",), "transform": ("transform",), "all": ("extract", "transform")}
-PROVIDERS = ("local", "hetzner")
-
-
-def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def provider_for(settings: Settings, on: str, log: Callable[[str], None] = _log):
-    """The worker provider named `on` (local or hetzner)."""
-    if on == "local":
-        from materia.workers.local import LocalProvider
-
-        return LocalProvider(settings.home / "workers")
-    if on == "hetzner":
-        from materia.workers.hetzner import HetznerProvider
-
-        return HetznerProvider(settings.hetzner, log=log)
-    raise MateriaError(f"unknown worker provider {on!r}: use {' or '.join(PROVIDERS)}")
 
 
 def _run_here(settings: Settings, step: str) -> int:
@@ -54,16 +36,24 @@ def main(settings: Settings, name: str = "all", on: str | None = None) -> int:
             if code != 0:
                 return code
         return 0
-    if on == "hetzner" and settings.r2 is None:
+    if on not in (*PROVIDERS, "cheapest"):
         raise MateriaError(
-            "pipelines on hetzner need R2 landing (R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY, "
+            f"unknown worker provider {on!r}: use {', '.join(PROVIDERS)} or cheapest"
+        )
+    if on != "local" and settings.r2 is None:
+        raise MateriaError(
+            f"pipelines on {on} need R2 landing (R2_ENDPOINT, R2_BUCKET, R2_ACCESS_KEY, "
             "R2_SECRET_KEY): a worker's disk is destroyed after its run"
         )
-    provider = provider_for(settings, on)
     from materia.workers.run import run_on_worker
 
     for step in steps:
-        code = run_on_worker(settings, provider, step).exit_code
+        if on == "cheapest":
+            from materia.workers.cheapest import run_cheapest
+
+            code = run_cheapest(settings, step).exit_code
+        else:
+            code = run_on_worker(settings, provider_for(settings, on), step).exit_code
         if code != 0:
             return code
     return 0

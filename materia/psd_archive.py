@@ -2,9 +2,10 @@
 transform (before anything loads).
 
 An archive passes when its zip is readable with exactly one CSV member whose CRC holds,
-the first line is the PSD header, at least one data row follows, and every row has the
-twelve fields with non-empty codes, an integer Market_Year from 1960 up to a few years
-after the release, integer Calendar_Year and Month, and a plain decimal Value.
+the first line is a header naming every PSD column (columns USDA might add are read past,
+never guessed at), at least one data row follows, and every row has as many fields as
+the header, non-empty codes, an integer Market_Year from 1960 up to a few years after
+the release, integer Calendar_Year and Month 00..12, and a plain decimal Value.
 
 DuckDB checks every row in one parallel pass (`check`); only when that pass finds a
 fault does a line-by-line Python scan (`locate`) find the first bad line to name it.
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from materia.errors import MateriaError
-from materia.psd_codes import COLUMNS, HEADER
+from materia.psd_codes import COLUMNS
 
 # PSD starts in 1960; releases carry projections a year or two ahead (coffee's June 2022
 # release already has market year 2023), so anything past this many years is a fault.
@@ -65,9 +66,10 @@ def inflate(source: Path | IO[bytes], dest: Path) -> str:
 
 
 # --- the rows: one rule set, in SQL for the fast pass ------------------------------------
-def read_csv_sql(path: Path) -> str:
-    """DuckDB's reader for a PSD CSV: every column as text, strict, nothing guessed."""
-    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in COLUMNS)
+def read_csv_sql(path: Path, names: list[str]) -> str:
+    """DuckDB's reader for a PSD CSV with header `names`: every column as text, strict,
+    nothing guessed; PSD columns are then selected by name."""
+    columns = ", ".join("'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names)
     p = str(path).replace("'", "''")
     return (
         f"read_csv('{p}', columns = {{{columns}}}, header = true, auto_detect = false, "
@@ -96,11 +98,11 @@ def fault_sql(release: date) -> str:
     )
 
 
-def row_fault(row: list[str], release: date) -> str | None:
+def row_fault(row: list[str], release: date, names: list[str]) -> str | None:
     """The same rules as `fault_sql`, for one parsed row (used only to locate a fault)."""
-    if len(row) != len(COLUMNS):
-        return f"expected {len(COLUMNS)} fields, found {len(row)}"
-    f = dict(zip(COLUMNS, row, strict=True))
+    if len(row) != len(names):
+        return f"expected {len(names)} fields, found {len(row)}"
+    f = dict(zip(names, row, strict=True))
     if any(not f[c].strip() for c in CODE_COLUMNS):
         return "a code is empty"
     if not re.fullmatch(_INT, f["Market_Year"]):
@@ -117,24 +119,33 @@ def row_fault(row: list[str], release: date) -> str | None:
     return None
 
 
-def check_header(path: Path) -> None:
+def check_header(path: Path) -> list[str]:
+    """The header's column names; ArchiveError unless every PSD column is among them."""
     with open(path, "rb") as f:
         first = f.readline(4096)
     header = first.decode("ascii", errors="replace").rstrip("\r\n")
     if not header:
         raise ArchiveError("line 1: empty CSV file")
-    if header != HEADER:
-        raise ArchiveError(f"line 1: not the PSD header (got {header[:80]!r})")
+    names = [n.strip().strip('"') for n in header.split(",")]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        if len(missing) == len(COLUMNS):
+            raise ArchiveError(f"line 1: not the PSD header (got {header[:80]!r})")
+        raise ArchiveError(f"line 1: the PSD header lacks column(s) {', '.join(missing)}")
+    if len(set(names)) != len(names):
+        raise ArchiveError(f"line 1: a column is named twice ({header[:80]!r})")
+    return names
 
 
 def locate(path: Path, release: date) -> str:
     """`line N: <fault>` for the first bad line (a slow scan, run only after a failure)."""
+    names = check_header(path)
     with open(path, newline="", encoding="ascii", errors="replace") as f:
         reader = csv.reader(f, strict=True)
         try:
-            next(reader)  # the header, checked before
+            next(reader)  # the header, checked above
             for row in reader:
-                fault = row_fault(row, release)
+                fault = row_fault(row, release, names)
                 if fault:
                     return f"line {reader.line_num}: {fault} ({','.join(row)[:80]!r})"
         except csv.Error as e:
@@ -146,10 +157,10 @@ def locate(path: Path, release: date) -> str:
 
 def check(con, path: Path, release: date) -> int:
     """Check an inflated PSD CSV with DuckDB; its data row count, or ArchiveError."""
-    check_header(path)
+    names = check_header(path)
     try:
         rows, bad = con.execute(
-            f"SELECT count(*), count({fault_sql(release)}) FROM {read_csv_sql(path)}"
+            f"SELECT count(*), count({fault_sql(release)}) FROM {read_csv_sql(path, names)}"
         ).fetchone()
     except Exception:  # DuckDB's CSV errors carry no line number: find it ourselves
         raise ArchiveError(locate(path, release)) from None

@@ -7,54 +7,22 @@ when they ran and a price change only needs a new table.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from materia.settings import Settings
 from materia.storage import LandingStore
+from materia.workers import prices
+from materia.workers.prices import PriceTable
 
 KEY = "runs/runs.jsonl"
 
 
-@dataclass(frozen=True)
-class PriceTable:
-    valid_from: date
-    currency: str
-    hourly: dict[str, dict[str, float]]  # provider -> server type -> price per hour
-    note: str = ""
-
-
-# Newest last. Hetzner bills every started hour of a server's existence (excl. VAT).
-# ASSUMPTION: approximate list prices for the dedicated-vCPU types; check
-# https://www.hetzner.com/cloud and add a new dated table when they change.
-PRICE_TABLES = (
-    PriceTable(
-        valid_from=date(2026, 4, 1),
-        currency="EUR",
-        hourly={"hetzner": {"ccx12": 0.040, "ccx22": 0.080}, "local": {}},
-        note="Hetzner Cloud list prices (approximate), excl. VAT; billed per started hour",
-    ),
-)
-
-
-def price_table(on: date) -> PriceTable:
-    tables = [t for t in PRICE_TABLES if t.valid_from <= on]
-    return tables[-1] if tables else PRICE_TABLES[0]
-
-
 def estimate_cost(
     provider: str, server_type: str, started: datetime, ended: datetime
-) -> tuple[float | None, PriceTable]:
-    """Estimated cost of one worker; 0 for this machine, None for an unknown price."""
-    table = price_table(started.date())
-    if provider == "local":
-        return 0.0, table
-    price = table.hourly.get(provider, {}).get(server_type)
-    if price is None:
-        return None, table
-    hours = max(1, math.ceil((ended - started).total_seconds() / 3600))
-    return round(hours * price, 4), table
+) -> tuple[float | None, PriceTable | None]:
+    """Estimated cost of one worker from the provider's dated price table (None: unknown)."""
+    return prices.estimate(provider, server_type, started, ended)
 
 
 @dataclass(frozen=True)
@@ -84,8 +52,8 @@ class RunRecord:
             "error": self.error,
             "timings": self.timings,
             "cost_estimate": cost,
-            "currency": table.currency,
-            "price_table": table.valid_from.isoformat(),
+            "currency": table.currency if table else None,
+            "price_table": table.valid_from.isoformat() if table else None,
         }
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from materia.cloud_settings import OracleSettings, OvhSettings, ScalewaySettings, load_clouds
+
 DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
 DEFAULT_PSD_DATASETS = ("psd_alldata_csv.zip",)
 
@@ -24,6 +26,13 @@ SECRET_NAMES = (
     "ICEBERG_TOKEN",
     "ICEBERG_CREDENTIAL",
     "HCLOUD_TOKEN",
+    "SCW_ACCESS_KEY",
+    "SCW_SECRET_KEY",
+    "OVH_APPLICATION_KEY",
+    "OVH_APPLICATION_SECRET",
+    "OVH_CONSUMER_KEY",
+    "OCI_PRIVATE_KEY",
+    "OCI_PRIVATE_KEY_PASSWORD",
 )
 
 
@@ -115,6 +124,9 @@ class Settings:
     psd_backfill_from: str | None = None
     iceberg: IcebergSettings | None = None
     hetzner: HetznerSettings = field(default_factory=lambda: HetznerSettings(token=None))
+    scaleway: ScalewaySettings = field(default_factory=ScalewaySettings)
+    ovh: OvhSettings = field(default_factory=OvhSettings)
+    oracle: OracleSettings = field(default_factory=OracleSettings)
     worker_provider: str = "local"
     # Published Iceberg snapshots older than this are expired with their files (the
     # vintages table is the history; snapshots only serve readers mid-read and rollback).
@@ -155,6 +167,13 @@ class Settings:
             self.iceberg and self.iceberg.token,
             self.iceberg and self.iceberg.credential,
             self.hetzner.token,
+            self.scaleway.access_key,
+            self.scaleway.secret_key,
+            self.ovh.application_key,
+            self.ovh.application_secret,
+            self.ovh.consumer_key,
+            self.oracle.private_key,
+            self.oracle.private_key_password,
         ):
             if isinstance(s, Secret) and s.get():
                 found.append(s.get())
@@ -229,8 +248,17 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         if missing:
             raise SettingsError(f"MATERIA_ENV=prod needs {', '.join(missing)} to be set")
 
+    def secret(name: str) -> Secret | None:
+        value = get(name)
+        return Secret(value) if value else None
+
+    def path(name: str) -> Path | None:
+        value = get(name)
+        return Path(value).expanduser() if value else None
+
     htoken = get("HCLOUD_TOKEN")
-    key_path = get("HCLOUD_SSH_PRIVATE_KEY")
+    # The worker SSH key serves every provider; HCLOUD_SSH_PRIVATE_KEY is its first name.
+    key_path = get("MATERIA_WORKER_SSH_KEY") or get("HCLOUD_SSH_PRIVATE_KEY")
     hetzner = HetznerSettings(
         token=Secret(htoken) if htoken else None,
         api_endpoint=get("HCLOUD_ENDPOINT", "https://api.hetzner.cloud/v1")
@@ -244,6 +272,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         ssh_user=get("HCLOUD_SSH_USER", "root") or "root",
         ssh_timeout_seconds=number("MATERIA_WORKER_SSH_TIMEOUT", 300),
     )
+    clouds = load_clouds(get, secret, path)
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
 
     return Settings(
@@ -256,6 +285,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         r2=r2,
         iceberg=iceberg,
         hetzner=hetzner,
+        **clouds,
         worker_provider=provider or "local",
         snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
     )

@@ -17,6 +17,7 @@ next run decides from the same facts, it fails the same way until its input chan
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -87,12 +88,54 @@ class TransformResult:
         )
 
 
-def fingerprint(compiled: sqlmesh_project.Compiled) -> str:
+def fingerprint() -> str:
     """What makes a publication current: the models and the code that feeds them."""
-    h = hashlib.sha256(f"{TRANSFORM_VERSION}\0{compiled.fingerprint}".encode())
+    h = hashlib.sha256(f"{TRANSFORM_VERSION}\0{sqlmesh_project.fingerprint()}".encode())
     for path in _LOADER:
         h.update(b"\0" + path.read_bytes())
     return h.hexdigest()
+
+
+# --- nothing new: decided without importing pyiceberg or SQLMesh ----------------------------
+def _marker_key(env: str) -> str:
+    return f"state/published-{env}.json"
+
+
+def _inputs_digest(fp: str, items: list[landed.Landed], quarantined: set[str]) -> str:
+    h = hashlib.sha256(fp.encode())
+    for key in sorted(i.key for i in items):
+        h.update(b"\0L" + key.encode())
+    for key in sorted(quarantined):
+        h.update(b"\0Q" + key.encode())
+    return h.hexdigest()
+
+
+def _unchanged(settings: Settings, store: LandingStore, env: str, digest: str) -> bool:
+    """The last publication covers exactly these inputs and is still the catalog's current
+    one (checked for the embedded catalog; a REST catalog always takes the full path)."""
+    try:
+        marker = json.loads(store.read_bytes(_marker_key(env)))
+    except (FileNotFoundError, ValueError):
+        return False
+    if marker.get("digest") != digest:
+        return False
+    ns = cat_mod.namespace_for(env)
+    current = cat_mod.local_metadata_location(settings, ns, "publications")
+    return current is not None and current == marker.get("publications")
+
+
+def _mark(settings: Settings, store: LandingStore, env: str, digest: str) -> None:
+    """Note what the current publication covers, for `_unchanged` (embedded catalog)."""
+    location = cat_mod.local_metadata_location(
+        settings, cat_mod.namespace_for(env), "publications"
+    )
+    if location is None:
+        return
+    data = {"digest": digest, "publications": location}
+    try:
+        store.write_bytes(_marker_key(env), json.dumps(data).encode())
+    except Exception as e:  # a hint only: the next run just takes the full path
+        log.warning("could not write %s: %s", _marker_key(env), first_line(e))
 
 
 def _landing(store: LandingStore) -> tuple[list[landed.Landed], set[str]]:
@@ -117,10 +160,17 @@ def run(
     result = TransformResult(env=env)
     store = LandingStore.from_settings(settings)
     lock = locks.for_name(settings, f"transform-{env}")
+    items, quarantined = _landing(store)
+    fp = fingerprint()
+    digest = _inputs_digest(fp, items, quarantined)
+    if items and _unchanged(settings, store, env, digest):
+        result.skipped = True
+        result.seconds = time.monotonic() - started
+        say(result.summary())
+        return result
     with locks.hold(lock, f"a transform of {env}", say=say) as held:
-        items, quarantined = _landing(store)
-        compiled = sqlmesh_project.compiled(settings)
-        fp = fingerprint(compiled)
+        items, quarantined = _landing(store)  # again, under the lock
+        digest = _inputs_digest(fp, items, quarantined)
         pub = lakehouse.current_publication(settings, env)
         batch = batch_mod.plan(
             items,
@@ -132,10 +182,12 @@ def run(
             allow_shrink,
         )
         if batch is None:
+            _mark(settings, store, env, digest)
             result.skipped = True
             result.seconds = time.monotonic() - started
             say(result.summary())
             return result
+        compiled = sqlmesh_project.compiled(settings)
         rebuild = pub is None or pub.project != fp
         result.reason = batch.reason
         result.vintages_from = batch.vintages_from.isoformat()
@@ -175,6 +227,7 @@ def run(
             )
         finally:
             con.close()
+        _mark(settings, store, env, digest)
     result.published = done.changed
     result.rows_published = done.rows_published
     result.allowed = done.allowed

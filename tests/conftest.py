@@ -67,3 +67,31 @@ def cli(materia_env: dict[str, str], tmp_path: Path):
         return run_cli(*args, env=env or materia_env, cwd=workdir, timeout=timeout)
 
     return run
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path):
+    """Settings of a fresh local home (landing, catalog, locks under tmp_path/home)."""
+    from materia import settings
+
+    return settings.load({"MATERIA_HOME": str(tmp_path / "home")}, dotenv=tmp_path / "no.env")
+
+
+@pytest.fixture
+def r2_settings(seaweed, tmp_path: Path):
+    """Prod-shaped settings: a fresh landing bucket on SeaweedFS and its Iceberg REST
+    catalog (shared by the session: use a unique dev environment to publish into)."""
+    import uuid
+
+    from materia import settings
+
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    seaweed.s3fs().mkdir(bucket)
+    env = {
+        "MATERIA_HOME": str(tmp_path / "home"),
+        "MATERIA_ENV": "prod",
+        **seaweed.r2_env(),
+        "R2_BUCKET": bucket,
+        **seaweed.iceberg_env(),
+    }
+    return settings.load(env, dotenv=tmp_path / "no.env")

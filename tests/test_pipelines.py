@@ -22,21 +22,33 @@ def test_unknown_names_are_one_clear_error(tmp_path: Path):
     s = _settings(tmp_path)
     with pytest.raises(MateriaError, match="unknown pipeline 'load': use extract, transform, all"):
         pipelines.main(s, name="load")
-    with pytest.raises(MateriaError, match="unknown worker provider 'ovh'"):
-        pipelines.main(s, name="extract", on="ovh")
+    with pytest.raises(MateriaError, match="unknown worker provider 'azure'"):
+        pipelines.main(s, name="extract", on="azure")
 
 
-def test_hetzner_needs_r2_and_a_token(tmp_path: Path):
+R2 = {
+    "R2_ENDPOINT": "http://127.0.0.1:9",
+    "R2_BUCKET": "b",
+    "R2_ACCESS_KEY": "k",
+    "R2_SECRET_KEY": "s",
+}
+
+
+@pytest.mark.parametrize(
+    ("on", "missing"),
+    [
+        ("hetzner", "HCLOUD_TOKEN is not set"),
+        ("scaleway", "SCW_ACCESS_KEY, SCW_SECRET_KEY, SCW_DEFAULT_PROJECT_ID are not set"),
+        ("ovh", "OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY, OVH_CLOUD_"),
+        ("oracle", "OCI_TENANCY_OCID, OCI_USER_OCID, OCI_FINGERPRINT, OCI_PRIVATE_KEY, OCI_RE"),
+        ("cheapest", "no cloud provider has credentials"),
+    ],
+)
+def test_cloud_runs_need_r2_and_credentials(tmp_path: Path, on: str, missing: str):
     with pytest.raises(MateriaError, match="need R2 landing"):
-        pipelines.main(_settings(tmp_path), name="extract", on="hetzner")
-    r2 = {
-        "R2_ENDPOINT": "http://127.0.0.1:9",
-        "R2_BUCKET": "b",
-        "R2_ACCESS_KEY": "k",
-        "R2_SECRET_KEY": "s",
-    }
-    with pytest.raises(MateriaError, match="HCLOUD_TOKEN is not set"):
-        pipelines.main(_settings(tmp_path, **r2), name="extract", on="hetzner")
+        pipelines.main(_settings(tmp_path), name="extract", on=on)
+    with pytest.raises(MateriaError, match=missing):
+        pipelines.main(_settings(tmp_path, **R2), name="extract", on=on)
 
 
 def test_extract_runs_in_this_process(psd_server, cli, materia_env):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from materia import runlog, settings
+from materia.workers import prices
 
 
 def test_cost_is_billed_per_started_hour_from_the_dated_table():
     start = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-    table = runlog.price_table(start.date())
-    price = table.hourly["hetzner"]["ccx12"]
+    table = prices.price_table("hetzner", start.date())
+    price = table.hourly["ccx12"]
     cost, used = runlog.estimate_cost("hetzner", "ccx12", start, start + timedelta(minutes=7))
     assert (cost, used) == (price, table)
     cost, _ = runlog.estimate_cost("hetzner", "ccx12", start, start + timedelta(minutes=61))
@@ -42,6 +43,6 @@ def test_append_and_read_in_the_landing_store(tmp_path):
     assert [(r["exit_code"], r["error"]) for r in rows] == [(0, None), (None, "KeyboardInterrupt")]
     first = rows[0]
     assert first["duration_s"] == 90.0 and first["server_type"] == "ccx22"
-    assert first["cost_estimate"] == runlog.price_table(start.date()).hourly["hetzner"]["ccx22"]
+    assert first["cost_estimate"] == prices.price_table("hetzner", start.date()).hourly["ccx22"]
     assert first["price_table"] == "2026-04-01" and first["currency"] == "EUR"
     assert first["started"] == "2026-11-26T03:00:00+00:00" and first["source"] == "worker"

@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # Variables that change what materia does; a clean environment starts without any of them.
-_MATERIA_PREFIXES = ("MATERIA_", "PSD_", "R2_", "ICEBERG_", "HCLOUD_", "AWS_", "ESC_", "PULUMI_")
+_MATERIA_PREFIXES = (
+    *("MATERIA_", "PSD_", "R2_", "ICEBERG_", "AWS_", "ESC_", "PULUMI_"),
+    *("HCLOUD_", "SCW_", "OVH_", "OCI_"),
+)
 
 
 def free_port() -> int:

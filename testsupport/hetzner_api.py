@@ -7,8 +7,10 @@ from `running` to `success`, and SSH keys. `hcloud` talks to it unchanged throug
 
 A created server "boots" when its create action finishes: the `boot` hook is called with
 the server and its cloud-init user data (tests start a real sshd there), `halt` when it
-is deleted. Faults: `delete_failures` (the next N deletes answer 500) and
-`action_seconds` (how long every action stays `running`).
+is deleted. Faults: `delete_failures` (the next N deletes answer 500),
+`action_seconds` (how long every action stays `running`), and those of
+`testsupport.cloud_api` (`capacity_errors`: placement_error, `quota_errors`:
+resource_limit_exceeded, `server_errors`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,10 @@ import hashlib
 import itertools
 import json
 import re
-import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from testsupport.cloud_api import Fault, Hook, Request, Response, StandinApi, now_iso
 
 SERVER_TYPES = {
     name: {
@@ -51,17 +50,7 @@ LOCATIONS = {
     )
 }
 
-Hook = Callable[[dict[str, Any], str | None], None]
-
-
-def _now_iso(t: float | None = None) -> str:
-    return datetime.fromtimestamp(time.time() if t is None else t, UTC).isoformat()
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+ApiError = Fault  # (status, code, message), the Hetzner way
 
 
 # --- label selectors (the subset of the API's syntax: =, ==, !=, exists, !, in, notin) ---
@@ -109,8 +98,10 @@ def label_matches(labels: dict[str, str], selector: str) -> bool:
     return True
 
 
-class FakeHetzner:
+class FakeHetzner(StandinApi):
     """The API state plus an HTTP server on a free loopback port (use as a context manager)."""
+
+    MALFORMED = "invalid_input"
 
     def __init__(
         self,
@@ -122,90 +113,32 @@ class FakeHetzner:
         delete_failures: int = 0,
         server_ip: str = "127.0.0.1",
     ) -> None:
+        super().__init__(boot=boot, halt=halt, server_ip=server_ip)
         self.token = token
-        self.boot, self.halt = boot, halt
         self.action_seconds = action_seconds
         self.delete_failures = delete_failures
-        self.server_ip = server_ip
-        self.servers: dict[int, dict[str, Any]] = {}
         self.actions: dict[int, dict[str, Any]] = {}
         self.ssh_keys: dict[int, dict[str, Any]] = {}
-        self.user_data: dict[int, str | None] = {}
-        self.calls: list[tuple[str, str, int]] = []  # (method, path, status), never headers
-        # action id -> (when it finishes, what happens then)
-        self._pending: dict[int, tuple[float, Callable[[], None]]] = {}
         self._ids = itertools.count(1000)
-        self._lock = threading.RLock()
-        self._httpd: ThreadingHTTPServer | None = None
-
-    # --- lifecycle -----------------------------------------------------------
-    def __enter__(self) -> FakeHetzner:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # quiet; calls are recorded
-                pass
-
-            def _serve(self) -> None:
-                status, body = fake.handle(
-                    self.command, self.path, self.headers.get("Authorization", ""), self._body()
-                )
-                data = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _body(self) -> bytes:
-                n = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(n) if n else b""
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        with self._lock:  # halt whatever still "runs" so test processes do not leak
-            for server in list(self.servers.values()):
-                if self.halt:
-                    self.halt(server, None)
 
     @property
     def endpoint(self) -> str:
-        assert self._httpd is not None, "FakeHetzner is not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.root}/v1"
 
     # --- request dispatch ------------------------------------------------------
-    def handle(self, method: str, raw_path: str, auth: str, body: bytes) -> tuple[int, Any]:
-        url = urlsplit(raw_path)
-        path = url.path.removeprefix("/v1")
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        with self._lock:
-            try:
-                if auth != f"Bearer {self.token}":
-                    raise ApiError(401, "unauthorized", "unable to authenticate")
-                self._advance()
-                status, out = self._route(method, path, query, body)
-            except ApiError as e:
-                status, out = e.status, {"error": {"code": e.code, "message": e.message}}
-            except (ValueError, TypeError, KeyError) as e:  # malformed request
-                status, out = 400, {"error": {"code": "invalid_input", "message": str(e)}}
-            self.calls.append((method, path, status))
-            return status, out
+    def call_path(self, req: Request) -> str:
+        return req.path.removeprefix("/v1")
+
+    def authenticate(self, req: Request) -> None:
+        if req.headers.get("authorization") != f"Bearer {self.token}":
+            raise ApiError(401, "unauthorized", "unable to authenticate")
+
+    def error_body(self, fault: Fault) -> Any:
+        return {"error": {"code": fault.kind, "message": fault.message}}
+
+    def route(self, req: Request) -> Response:
+        status, out = self._route(req.method, self.call_path(req), req.query, req.body)
+        return status, out, {}
 
     def _route(self, method: str, path: str, q: dict[str, str], body: bytes) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
@@ -287,7 +220,7 @@ class FakeHetzner:
                 "public_key": public_key.strip(),
                 "fingerprint": ":".join(digest[i : i + 2] for i in range(0, 32, 2)),
                 "labels": {},
-                "created": _now_iso(),
+                "created": now_iso(),
             }
             self.ssh_keys[key["id"]] = key
             return key
@@ -321,12 +254,16 @@ class FakeHetzner:
         user_data = data.get("user_data")
         if user_data is not None and len(user_data.encode()) > 32 * 1024:
             raise ApiError(400, "invalid_input", "user_data is limited to 32 KiB")
+        if self.take("quota_errors"):
+            raise ApiError(403, "resource_limit_exceeded", "server limit exceeded")
+        if self.take("capacity_errors"):
+            raise ApiError(412, "placement_error", "error during placement")
         sid = next(self._ids)
         server = {
             "id": sid,
             "name": name,
             "status": "initializing",
-            "created": _now_iso(),
+            "created": now_iso(),
             "public_net": {
                 "ipv4": {
                     "id": sid + 500000,
@@ -387,26 +324,17 @@ class FakeHetzner:
             "command": command,
             "status": "running",
             "progress": 0,
-            "started": _now_iso(),
+            "started": now_iso(),
             "finished": None,
             "resources": [{"id": sid, "type": "server"}],
             "error": None,
         }
         self.actions[aid] = action
-        self._pending[aid] = (time.time() + self.action_seconds, on_finish or (lambda: None))
-        self._advance()
-        return action
 
-    def _advance(self) -> None:
-        """Finish every action whose time has come (state moves lazily, on each request)."""
-        now = time.time()
-        for aid, (finish_at, on_finish) in list(self._pending.items()):
-            if finish_at <= now:
-                del self._pending[aid]
-                self.actions[aid].update(status="success", progress=100, finished=_now_iso(now))
+        def finish() -> None:
+            action.update(status="success", progress=100, finished=now_iso())
+            if on_finish:
                 on_finish()
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        """The servers that exist now (for assertions)."""
-        with self._lock:
-            return [dict(s) for s in self.servers.values()]
+        self.later(self.action_seconds, finish)
+        return action

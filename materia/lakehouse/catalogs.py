@@ -8,6 +8,7 @@ R2 Data Catalog in prod, SeaweedFS in tests). Environments are `prod` (namespace
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING
 
@@ -105,3 +106,27 @@ def _rest_catalog(settings: Settings) -> Catalog:
         return RestCatalog(CATALOG_NAME, **props)
     except Exception as e:  # connection refused, 401, bad config: one line, no secrets
         raise MateriaError(f"cannot open {where(settings)}: {first_line(e)}") from e
+
+
+def local_metadata_location(settings: Settings, namespace: str, table: str) -> str | None:
+    """The current metadata file of a table in the embedded catalog, read straight from its
+    SQLite file (the JDBC-style `iceberg_tables` layout pyiceberg's SqlCatalog keeps), so a
+    run with nothing to do can check the catalog without importing pyiceberg. None for a
+    REST catalog, or when the table is not there."""
+    if settings.iceberg is not None:
+        return None
+    import sqlite3
+
+    path = settings.lakehouse_dir / "catalog.db"
+    if not path.is_file():
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        try:
+            row = db.execute(
+                "SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND "
+                "table_namespace = ? AND table_name = ?",
+                (CATALOG_NAME, namespace, table),
+            ).fetchone()
+        except sqlite3.Error:
+            return None
+    return row[0] if row else None

@@ -150,7 +150,7 @@ def expire(table: Table, older_than: datetime, keep: set[int]) -> int:
         return 0
     remaining = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in set(old)]
     doomed = _files_of(table, old) - _files_of(table, remaining)
-    table.maintenance().expire_snapshots().by_ids(old).commit()
+    table.maintenance.expire_snapshots().by_ids(old).commit()
     for path in sorted(doomed):  # after the commit: no reader can be sent to them any more
         try:
             table.io.delete(path)

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from materia import failpoints
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse import duck, guard, iceberg_io, publications
@@ -187,12 +188,14 @@ def publish(
             )
         plan.rows[name] = job.total
     allowed = guard.check(plan, allow_shrink)
+    failpoints.hit("publish:checked")
 
     # 2.–3. reset, write, commit each changed table
     result = Published(publication=prev)  # type: ignore[arg-type]
     result.allowed = allowed
     refs: dict[str, TableRef] = {}
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="materia-publish-", dir=settings.tmp_dir) as td:
         for job in jobs:
             name = job.out.name
@@ -209,6 +212,7 @@ def publish(
                     f"publishing {ns}.{name} to {where} failed (readers keep the previous "
                     f"run): {first_line(e)}"
                 ) from e
+            failpoints.hit(f"publish:after:{name}")
             refs[name] = ref
             result.changed[name] = ref.snapshot_id
             result.appended_rows[name] = job.rows
@@ -217,6 +221,7 @@ def publish(
 
     # 4. the commit readers follow
     before_commit()
+    failpoints.hit("publish:before-commit")
     sequence = (prev.sequence + 1) if prev else 1
     try:
         result.publication = publications.append(cat, ns, pub_table, run_id, sequence, refs, inputs)
@@ -225,6 +230,7 @@ def publish(
             f"recording run {run_id} in {ns}.publications failed (readers keep the previous "
             f"run): {first_line(e)}"
         ) from e
+    failpoints.hit("publish:after-commit")
     _after(cat, ns, refs, outputs, retention)
     return result
 

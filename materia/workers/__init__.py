@@ -2,7 +2,11 @@
 
 - `base`: the Provider Protocol and its dataclasses; `reap` of workers past their TTL.
 - `local`: a worker is a temporary directory here (the default provider).
-- `hetzner`: a worker is a Hetzner Cloud server (ccx12 extract, ccx22 transform).
+- `hetzner`, `scaleway`, `ovh`, `oracle`: a worker is a server of that cloud, through
+  the vendor's SDK; `cloud` holds what the last three share (errors, retries, waits).
+- `prices`: the instance type per pipeline and its hourly price, one dated table per
+  provider; `cheapest`: `--on cheapest` (lowest price, fallback on capacity errors).
+- `registry`: the providers by name, and which are configured (have credentials).
 - `ssh`: host keys generated here and injected by cloud-init, pinned known_hosts.
 - `ship`: the exact code of this checkout as a tarball (+ commit id, dirty flag).
 - `launcher`: runs on the worker; secrets arrive as a JSON document on stdin.

@@ -37,6 +37,7 @@ class Instance:
     labels: dict[str, str] = field(default_factory=dict)
     host: str | None = None  # None: not reachable over the network (local)
     port: int = 22
+    ssh_user: str | None = None  # the login user; None: the Hetzner setting (root)
 
     @property
     def pipeline(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -17,18 +16,10 @@ from hcloud.ssh_keys import SSHKey
 from materia.errors import MateriaError
 from materia.settings import HetznerSettings
 from materia.workers.base import WORKER_SELECTOR, Instance, InstanceSpec
+from materia.workers.cloud import CapacityError, ssh_banner
 
 SELECTOR = ",".join(f"{k}={v}" for k, v in WORKER_SELECTOR.items())
-
-
-def _ssh_banner(host: str, port: int) -> bool:
-    """True once something on host:port speaks SSH (sshd is up, not just the port)."""
-    try:
-        with socket.create_connection((host, port), timeout=2) as s:
-            s.settimeout(2)
-            return s.recv(8).startswith(b"SSH-")
-    except OSError:
-        return False
+_CAPACITY_CODES = ("resource_unavailable", "placement_error", "resource_limit_exceeded")
 
 
 class HetznerProvider:
@@ -79,7 +70,9 @@ class HetznerProvider:
         try:
             return call()
         except APIException as e:
-            raise MateriaError(
+            # No room for the server (type or location) or no quota: another cloud may have it.
+            kind = CapacityError if e.code in _CAPACITY_CODES else MateriaError
+            raise kind(
                 f"Hetzner API ({self.settings.api_endpoint}): {what} failed: {e.code} {e.message}"
             ) from e
         except OSError as e:  # requests' ConnectionError is an OSError
@@ -140,7 +133,7 @@ class HetznerProvider:
             if (
                 current.status == "running"
                 and current.host
-                and _ssh_banner(current.host, current.port)
+                and ssh_banner(current.host, current.port)
             ):
                 return current
             time.sleep(0.25)

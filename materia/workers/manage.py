@@ -1,34 +1,46 @@
-"""`materia worker …`: create, list, destroy and reap workers by hand."""
+"""`materia worker …`: create, list, destroy and reap workers by hand.
+
+Without `--on`, list, destroy and reap cover every configured provider (`local` and each
+cloud whose credentials are set); a provider whose API fails does not stop the others.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from materia.errors import MateriaError
 from materia.settings import Settings
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, reap, worker_labels
+from materia.workers.cheapest import ranked
+from materia.workers.prices import instance_type
+from materia.workers.registry import configured, provider_for
 from materia.workers.ssh import HostKey, cloud_init
 
 
-def _provider(settings: Settings, on: str | None):
-    from materia.pipelines import provider_for
-
-    return provider_for(settings, on or settings.worker_provider)
+def _providers(settings: Settings, on: str | None) -> list:
+    return [provider_for(settings, name) for name in ([on] if on else configured(settings))]
 
 
 def create(settings: Settings, pipeline: str, on: str | None) -> tuple[Instance, str | None]:
     """A worker for `pipeline`; returns it and, for a remote one, its known_hosts line."""
     if pipeline not in SERVER_TYPES:
         raise MateriaError(f"unknown pipeline {pipeline!r}: use {' or '.join(SERVER_TYPES)}")
-    provider = _provider(settings, on)
+    name = on or settings.worker_provider
+    if name == "cheapest":
+        choices = ranked(settings, pipeline)
+        if not choices:
+            raise MateriaError("cheapest: no cloud provider has credentials")
+        name = choices[0].provider
+    provider = provider_for(settings, name)
     run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     host_key = HostKey.generate() if provider.name != "local" else None
     spec = InstanceSpec(
         name=f"materia-{pipeline}-{run_id}",
         pipeline=pipeline,
-        server_type=SERVER_TYPES[pipeline],
+        server_type=instance_type(provider.name, pipeline),
         labels=worker_labels(pipeline, run_id),
         user_data=cloud_init(host_key) if host_key else None,
     )
@@ -37,14 +49,44 @@ def create(settings: Settings, pipeline: str, on: str | None) -> tuple[Instance,
     return inst, pinned
 
 
-def list_(settings: Settings, on: str | None) -> list[Instance]:
-    return _provider(settings, on).list_instances()
+def list_(settings: Settings, on: str | None) -> tuple[list[Instance], list[str]]:
+    """Workers of `on` (default: every configured provider), and one error per provider
+    whose listing failed."""
+    found: list[Instance] = []
+    errors: list[str] = []
+    for provider in _providers(settings, on):
+        try:
+            found.extend(provider.list_instances())
+        except MateriaError as e:
+            errors.append(f"{provider.name}: {e}")
+    return found, errors
 
 
-def destroy(settings: Settings, instance_id: str, on: str | None) -> None:
-    _provider(settings, on).destroy_instance(instance_id)
+def destroy(settings: Settings, instance_id: str, on: str | None) -> str:
+    """Destroy one worker; without `on`, on the configured provider that has it."""
+    if on:
+        provider_for(settings, on).destroy_instance(instance_id)
+        return on
+    for provider in _providers(settings, None):
+        if any(i.id == instance_id for i in provider.list_instances()):
+            provider.destroy_instance(instance_id)
+            return provider.name
+    names = ", ".join(configured(settings))
+    raise MateriaError(f"no worker {instance_id} on any configured provider ({names})")
 
 
-def reap_old(settings: Settings, on: str | None, ttl_minutes: float | None, log) -> list[Instance]:
+def reap_old(
+    settings: Settings, on: str | None, ttl_minutes: float | None, log: Callable[[str], None]
+) -> list[Instance]:
+    """Reap on `on` (default: every configured provider); errors are raised at the end."""
     ttl = settings.hetzner.worker_ttl_minutes if ttl_minutes is None else ttl_minutes
-    return reap(_provider(settings, on), ttl * 60, now=time.time(), log=log)
+    gone: list[Instance] = []
+    errors: list[str] = []
+    for provider in _providers(settings, on):
+        try:
+            gone.extend(reap(provider, ttl * 60, now=time.time(), log=log))
+        except MateriaError as e:
+            errors.append(f"{provider.name}: {e}")
+    if errors:
+        raise MateriaError(f"reaped {len(gone)} worker(s), but " + "; ".join(errors))
+    return gone

@@ -27,6 +27,7 @@ from materia.errors import MateriaError
 from materia.settings import Settings
 from materia.workers import ship
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, Provider, reap, worker_labels
+from materia.workers.prices import instance_type
 from materia.workers.ssh import HostKey, SshTarget, clean_env, cloud_init, pin, wait_until_usable
 
 # The worker's directory for this run; MATERIA_WORKER_ROOT lets a host put it elsewhere.
@@ -179,7 +180,7 @@ def run_on_worker(
                 spec = InstanceSpec(
                     name=name,
                     pipeline=pipeline,
-                    server_type=SERVER_TYPES[pipeline],
+                    server_type=instance_type(provider.name, pipeline),
                     labels=worker_labels(pipeline, run_id),
                     user_data=cloud_init(host_key) if host_key else None,
                 )
@@ -286,14 +287,16 @@ def _channel(
     key = settings.hetzner.ssh_private_key
     if key is None or not key.is_file():
         raise MateriaError(
-            f"HCLOUD_SSH_PRIVATE_KEY must name the worker SSH private key file (got {key})"
+            "MATERIA_WORKER_SSH_KEY (or HCLOUD_SSH_PRIVATE_KEY) must name the worker SSH "
+            f"private key file (got {key})"
         )
     if not instance.host:
         raise MateriaError(f"worker {instance.name} has no public IPv4 address")
     alias = f"materia-worker-{instance.id}"
     known = tmp / "known_hosts"
     pin(known, alias, host_key)
-    target = SshTarget(instance.host, instance.port, settings.hetzner.ssh_user, key, known, alias)
+    user = instance.ssh_user or settings.hetzner.ssh_user
+    target = SshTarget(instance.host, instance.port, user, key, known, alias)
     wait_until_usable(
         target, time.monotonic() + ssh_timeout, f"worker {instance.name} ({instance.host})"
     )
@@ -347,7 +350,7 @@ def _record(
     rec = runlog.RunRecord(
         pipeline=pipeline,
         provider=provider.name,
-        server_type=SERVER_TYPES[pipeline],
+        server_type=instance_type(provider.name, pipeline),
         worker=name,
         started=started,
         ended=ended,

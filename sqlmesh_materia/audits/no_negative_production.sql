@@ -1,8 +1,8 @@
-/* Production (attribute 028) is never negative in PSD; a negative value is bad input. */
 AUDIT (
   name no_negative_production
 );
 
+/* Production (attribute 028) is never negative in PSD; a negative value is bad input. */
 SELECT
   *
 FROM @this_model

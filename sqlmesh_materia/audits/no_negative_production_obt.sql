@@ -1,8 +1,8 @@
-/* The pivoted production column is never negative. */
 AUDIT (
   name no_negative_production_obt
 );
 
+/* The pivoted production column is never negative. */
 SELECT
   *
 FROM @this_model

@@ -35,3 +35,9 @@ def metric_name(evaluator, column) -> exp.Expression:
     """CASE mapping an attribute id column to its metric name (NULL if none)."""
     whens = " ".join(f"WHEN '{a}' THEN '{n}'" for n, a in METRICS.items())
     return _parse(f"CASE {column.sql(dialect='duckdb')} {whens} END")
+
+
+@macro()
+def metric_ids(evaluator) -> exp.Expression:
+    """The attribute ids of the metrics, as a tuple for `IN`."""
+    return exp.Tuple(expressions=[exp.Literal.string(a) for a in METRICS.values()])

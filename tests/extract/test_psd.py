@@ -249,6 +249,51 @@ def test_unexpected_archive_contents(psd_server, materia_env, cli, write, messag
     assert landed(home_of(env)) == {}
 
 
+def _lines_with(field: int, text: str) -> list[str]:
+    """The 2022-12 sample release with one field of its 6th row (line 7) replaced."""
+    lines = [r.line() for r in pf.sample_rows("2022-12")]
+    parts = lines[5].split(",")
+    parts[field] = text
+    lines[5] = ",".join(parts)
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "line 2: header but no data rows"),
+        (["garbage row"], "line 2: expected 12 fields, found 1"),
+        (_lines_with(-1, "n/a"), "line 7: Value is not a number"),
+        (_lines_with(-8, "9999"), "line 7: Market_Year outside 1960..2025"),
+        (_lines_with(-8, "0"), "line 7: Market_Year outside 1960..2025"),
+        (_lines_with(0, ""), "line 7: a code is empty"),
+    ],
+    ids=["header-only", "garbage", "value", "year-9999", "year-0", "empty-code"],
+)
+def test_the_extractor_refuses_archives_the_transform_could_not_load(
+    psd_server, materia_env, cli, lines, message
+):
+    target = psd_server.root / "archives/2022/12" / COFFEE
+    pf.write_lines(target, lines, "psd_coffee.csv")
+    env = env_for(materia_env, psd_server, PSD_DATASETS=COFFEE)
+    proc = cli("extract", "psd", "--as-of", "2022-12-31", env=env)
+    one_error_line(proc, psd_server.url("2022-12", COFFEE), message, "nothing landed")
+    assert landed(home_of(env)) == {}
+
+
+def test_a_quarantined_release_is_never_landed_again(two_releases, materia_env, cli):
+    env = env_for(materia_env, two_releases, PSD_DATASETS=COFFEE)
+    assert cli("extract", "psd", "--as-of", "2022-12-31", env=env).returncode == 0
+    (key,) = landed(home_of(env))
+    assert cli("landing", "quarantine", key, env=env).returncode == 0
+    gets = two_releases.body_bytes("GET")
+    proc = cli("extract", "psd", "--as-of", "2022-12-31", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"quarantined {key}: not landed again" in proc.stdout
+    assert set(landed(home_of(env))) == {f"quarantine/{key}", f"quarantine/{key}.reason.json"}
+    assert two_releases.body_bytes("GET") == gets  # known by its ETag: not even downloaded
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

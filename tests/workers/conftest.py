@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from testsupport import clean_env
+from testsupport.clouds import Clouds
 from testsupport.hetzner_api import FakeHetzner
 from testsupport.sshd import MARKER, SSHD, SshWorkers
 
@@ -57,30 +58,63 @@ class Cloud:
         )
 
 
-@pytest.fixture
-def cloud(tmp_path: Path, client_key: Path):
-    """FakeHetzner + sshd-backed servers. A worker builds its own environment from the
-    shipped uv.lock (`uv sync --locked`), as on Hetzner; this machine is offline, so the
-    stand-in servers set UV_OFFLINE=1 and uv installs from its local cache."""
+def _sshd_env(root: Path) -> dict[str, str]:
+    """The stand-in servers' environment. A worker builds its own environment from the
+    shipped uv.lock (`uv sync --locked`), as on a real cloud; this machine is offline, so
+    the servers set UV_OFFLINE=1 and uv installs from its local cache."""
     _need_ssh()
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("needs uv on PATH (workers build their environment with it)")
+    return {
+        "MATERIA_WORKER_ROOT": str(root),
+        "UV_OFFLINE": "1",
+        "PATH": f"{Path(uv).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, client_key: Path):
+    """FakeHetzner + sshd-backed servers."""
     root = tmp_path / "worker-disk"
-    servers = SshWorkers(
-        tmp_path / "servers",
-        client_key.with_suffix(".pub").read_text(),
-        env={
-            "MATERIA_WORKER_ROOT": str(root),
-            "UV_OFFLINE": "1",
-            "PATH": f"{Path(uv).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        },
-    )
+    env = _sshd_env(root)
+    servers = SshWorkers(tmp_path / "servers", client_key.with_suffix(".pub").read_text(), env=env)
     api = FakeHetzner(TOKEN, boot=servers.boot, halt=servers.halt, action_seconds=0.2)
     with api:
         api.add_ssh_key("materia", client_key.with_suffix(".pub").read_text())
         yield Cloud(api, servers, root, client_key)
     servers.stop_all()
+
+
+@pytest.fixture
+def clouds(tmp_path: Path, client_key: Path):
+    """The Scaleway, OVHcloud and OCI stand-ins (start the ones a test needs with
+    `clouds.start(name)`), their servers booting as real sshd processes."""
+    root = tmp_path / "worker-disk"
+    with Clouds(tmp_path, client_key, _sshd_env(root), worker_root=root) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def worker_seaweed(tmp_path_factory: pytest.TempPathFactory):
+    """SeaweedFS as R2 with keys made for this session (see worker_runs.private_seaweed)."""
+    from testsupport.seaweed import weed_binary
+    from testsupport.worker_runs import private_seaweed
+
+    try:
+        weed_binary()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    with private_seaweed(tmp_path_factory.mktemp("seaweed-clouds")) as sw:
+        yield sw
+
+
+@pytest.fixture
+def worker_r2(worker_seaweed):
+    """(R2 env, s3fs, bucket): a bucket of this test's own on the session's SeaweedFS."""
+    from testsupport.worker_runs import fresh_bucket
+
+    return fresh_bucket(worker_seaweed)
 
 
 class ProcScanner:

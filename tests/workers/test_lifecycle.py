@@ -7,12 +7,9 @@ PSD Online server, SeaweedFS as R2. Every test ends with zero servers in the API
 
 from __future__ import annotations
 
-import json
 import secrets
 import signal
-import subprocess
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,54 +18,21 @@ from materia import settings as settings_mod
 from materia.errors import MateriaError
 from materia.workers.hetzner import HetznerProvider
 from materia.workers.run import run_on_worker
-from testsupport import cli_command, run_cli
-from testsupport.psd_fixtures import sample_rows, write_release
+from testsupport import run_cli
+from testsupport.worker_runs import DATASET, bucket_run_log, publish_release, start_slow_extract
+from testsupport.worker_runs import local_run_log as run_log
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
-DATASET = "psd_coffee_csv.zip"
-
-
-def publish_release(psd_server) -> str:
-    """This month's release on the PSD stand-in (the worker extracts "today")."""
-    now = datetime.now(UTC)
-    write_release(psd_server.root / "archives" / f"{now:%Y}" / f"{now:%m}" / DATASET, sample_rows())
-    return f"psd/psd_coffee_csv/{now:%Y}/{now:%m}/"
-
-
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory: pytest.TempPathFactory):
-    """SeaweedFS as R2 with credentials made for this module: the shared fixture's fixed
-    test keys are written in the source tree, which a worker legitimately receives."""
-    from testsupport.seaweed import Seaweed, weed_binary
-
-    try:
-        weed_binary()
-    except FileNotFoundError as e:
-        pytest.skip(str(e))
-    sw = Seaweed(tmp_path_factory.mktemp("seaweed-workers"))
-    sw.access_key = f"AK{secrets.token_hex(8)}"
-    sw.secret_key = f"SK{secrets.token_hex(16)}"
-    with sw:
-        yield sw
 
 
 @pytest.fixture
-def r2(seaweed):
-    """A bucket of its own, so runs do not see each other's objects."""
-    fs = seaweed.s3fs()
-    bucket = f"e2e-{secrets.token_hex(4)}"
-    fs.mkdir(bucket)
-    env = {**seaweed.r2_env(), "R2_BUCKET": bucket}
-    yield env, fs, bucket
+def seaweed(worker_seaweed):
+    return worker_seaweed
 
 
-def wait_for(predicate, timeout: float = 120, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+@pytest.fixture
+def r2(worker_r2):
+    return worker_r2
 
 
 def in_process_settings(
@@ -84,13 +48,7 @@ def provider_of(s: settings_mod.Settings) -> HetznerProvider:
 
 
 def r2_log(r2) -> list[dict]:
-    _, fs, bucket = r2
-    return [json.loads(x) for x in fs.cat(f"{bucket}/runs/runs.jsonl").decode().splitlines()]
-
-
-def run_log(home: Path) -> list[dict]:
-    path = home / "landing" / "runs" / "runs.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    return bucket_run_log(r2[1], r2[2])
 
 
 # --- end to end -------------------------------------------------------------------------
@@ -176,21 +134,10 @@ def test_delete_answering_500_twice_is_retried(cloud, psd_server, tmp_path):
 
 def _start_slow_run(cloud, psd_server, r2, tmp_path):
     """A CLI run whose worker is mid-download (the PSD stand-in dribbles the body)."""
-    publish_release(psd_server)
-    psd_server.inject("slow", chunk=256, delay=0.5)
     env = cloud.env(
         tmp_path / "home", PSD_BASE_URL=psd_server.base_url, PSD_DATASETS=DATASET, **r2[0]
     )
-    (tmp_path / "cwd").mkdir()
-    proc = subprocess.Popen(
-        cli_command("pipeline", "run", "extract", "--on", "hetzner"),
-        env=env,
-        cwd=tmp_path / "cwd",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for(lambda: psd_server.count("GET") > 0, what="the worker to start downloading")
+    proc = start_slow_extract(psd_server, "hetzner", env, tmp_path / "cwd")
     assert len(cloud.api.snapshot()) == 1
     return proc, env
 

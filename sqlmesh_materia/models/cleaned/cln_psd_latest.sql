@@ -6,7 +6,7 @@ commodities only alldata carries), with names, units and the PSD stamp of the re
 that last revised each value. */
 MODEL (
   name cleaned.cln_psd_latest,
-  kind FULL,
+  kind VIEW,
   grain (commodity_code, country_code, market_year, attribute_id),
   description 'Newest landed value per commodity, country, market year and attribute.'
 );
@@ -37,6 +37,7 @@ SELECT
   s.month
 FROM staging.stg_psdalldata__commodity AS s
 JOIN newest
-  ON s.commodity_code = newest.commodity_code AND s.release_month = newest.release_month
+  ON s.commodity_code = newest.commodity_code
+  AND s.release_month = newest.release_month
 WHERE
   s.newest

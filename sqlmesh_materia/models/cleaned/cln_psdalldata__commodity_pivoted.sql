@@ -23,6 +23,8 @@ SELECT
   MAX(release_month) AS release_month,
   @pivot_metrics()
 FROM cleaned.cln_psd_latest
+WHERE
+  attribute_id IN @metric_ids()
 GROUP BY
   commodity_code,
   country_code,

@@ -8,8 +8,12 @@ MODEL (
   kind FULL,
   grain attribute_id,
   audits (
-    NOT_NULL(columns := (attribute_id)),
-    UNIQUE_VALUES(columns := (attribute_id))
+    NOT_NULL(columns := (
+      attribute_id
+    )),
+    UNIQUE_VALUES(columns := (
+      attribute_id
+    ))
   ),
   description 'PSD attribute ids, newest labels, and the metric column each maps to.'
 );

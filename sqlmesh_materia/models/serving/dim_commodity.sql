@@ -7,8 +7,12 @@ MODEL (
   kind FULL,
   grain commodity_code,
   audits (
-    NOT_NULL(columns := (commodity_code)),
-    UNIQUE_VALUES(columns := (commodity_code))
+    NOT_NULL(columns := (
+      commodity_code
+    )),
+    UNIQUE_VALUES(columns := (
+      commodity_code
+    ))
   ),
   description 'PSD commodity codes and their newest names.'
 );

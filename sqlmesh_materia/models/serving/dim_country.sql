@@ -7,8 +7,12 @@ MODEL (
   kind FULL,
   grain country_code,
   audits (
-    NOT_NULL(columns := (country_code)),
-    UNIQUE_VALUES(columns := (country_code))
+    NOT_NULL(columns := (
+      country_code
+    )),
+    UNIQUE_VALUES(columns := (
+      country_code
+    ))
   ),
   description 'PSD country codes and their newest names.'
 );

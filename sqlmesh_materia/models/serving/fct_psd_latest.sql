@@ -7,7 +7,17 @@ MODEL (
   kind VIEW,
   grain (commodity_code, country_code, market_year, attribute_id),
   audits (
-    NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, unit_id, value, release_month)),
+    NOT_NULL(
+      columns := (
+        commodity_code,
+        country_code,
+        market_year,
+        attribute_id,
+        unit_id,
+        value,
+        release_month
+      )
+    ),
     unique_grain(columns := (commodity_code, country_code, market_year, attribute_id)),
     units_consistent_per_attribute,
     no_negative_production

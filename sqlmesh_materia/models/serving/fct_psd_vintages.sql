@@ -12,8 +12,12 @@ MODEL (
   kind FULL,
   grain (commodity_code, country_code, market_year, attribute_id, release_month),
   audits (
-    NOT_NULL(columns := (commodity_code, country_code, market_year, attribute_id, value, release_month)),
-    unique_grain(columns := (commodity_code, country_code, market_year, attribute_id, release_month)),
+    NOT_NULL(
+      columns := (commodity_code, country_code, market_year, attribute_id, value, release_month)
+    ),
+    unique_grain(
+      columns := (commodity_code, country_code, market_year, attribute_id, release_month)
+    ),
     no_negative_production
   ),
   description 'PSD value history: a row per (series, release_month) in which the value first appeared or changed.'
@@ -37,8 +41,7 @@ WITH cur AS (
   SELECT
     COUNT(DISTINCT release_month) AS n
   FROM cur
-), /* The usual step is one release: a hash join with the prior value is enough. */
-single AS (
+), single /* The usual step is one release: a hash join with the prior value is enough. */ AS (
   SELECT
     cur.*
   FROM cur
@@ -52,17 +55,11 @@ single AS (
       SELECT
         n
       FROM months
-    ) <= 1
-    AND prior.value IS DISTINCT FROM cur.value
-), /* Several releases in one step: compare in month order. */
-several AS (
+    ) <= 1 AND prior.value IS DISTINCT FROM cur.value
+), several /* Several releases in one step: compare in month order. */ AS (
   SELECT
     cur.*,
-    CASE
-      WHEN ROW_NUMBER() OVER w = 1
-      THEN prior.value
-      ELSE LAG(cur.value) OVER w
-    END AS previous_value
+    CASE WHEN ROW_NUMBER() OVER w = 1 THEN prior.value ELSE LAG(cur.value) OVER w END AS previous_value
   FROM cur
   LEFT JOIN materia_input.vintage_prior AS prior
     ON cur.commodity_code = prior.commodity_code
@@ -75,14 +72,18 @@ several AS (
         n
       FROM months
     ) > 1
-  WINDOW w AS (PARTITION BY cur.commodity_code, cur.country_code, cur.market_year, cur.attribute_id ORDER BY cur.release_month)
+  WINDOW w AS (
+    PARTITION BY cur.commodity_code, cur.country_code, cur.market_year, cur.attribute_id
+    ORDER BY cur.release_month
+  )
 )
 SELECT
   *
 FROM single
 UNION ALL
 SELECT
-  * EXCLUDE (previous_value)
+  *
+  EXCLUDE (previous_value)
 FROM several
 WHERE
   previous_value IS DISTINCT FROM value

@@ -12,25 +12,20 @@ MODEL (
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
     unique_grain(columns := (commodity_code, country_code, market_year)),
-    yield_in_range,
-    no_negative_production_obt
+    yield_in_range
   ),
   description 'Newest key metrics per commodity, country and market year with units and derived stocks_to_use, net_exports, production_yoy_pct and share_of_world_production.'
 );
 
 SELECT
   p.*,
-  /* A country's use is what it consumes and exports (at world level use is domestic
-     consumption alone: world exports are someone's imports). */
-  p.ending_stocks / NULLIF(p.domestic_consumption + p.exports, 0) AS stocks_to_use,
+  p.ending_stocks /* A country's use is what it consumes and exports (at world level use is domestic
+     consumption alone: world exports are someone's imports). */ / NULLIF(p.domestic_consumption + p.exports, 0) AS stocks_to_use,
   p.exports - p.imports AS net_exports,
   100.0 * (
     p.production / NULLIF(prev.production, 0) - 1
   ) AS production_yoy_pct,
-  p.production / NULLIF(
-    SUM(p.production) OVER (PARTITION BY p.commodity_code, p.market_year),
-    0
-  ) AS share_of_world_production
+  p.production / NULLIF(SUM(p.production) OVER (PARTITION BY p.commodity_code, p.market_year), 0) AS share_of_world_production
 FROM cleaned.cln_psdalldata__commodity_pivoted AS p
 LEFT JOIN cleaned.cln_psdalldata__commodity_pivoted AS prev
   ON prev.commodity_code = p.commodity_code

@@ -1,0 +1,90 @@
+"""Helpers for end-to-end worker runs: a release to extract, SeaweedFS as R2 with keys
+made for the run, the run log, and waiting on a condition (never on a fixed time)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from testsupport import cli_command
+from testsupport.psd_fixtures import sample_rows, write_release
+
+DATASET = "psd_coffee_csv.zip"
+
+
+def publish_release(psd_server: Any) -> str:
+    """This month's release on the PSD stand-in (a worker extracts "today"); its prefix."""
+    now = datetime.now(UTC)
+    write_release(psd_server.root / "archives" / f"{now:%Y}" / f"{now:%m}" / DATASET, sample_rows())
+    return f"psd/psd_coffee_csv/{now:%Y}/{now:%m}/"
+
+
+def start_slow_extract(
+    psd_server: Any, on: str, env: dict[str, str], cwd: Path
+) -> subprocess.Popen[str]:
+    """`materia pipeline run extract --on <on>` as a subprocess (to signal), returned once
+    its worker is mid-download: the PSD stand-in dribbles the release's body."""
+    publish_release(psd_server)
+    psd_server.inject("slow", chunk=256, delay=0.5)
+    cwd.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        cli_command("pipeline", "run", "extract", "--on", on),
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: psd_server.count("GET") > 0, what="the worker to start downloading")
+    return proc
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def private_seaweed(directory: Path) -> Iterator[Any]:
+    """SeaweedFS as R2 with credentials made now: the shared fixture's fixed test keys are
+    written in the source tree, which a worker legitimately receives."""
+    from testsupport.seaweed import Seaweed
+
+    sw = Seaweed(directory)
+    sw.access_key = f"AK{secrets.token_hex(8)}"
+    sw.secret_key = f"SK{secrets.token_hex(16)}"
+    with sw:
+        yield sw
+
+
+def fresh_bucket(seaweed: Any) -> tuple[dict[str, str], Any, str]:
+    """A bucket of its own (so runs do not see each other's objects): R2 env, fs, name."""
+    fs = seaweed.s3fs()
+    bucket = f"e2e-{secrets.token_hex(4)}"
+    fs.mkdir(bucket)
+    return {**seaweed.r2_env(), "R2_BUCKET": bucket}, fs, bucket
+
+
+def bucket_run_log(fs: Any, bucket: str) -> list[dict]:
+    """The run log (`runs/runs.jsonl`) in an R2 bucket."""
+    path = f"{bucket}/runs/runs.jsonl"
+    if not fs.exists(path):
+        return []
+    return [json.loads(x) for x in fs.cat(path).decode().splitlines()]
+
+
+def local_run_log(home: Path) -> list[dict]:
+    """The run log of a local landing area under MATERIA_HOME."""
+    path = home / "landing" / "runs" / "runs.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
