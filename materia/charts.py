@@ -1,8 +1,15 @@
 """The workbench's charts (altair): units in every axis title, USDA's year labels,
 the World drawn dashed, monthly release axes. SVG, so each chart's text is in the page.
+
+Each function returns a `Chart`: the vega-lite JSON made once. marimo would otherwise
+run altair's schema validation every time it shows a chart (about 30 ms each, several
+per commodity pick); tests/test_charts.py validates every chart instead.
 """
 
 from __future__ import annotations
+
+import json
+import re
 
 import altair as alt
 import polars as pl
@@ -14,13 +21,27 @@ HEIGHT = 300
 USERMETA = {"embedOptions": {"renderer": "svg", "actions": False}}
 
 
+class Chart:
+    """A chart as marimo and the report show it (vega-lite JSON); `.altair` is the source."""
+
+    def __init__(self, chart: alt.TopLevelMixin) -> None:
+        self.altair = chart
+        self.spec = chart.to_dict(validate=False)
+
+    def _mime_(self) -> tuple[str, str]:
+        version = re.search(r"/v(\d+)[.\d]*\.json$", self.spec.get("$schema", ""))
+        return f"application/vnd.vegalite.v{version[1] if version else 6}+json", json.dumps(
+            self.spec
+        )
+
+
 def _chart(df: pl.DataFrame, title: str) -> alt.Chart:
     return alt.Chart(df, title=title).properties(width="container", usermeta=USERMETA)
 
 
 def line_chart(
     c_code: str, series: pl.DataFrame, title: str, y_title: str, percent: bool = False
-) -> alt.Chart:
+) -> Chart:
     """One line per country over market years ("2022/23" on the axis); World dashed."""
     df = series.with_columns(
         pl.col("market_year")
@@ -29,7 +50,7 @@ def line_chart(
         (pl.col("country_code") == an.WORLD).alias("world"),
     )
     fmt = ".1%" if percent else ",.0f"
-    return (
+    return Chart(
         _chart(df, title)
         .mark_line(point=True)
         .encode(
@@ -52,10 +73,10 @@ def line_chart(
     )
 
 
-def bar_chart(top: pl.DataFrame, title: str, x_title: str) -> alt.Chart:
+def bar_chart(top: pl.DataFrame, title: str, x_title: str) -> Chart:
     """Horizontal bars of a ranking (the World row is left out), share in the tooltip."""
     df = top.filter(pl.col("country_code") != an.WORLD)
-    return (
+    return Chart(
         _chart(df, title)
         .mark_bar()
         .encode(
@@ -71,9 +92,9 @@ def bar_chart(top: pl.DataFrame, title: str, x_title: str) -> alt.Chart:
     )
 
 
-def revision_chart(rev: pl.DataFrame, title: str, y_title: str) -> alt.Chart:
+def revision_chart(rev: pl.DataFrame, title: str, y_title: str) -> Chart:
     """An estimate by release month: monthly ticks labelled "Nov 2022"."""
-    return (
+    return Chart(
         _chart(rev, title)
         .mark_line(point=True, interpolate="step-after")
         .encode(

@@ -33,11 +33,13 @@ VEGA_MIMES = re.compile(r"application/vnd\.vega(lite)?\.v\d+\+json")
 
 def vega_bundle(cache_dir: Path) -> str:
     """vega + vega-lite + vega-embed as one script (built once per vl-convert version)."""
-    import vl_convert
+    from importlib import metadata
 
-    path = cache_dir / f"vega-bundle-{vl_convert.__version__}.js"
+    path = cache_dir / f"vega-bundle-{metadata.version('vl-convert-python')}.js"
     if path.is_file():
         return path.read_text(encoding="utf-8")
+    import vl_convert  # a large extension: only when the bundle is not cached yet
+
     bundle = vl_convert.javascript_bundle()
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -82,7 +82,9 @@ table.sheet caption,table.plain caption{text-align:left;font-weight:600;padding:
 table.sheet th,table.sheet td,table.plain th,table.plain td{padding:.2rem .7rem;border-bottom:1px solid #d0d7de;white-space:nowrap}
 table.sheet th{text-align:left;font-weight:500} table.sheet thead th{font-weight:600}
 table.sheet td.num,table.plain td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.plain th.num{text-align:right}
 table.sheet td.unit{color:#57606a} .sheet-note{color:#9a6700}
+.wb-table{max-height:420px;overflow:auto} .wb-table table.plain{width:100%}
 </style>
 """
 
@@ -91,7 +93,9 @@ def html_table(df: pl.DataFrame, caption: str = "") -> str:
     """Any frame as a static HTML table with the same formats as the notebook's tables."""
     fmt = formats(df)
     numeric = {n for n, t in df.schema.items() if t.is_numeric() and n not in PLAIN_INTEGERS}
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
+    head = "".join(
+        f"<th{' class=num' if c in numeric else ''}>{html.escape(c)}</th>" for c in df.columns
+    )
     rows = []
     for row in df.iter_rows(named=True):
         cells = "".join(

@@ -126,9 +126,7 @@ def _unchanged(settings: Settings, store: LandingStore, env: str, digest: str) -
 
 def _mark(settings: Settings, store: LandingStore, env: str, digest: str) -> None:
     """Note what the current publication covers, for `_unchanged` (embedded catalog)."""
-    location = cat_mod.local_metadata_location(
-        settings, cat_mod.namespace_for(env), "publications"
-    )
+    location = cat_mod.local_metadata_location(settings, cat_mod.namespace_for(env), "publications")
     if location is None:
         return
     data = {"digest": digest, "publications": location}

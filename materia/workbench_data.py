@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -30,15 +30,9 @@ OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
     "fct_psd_latest",
     "dim_attribute",
 )
-VINTAGE_COLUMNS = (
-    "country_code",
-    "market_year",
-    "attribute_id",
-    "unit_id",
-    "value",
-    "release_month",
-)
-CACHED_COMMODITIES = 12  # picks kept in memory (a commodity is a few MB at full size)
+VINTAGE_COLUMNS = ("country_code", "market_year", "attribute_id", "value", "release_month")
+CACHED_COMMODITIES = 6  # picks kept in memory (a commodity is a few MB at full size)
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="materia-read")
 
 
 def envs(settings: Settings) -> list[str]:
@@ -92,14 +86,14 @@ class Reader:
 # --- a commodity --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Commodity:
-    """One commodity of one publication: its OBT rows and its vintages."""
+    """One commodity of one publication: its OBT rows now, its vintages when first used
+    (they are read in the background meanwhile, so the first charts need not wait)."""
 
     code: str
     name: str
     release: dt.date  # the newest landed release holding it
-    previous_release: dt.date | None  # the release before, as its vintages know it
     metrics: pl.DataFrame  # obt_commodity_metrics rows
-    vintages: pl.DataFrame  # VINTAGE_COLUMNS
+    pending_vintages: Future = field(repr=False, compare=False)  # -> VINTAGE_COLUMNS
     attribute_ids: dict[str, str] = field(default_factory=lambda: dict(psd_codes.METRICS))
     # Frames derived from this one (world totals, …), computed once per pick.
     derived: dict = field(default_factory=dict, repr=False, compare=False)
@@ -109,6 +103,20 @@ class Commodity:
         if key not in self.derived:
             self.derived[key] = compute()
         return self.derived[key]
+
+    @property
+    def vintages(self) -> pl.DataFrame:
+        return self.pending_vintages.result()
+
+    @property
+    def previous_release(self) -> dt.date | None:
+        """The release before `release`, as this commodity's vintages know it."""
+
+        def compute() -> dt.date | None:
+            earlier = self.vintages.filter(pl.col("release_month") < self.release)
+            return earlier["release_month"].max() if earlier.height else None  # type: ignore[return-value]
+
+        return self.memo("previous_release", compute)
 
     @property
     def country_names(self) -> dict[str, str]:
@@ -190,21 +198,16 @@ class Workbench:
 
     def _load(self, code: str) -> Commodity:
         where = "WHERE commodity_code = ?"
-        # Both reads at once: DuckDB works outside the GIL.
-        with ThreadPoolExecutor(2) as pool:
-            obt = pool.submit(self._read, OBT, "*", where + " ORDER BY country_code, market_year", [code])  # fmt: skip
-            vintages = self._read(VINTAGES, ", ".join(VINTAGE_COLUMNS), where, [code])
-            metrics = obt.result()
+        # DuckDB works outside the GIL: the vintages arrive while the pick's first cells run.
+        vintages = _BACKGROUND.submit(self._read, VINTAGES, ", ".join(VINTAGE_COLUMNS), where, [code])  # fmt: skip
+        metrics = self._read(OBT, "*", where + " ORDER BY country_code, market_year", [code])
         row = self.commodities().filter(commodity_code=code).row(0, named=True)
-        release = row["release_month"]
-        earlier = vintages.filter(pl.col("release_month") < release)["release_month"]
         return Commodity(
             code=code,
             name=row["commodity_name"],
-            release=release,
-            previous_release=earlier.max() if earlier.len() else None,  # type: ignore[arg-type]
+            release=row["release_month"],
             metrics=metrics,
-            vintages=vintages,
+            pending_vintages=vintages,
         )
 
     # --- what changed in the newest release, across every commodity ------------------------

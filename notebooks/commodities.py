@@ -18,8 +18,13 @@ def _():
     from materia import workbench_data as wd
     from materia.errors import MateriaError
 
-    def show(df, label="", page_size=10):
-        """A read-only table: formatted numbers, blanks for missing values."""
+    def show(df, label=""):
+        """A small table as plain HTML: formatted numbers, blanks for missing values, a
+        scroll box when long (cheap to redraw on every pick)."""
+        return mo.Html(f'<div class="wb-table">{tables.html_table(df, label)}</div>')
+
+    def browse(df, label=""):
+        """A large table to sort, search and page through."""
         return mo.ui.table(
             df,
             selection=None,
@@ -27,7 +32,6 @@ def _():
             show_column_summaries=False,
             show_data_types=False,
             show_download=False,
-            page_size=page_size,
             label=label,
         )
 
@@ -55,6 +59,7 @@ def _():
     return (
         MateriaError,
         an,
+        browse,
         charts,
         downloads,
         getpass,
@@ -68,6 +73,12 @@ def _():
         wasde,
         wd,
     )
+
+
+@app.cell
+def _(mo, tables):
+    mo.Html(tables.SHEET_CSS)  # styles for the plain tables and the balance sheet
+    return
 
 
 @app.cell
@@ -203,7 +214,6 @@ def _(
     to_year,
     unit_picker,
 ):
-    _previous = f", previous {c.previous_release:%b %Y}" if c.previous_release else ""
     mo.vstack(
         [
             mo.hstack(
@@ -212,7 +222,7 @@ def _(
                 wrap=True,
             ),
             mo.hstack([countries_picker, from_year, to_year], justify="start", wrap=True),
-            mo.md(f"**{c.name}**: PSD release {c.release:%b %Y}{_previous}."),
+            mo.md(f"**{c.name}**: PSD release {c.release:%b %Y}."),
         ]
     )
     return
@@ -292,7 +302,7 @@ def _(an, c, charts, downloads, in_unit, mo, pl, show, unit, years):
         )
         _frames[_name] = _table
         _charts.append(charts.bar_chart(_top, f"{c.name}: {_name.lower()} {_label}", an.label(_m, unit.label)))  # fmt: skip
-        _tabs[f"{_name} {_label}"] = show(_table, page_size=11)
+        _tabs[f"{_name} {_label}"] = show(_table, f"{_name} {_label}")
     mo.vstack(
         [
             mo.md(
@@ -301,7 +311,7 @@ def _(an, c, charts, downloads, in_unit, mo, pl, show, unit, years):
                 "The last row of each table is the world."
             ),
             mo.hstack(_charts, widths="equal", align="start"),
-            mo.ui.tabs(_tabs),
+            mo.hstack(list(_tabs.values()), widths="equal", align="start", wrap=True),
             downloads((c.name, "top countries", _label, f"{c.release:%Y-%m}"), _frames)
             if _frames
             else None,
@@ -350,10 +360,11 @@ def _(MateriaError, bs_region, bs_years, c, downloads, mo, tables, unit, wasde):
     except MateriaError as _e:
         _out = mo.callout(mo.md(str(_e)), kind="warn")
     else:
-        _caption = f"{_bs.title}, PSD release {_bs.release:%b %Y}"
+        _previous = f" (previous {_bs.previous_release:%b %Y})" if _bs.previous_release else ""
+        _caption = f"{_bs.title}, PSD release {_bs.release:%b %Y}{_previous}"
         _out = mo.vstack(
             [
-                mo.Html(tables.SHEET_CSS + tables.sheet_html(_bs.table, _caption, _bs.note)),
+                mo.Html(tables.sheet_html(_bs.table, _caption, _bs.note)),
                 downloads(
                     (c.name, _bs.region, "balance sheet", f"{c.release:%Y-%m}"),
                     {"balance sheet": _bs.table},
@@ -422,7 +433,7 @@ def _(c, mo, wb):
 
 
 @app.cell
-def _(changes_attribute, changes_by, changes_commodity, downloads, mo, pl, show, wasde, wb):
+def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, pl, wasde, wb):
     _top = wasde.what_changed(
         wb.changes(),
         list(changes_commodity.value),
@@ -450,7 +461,7 @@ def _(changes_attribute, changes_by, changes_commodity, downloads, mo, pl, show,
             mo.hstack(
                 [changes_commodity, changes_attribute, changes_by], justify="start", wrap=True
             ),  # fmt: skip
-            show(_shown)
+            browse(_shown)
             if _top.height
             else mo.md("No value changed: one release landed, or none revised."),  # fmt: skip
             downloads(("what changed", wb.env, f"{_newest:%Y-%m}"), {"what changed": _shown}),
@@ -513,7 +524,7 @@ def _(MateriaError, dev_name, dev_run, mo, set_dev_run, set_published, settings,
 
 
 @app.cell
-def _(get_dev_run, mo, show):
+def _(browse, get_dev_run, mo, show):
     mo.stop(get_dev_run() is None)
     _result, _diff, _log = get_dev_run()
     _tables = "\n".join(f"- {t}" for t, s in sorted(_result.published.items()) if s) or "- none"
@@ -522,7 +533,7 @@ def _(get_dev_run, mo, show):
             mo.md(f"### {_diff.summary}\nRow counts per serving table:"),
             show(_diff.row_counts),
             mo.md("Keys and metrics whose values differ (first 1,000):"),
-            show(_diff.differences.head(1000)),
+            browse(_diff.differences.head(1000)),
         ]
         if _diff is not None
         else [mo.md("Prod is not published yet: nothing to compare with.")]

@@ -129,7 +129,7 @@ def test_smoke_run_writes_every_section(tmp_path):
                   "## 4. Extract", "## 5. Notebook"):  # fmt: skip
         assert title in text, title
     goals = [ln for ln in text.splitlines() if ln.startswith("| ") and "| **" in ln]
-    assert len(goals) == 11, goals
+    assert len(goals) == 14, goals
     assert all(re.search(r"\| \*\*(MET|NOT MET|NOT MEASURED)\*\* \|", g) for g in goals)
     # Both baselines always run, on the same zip, and compute the same wide table.
     agree = re.search(r"baselines agree \(wide rows floor / pandas\) \| ([\d,]+) / ([\d,]+)", text)

@@ -37,10 +37,7 @@ def read(catalog, table: str, namespace: str = "serving") -> list[dict]:
     if snapshot is None:
         return []
     return (
-        catalog.load_table(f"{namespace}.{table}")
-        .scan(snapshot_id=snapshot)
-        .to_arrow()
-        .to_pylist()
+        catalog.load_table(f"{namespace}.{table}").scan(snapshot_id=snapshot).to_arrow().to_pylist()
     )
 
 
