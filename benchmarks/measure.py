@@ -332,7 +332,7 @@ EXPORT_GOAL = "default report export ≤ 6 s"
 def notebook(ctx: Context) -> Result:
     res = Result(
         "notebook",
-        "5. Workbench in Chromium (Playwright) against `marimo run`, and the report export",
+        "5. Notebook: the workbench in Chromium (Playwright) against `marimo run`, and the report",
     )
     try:
         workspace.require("server", "extract", "transform", "lakehouse", "analysis")

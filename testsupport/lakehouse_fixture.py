@@ -246,15 +246,21 @@ def settings_for(home: Path, **extra: str) -> Settings:
 
 
 def land_and_publish(
-    home: Path, psd_root: Path, datasets: str, as_of: str, backfill_from: str
+    home: Path,
+    psd_root: Path,
+    datasets: str,
+    as_of: str,
+    backfill_from: str,
+    environ: dict[str, str] | None = None,
 ) -> Settings:
-    """`materia extract psd` from a loopback PSD server serving `psd_root`, then transform."""
+    """`materia extract psd` from a loopback PSD server serving `psd_root`, then transform
+    (`environ` adds settings: R2 and the Iceberg REST catalog, say)."""
     from materia import transform
     from materia.extract import psd
     from testsupport.psd_server import PsdServer
 
     with PsdServer(psd_root) as srv:
-        s = settings_for(home, PSD_BASE_URL=srv.base_url, PSD_DATASETS=datasets)
+        s = settings_for(home, PSD_BASE_URL=srv.base_url, PSD_DATASETS=datasets, **(environ or {}))
         code = psd.main(s, as_of=as_of, backfill_from=backfill_from)
         if code != 0:
             raise RuntimeError(f"extract psd from {psd_root} exited {code}")
@@ -262,11 +268,11 @@ def land_and_publish(
     return s
 
 
-def build(home: Path) -> Settings:
+def build(home: Path, environ: dict[str, str] | None = None) -> Settings:
     """Write the releases, land them and publish prod under `home`; its settings."""
     root = home.parent / f"{home.name}-psd"
     releases(root)
-    return land_and_publish(home, root, DATASETS, "2022-12-31", "2022-06")
+    return land_and_publish(home, root, DATASETS, "2022-12-31", "2022-06", environ)
 
 
 # Built once per test process: every module that imports these fixtures gets its own
