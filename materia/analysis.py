@@ -279,25 +279,6 @@ def stocks_to_use(
     return time_series(c, [*country_codes, WORLD], "stocks_to_use", years)
 
 
-def yoy_pct(series: pl.DataFrame) -> pl.DataFrame:
-    """`series` (country_code, market_year, value) with change_pct: percent change on
-    the country's previous market year (null where that year is missing or zero)."""
-    prev = series.select(
-        "country_code",
-        (pl.col("market_year") + 1).alias("market_year"),
-        pl.col("value").alias("_prev"),  # fmt: skip
-    )
-    return (
-        series.join(prev, on=["country_code", "market_year"], how="left")
-        .with_columns(
-            pl.when(pl.col("_prev") > 0)
-            .then((pl.col("value") / pl.col("_prev") - 1) * 100)
-            .alias("change_pct")
-        )
-        .drop("_prev")
-    )
-
-
 def wide_series(c: Commodity, series: pl.DataFrame) -> pl.DataFrame:
     """A time series as a table: one row per market year (newest first, USDA's labels),
     one column per country (World first)."""

@@ -31,7 +31,7 @@ OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
     "dim_attribute",
 )
 VINTAGE_COLUMNS = ("country_code", "market_year", "attribute_id", "value", "release_month")
-CACHED_COMMODITIES = 6  # picks kept in memory (a commodity is a few MB at full size)
+CACHED_COMMODITIES = 3  # picks kept in memory (a commodity is a few MB at full size)
 _BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="materia-read")
 
 
@@ -135,7 +135,7 @@ class Workbench:
         self._lock = threading.Lock()
         self._commodities: pl.DataFrame | None = None
         self._cache: OrderedDict[str, Commodity] = OrderedDict()
-        self._changes: pl.DataFrame | None = None
+        self._changes: dict[tuple[str, ...] | None, pl.DataFrame] = {}
 
     def _source(self, name: str) -> str:
         ref = self.publication.tables.get(name)
@@ -211,18 +211,20 @@ class Workbench:
         )
 
     # --- what changed in the newest release, across every commodity ------------------------
-    def changes(self) -> pl.DataFrame:
-        """Every value the newest release of its commodity revised, with its previous value.
+    def changes(self, codes: list[str] | None = None) -> pl.DataFrame:
+        """Every value the newest release of its commodity revised, with its previous value
+        (of every commodity, or of `codes` only).
 
         (commodity_code, commodity_name, country_code, country_name, market_year,
         attribute_id, attribute_name, unit, release, previous_release, previous, current).
         New series (no earlier value) are not revisions and are left out.
         """
-        if self._changes is None:
-            self._changes = self._read_changes()
-        return self._changes
+        key = tuple(sorted(codes)) if codes is not None else None
+        if key not in self._changes:
+            self._changes[key] = self._read_changes(key)
+        return self._changes[key]
 
-    def _read_changes(self) -> pl.DataFrame:
+    def _read_changes(self, codes: tuple[str, ...] | None) -> pl.DataFrame:
         pub, src = self.publication, self._source
         keys = "commodity_code, country_code, market_year, attribute_id"
         attribute_names = (
@@ -239,10 +241,13 @@ class Workbench:
         # `cur` (the newest release's rows, ~1 % of the table) is materialised once; the
         # full table is only scanned, never held: a few tens of MB at full size.
         vintages = src(VINTAGES)
+        only = f"WHERE commodity_code IN ({', '.join('?' * len(codes))})" if codes else ""
+        if codes is not None and not codes:
+            only = "WHERE false"
         sql = f"""
         WITH rel AS (
           SELECT commodity_code, max(release_month) AS release
-          FROM {src(OBT)} GROUP BY 1
+          FROM {src(OBT)} {only} GROUP BY 1
         ), cur AS MATERIALIZED (
           SELECT {keys}, unit_id, value AS current, release
           FROM {vintages} v JOIN rel USING (commodity_code)
@@ -273,7 +278,7 @@ class Workbench:
         WHERE prev.previous IS DISTINCT FROM cur.current
         ORDER BY ALL
         """
-        return self.reader.frame(sql)
+        return self.reader.frame(sql, list(codes or ()))
 
 
 # --- opening, cached per publication -----------------------------------------------------

@@ -191,7 +191,8 @@ def _(an, c, mo, units):
     _defaults = an.default_countries(c)
     countries_picker = mo.ui.multiselect(
         options={an.WORLD_NAME: an.WORLD, **_names},
-        value=[n for n, cc in _names.items() if cc in _defaults],
+        # The world first, then the biggest producers.
+        value=[an.WORLD_NAME, *(n for n, cc in _names.items() if cc in _defaults)],
         label="Countries",
     )
     _lo, _hi = an.market_years(c)

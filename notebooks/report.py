@@ -81,7 +81,7 @@ def _(an, charts, excel, mo, pl, plan, tables, wasde, wb):
                 parts += sheet(c, cc)
             else:
                 parts.append(mo.md(f"No {c.name} data for country {cc}."))
-        changed = wasde.what_changed(wb.changes(), [code], n=None)
+        changed = wasde.what_changed(wb.changes(plan.commodities), [code], n=None)
         if changed.height:
             shown = changed.select(
                 pl.col("country_name").alias("country"),

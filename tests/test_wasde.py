@@ -157,3 +157,10 @@ def test_what_changed_lists_every_revision_of_the_newest_releases(wb):
     assert set(only["year"]) == {"2023/24"} and len(coffee) == 2
     with pytest.raises(MateriaError, match="sort what changed by 'abs' or 'pct'"):
         wasde.what_changed(changes, by="size")
+
+
+def test_what_changed_of_some_commodities_only(wb):
+    some = wb.changes([fx.COFFEE])
+    assert set(some["commodity_code"]) == {fx.COFFEE}
+    assert some.equals(wb.changes().filter(commodity_code=fx.COFFEE))
+    assert wb.changes([]).height == 0
