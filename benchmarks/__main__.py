@@ -55,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(td)
         cache = a.cache or (scratch / "data" if a.smoke else generate.DATA_DIR)
         out = a.out or (scratch / "RESULTS.md" if a.smoke else DEFAULT_OUT)
-        releases = a.releases if not a.only or {"growth", "noop", "notebook"} & set(a.only) else 1
+        releases = (
+            a.releases
+            if not a.only or {"growth", "backfill", "prod_state", "noop", "notebook"} & set(a.only)
+            else 1
+        )
         log(f"data: {a.rows:,} rows x {releases} release(s) under {cache}")
         t_gen = time.perf_counter()
         series = generate.build(a.rows, releases, cache, a.source, log=log)
@@ -84,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {out}")
         if a.smoke and a.out is None:
             print(out.read_text())
+    # A figure that could not be measured is a failure of the harness, not a result.
+    broken = [r.key for r in done if r.error or any(g.status == "NOT MEASURED" for g in r.goals)]
+    if broken:
+        log(f"not measured: {', '.join(broken)}")
+        return 1
     return 0
 
 

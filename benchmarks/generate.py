@@ -29,13 +29,11 @@ from pathlib import Path
 
 import duckdb
 
+from materia.psd_codes import HEADER
+
 GEN_VERSION = 1
 DATASET = "psd_alldata_csv.zip"
 MEMBER = "psd_alldata.csv"
-HEADER = (
-    "Commodity_Code,Commodity_Description,Country_Code,Country_Name,Market_Year,"
-    "Calendar_Year,Month,Attribute_ID,Attribute_Description,Unit_ID,Unit_Description,Value"
-)
 FIRST_RELEASE = (2022, 12)  # the newest real release in the shared data
 CHANGE_SHARE = 0.01  # of all rows: values revised per release
 RESTAMP_SHARE = 0.026  # of all rows: unchanged values re-stamped per release

@@ -71,19 +71,24 @@ class Step:
 
 
 class Workspace:
-    """One MATERIA_HOME; `extract`/`transform`/`report` run the real CLI against it."""
+    """One MATERIA_HOME; `extract`/`transform`/`report` run the real CLI against it.
 
-    def __init__(self, home: Path, base_url: str) -> None:
+    `cloud`: environment variables pointing it at R2 and an Iceberg REST catalog
+    (SeaweedFS) instead of the embedded local mode.
+    """
+
+    def __init__(self, home: Path, base_url: str, cloud: dict[str, str] | None = None) -> None:
         self.home = home
         self.base_url = base_url
         self.env = {k: v for k, v in os.environ.items() if k not in _CLOUD_VARS}
         self.env.update({k: "" for k in _CLOUD_VARS})  # beat any .env entry
         self.env.update(
-            MATERIA_ENV="local",
+            MATERIA_ENV="prod" if cloud else "local",
             MATERIA_HOME=str(home),
             PSD_BASE_URL=base_url,
             PSD_DATASETS=DATASET,
             PYTHONUNBUFFERED="1",
+            **(cloud or {}),
         )
 
     def settings(self):
@@ -95,8 +100,9 @@ class Workspace:
         s = runner.python(["-m", "materia", *args], env=self.env, what=f"materia {' '.join(args)}")
         return Step(s.wall_s, s.peak_rss)
 
-    def extract(self, as_of: str) -> Step:
-        return self.cli("extract", "psd", "--as-of", as_of)
+    def extract(self, as_of: str, backfill_from: str | None = None) -> Step:
+        since = ("--backfill-from", backfill_from) if backfill_from else ()
+        return self.cli("extract", "psd", "--as-of", as_of, *since)
 
     def transform(self) -> Step:
         return self.cli("transform", "--env", "prod")
@@ -111,6 +117,14 @@ class Workspace:
             sorted(str(p.relative_to(root)) for p in root.rglob("*.zip")) if root.exists() else []
         )
 
+    def _table(self, name: str):
+        from materia import lakehouse
+
+        lakehouse.clear_cache()
+        return lakehouse.catalog(self.settings()).load_table(
+            (lakehouse.namespace_for("prod"), name)
+        )
+
     def iceberg_snapshots(self) -> dict[str, int]:
         """Snapshot count of every table in the prod namespace."""
         from materia import lakehouse
@@ -120,21 +134,38 @@ class Workspace:
         return {ident[-1]: len(cat.load_table(ident).snapshots()) for ident in cat.list_tables(ns)}
 
     def iceberg_size(self, name: str) -> tuple[int, int]:
-        """(rows, data-file bytes) of a prod table's current snapshot."""
+        """(rows, data-file bytes) of a prod table at the newest publication."""
         from materia import lakehouse
 
-        table = lakehouse.catalog(self.settings()).load_table(
-            (lakehouse.namespace_for("prod"), name)
-        )
-        files = table.inspect.files()
-        return (
-            sum(files.column("record_count").to_pylist()),
-            sum(files.column("file_size_in_bytes").to_pylist()),
+        lakehouse.clear_cache()
+        pub = lakehouse.current_publication(self.settings())
+        snapshot = pub.tables[name].snapshot_id
+        files = [t.file for t in self._table(name).scan(snapshot_id=snapshot).plan_files()]
+        return sum(f.record_count for f in files), sum(f.file_size_in_bytes for f in files)
+
+    def added_bytes(self, name: str, since: set[int]) -> int:
+        """Bytes of data files the snapshots not in `since` added to a prod table."""
+        table = self._table(name)
+        return sum(
+            int(s.summary.additional_properties.get("added-files-size", 0))
+            for s in table.snapshots()
+            if s.snapshot_id not in since and s.summary is not None
         )
 
-    def warehouse_bytes(self) -> int:
-        path = self.home / "warehouse.duckdb"
-        return path.stat().st_size if path.exists() else 0
+    def snapshot_ids(self, name: str) -> set[int]:
+        try:
+            return {s.snapshot_id for s in self._table(name).snapshots()}
+        except Exception:  # no such table yet
+            return set()
+
+    def local_state_bytes(self) -> int:
+        """What MATERIA_HOME holds besides the landed archives and the Iceberg warehouse."""
+        skip = {self.home / "landing", self.home / "lakehouse" / "warehouse"}
+        total = 0
+        for p in self.home.rglob("*"):
+            if p.is_file() and not any(p.is_relative_to(s) for s in skip):
+                total += p.stat().st_size
+        return total
 
 
 @contextmanager
@@ -147,10 +178,12 @@ def psd_server(root: Path) -> Iterator[object]:
 
 
 @contextmanager
-def workspace(base_url: str, scratch: Path | None = None) -> Iterator[Workspace]:
+def workspace(
+    base_url: str, scratch: Path | None = None, cloud: dict[str, str] | None = None
+) -> Iterator[Workspace]:
     """A fresh MATERIA_HOME, removed afterwards."""
     home = Path(tempfile.mkdtemp(prefix="materia-bench-", dir=scratch))
     try:
-        yield Workspace(home, base_url)
+        yield Workspace(home, base_url, cloud)
     finally:
         shutil.rmtree(home, ignore_errors=True)

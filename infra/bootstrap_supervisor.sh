@@ -2,8 +2,10 @@
 # Turn a fresh Debian server into the materia supervisor. Idempotent: safe to re-run.
 # Run as root on the server (infra/install_supervisor.sh does this for you):
 #   ssh root@IP 'sh -s' < infra/bootstrap_supervisor.sh
-# Optional environment: MATERIA_REPO_URL (git URL to clone), MATERIA_BRANCH (main).
-# Secrets are not handled here; /etc/materia/env is written by install_supervisor.sh.
+# Optional environment: MATERIA_REPO_URL (git URL to clone, no token in it),
+# MATERIA_BRANCH (main), GITLAB_READ_TOKEN (for a private repository: git gets it from a
+# credential helper that reads this variable, so it never lands in .git/config, a URL
+# or a command line). /etc/materia/env is written by install_supervisor.sh.
 # BOOTSTRAP_ROOT prefixes every path (tests run the script inside a directory).
 set -eu
 
@@ -35,24 +37,29 @@ fi
 install -d -o materia -g materia -m 750 "$state" "$state/home"
 install -d -o root -g materia -m 750 "$root/etc/materia"
 
-# 3. uv and the Pulumi ESC CLI (secrets at each tick), system-wide.
+# 3. uv and the Pulumi CLI (`pulumi env open`: secrets at each tick; the standalone
+#    `esc` CLI is retired), system-wide.
 install -d "$bin"
 if [ ! -x "$bin/uv" ]; then
     log "installing uv"
     curl -LsSf https://astral.sh/uv/install.sh | env UV_INSTALL_DIR="$bin" UV_NO_MODIFY_PATH=1 sh
 fi
-if [ ! -x "$bin/esc" ]; then
-    log "installing esc"
+if [ ! -x "$bin/pulumi" ]; then
+    log "installing pulumi"
     scratch=$(mktemp -d)
-    curl -fsSL https://get.pulumi.com/esc/install.sh | env HOME="$scratch" sh
-    install -m 755 "$scratch/.pulumi/bin/esc" "$bin/esc"
+    curl -fsSL https://get.pulumi.com | env HOME="$scratch" sh
+    install -m 755 "$scratch/.pulumi/bin/pulumi" "$bin/pulumi"
     rm -rf "$scratch"
 fi
 
-# 4. The checkout: clone once; later updates are the supervisor's own job.
+# 4. The checkout: clone once; later updates are the supervisor's own job (it asks
+#    `materia secrets git-credential` for the token the same way).
 if [ ! -d "$dir/.git" ]; then
-    log "cloning $branch to $dir" # not the URL: it may carry a token
-    git clone --quiet --branch "$branch" "$repo_url" "$dir"
+    log "cloning $branch to $dir"
+    # shellcheck disable=SC2016  # expanded by the helper's shell, not here
+    GIT_TERMINAL_PROMPT=0 git -c credential.helper= \
+        -c 'credential.helper=!f() { test "$1" = get && test -n "${GITLAB_READ_TOKEN:-}" && printf "username=%s\npassword=%s\n" "${GITLAB_READ_USER:-oauth2}" "$GITLAB_READ_TOKEN"; }; f' \
+        clone --quiet --branch "$branch" "$repo_url" "$dir"
 fi
 chown -R materia:materia "$dir"
 log "syncing the environment"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install (or refresh) the materia supervisor on server IP, from CI or a laptop:
-#   esc run beanflows/prod -- sh infra/install_supervisor.sh IP
+#   pulumi env run beanflows/prod -- sh infra/install_supervisor.sh IP
 # Needs SUPERVISOR_SSH_PRIVATE_KEY, SUPERVISOR_ESC_TOKEN, WORKER_SSH_PRIVATE_KEY and
-# MATERIA_REPO_URL in the environment; they travel over SSH on stdin, never in argv.
+# MATERIA_REPO_URL in the environment, and GITLAB_READ_TOKEN for a private repository;
+# they travel over SSH on stdin, never in argv.
 set -eu
 
 ip="${1:?usage: install_supervisor.sh IP}"
@@ -29,6 +30,7 @@ printf 'PULUMI_ACCESS_TOKEN=%s\nHCLOUD_SSH_PRIVATE_KEY=/var/lib/materia/.ssh/wor
 echo "install: bootstrap"
 {
     printf "MATERIA_REPO_URL='%s'\nexport MATERIA_REPO_URL\n" "$MATERIA_REPO_URL"
+    printf "GITLAB_READ_TOKEN='%s'\nexport GITLAB_READ_TOKEN\n" "${GITLAB_READ_TOKEN:-}"
     cat "$here/bootstrap_supervisor.sh"
 } | remote 'sh -s'
 

@@ -155,8 +155,16 @@ def report_commodities(
     out: Annotated[
         Path | None, typer.Option("--out", help="Default: reports/commodities-<release>.html.")
     ] = None,  # fmt: skip
+    publish: Annotated[
+        bool,
+        typer.Option("--publish", help="To reports/<date>/ on R2 (prod) or in MATERIA_HOME."),
+    ] = False,
 ) -> None:
     """A self-contained HTML report (world balance sheets, what changed, top countries)."""
+    if publish:
+        from materia import report_publish
+
+        raise typer.Exit(report_publish.main(_settings(), env=env))
     from materia import reports
 
     code = reports.main(
@@ -222,7 +230,8 @@ def worker_reap(
         float | None, typer.Option("--ttl-minutes", help="Default: MATERIA_WORKER_TTL_MINUTES.")
     ] = None,
 ) -> None:
-    """Destroy every worker older than the TTL (default: on every configured provider)."""
+    """Destroy the workers of runs that are over, and every worker older than the TTL
+    (default: on every configured provider)."""
     from materia.workers import manage
 
     gone = manage.reap_old(
@@ -234,13 +243,14 @@ def worker_reap(
 # --- supervisor -------------------------------------------------------------------
 @supervisor_app.callback()
 def _supervisor() -> None:
-    """tick"""
+    """tick | check | alert"""
 
 
 @supervisor_app.command("tick")
 def supervisor_tick(
     now: Annotated[
-        str | None, typer.Option("--now", help="ISO-8601 instant (UTC); default now.")
+        str | None,
+        typer.Option("--now", help="ISO-8601 instant (UTC), with --dry-run only; default now."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only print what is due (the smoke check).")
@@ -258,7 +268,7 @@ def supervisor_tick(
 # --- secrets ----------------------------------------------------------------------
 @secrets_app.callback()
 def _secrets() -> None:
-    """list | env"""
+    """list | env | git-credential"""
 
 
 @secrets_app.command("list")
@@ -281,6 +291,16 @@ def secrets_env() -> None:
     # Straight to the real stdout: this is the one place values are meant to appear.
     sys.__stdout__.write(secrets.as_env_lines(values))
     sys.__stdout__.flush()
+
+
+# --- operations: the run log, the supervisor's check and alerts, the local stack ---
+from materia import cli_ops  # noqa: E402  (its commands are plain functions wired here)
+
+app.command("runs")(cli_ops.runs)
+app.add_typer(cli_ops.stack_app, name="stack")
+supervisor_app.command("check")(cli_ops.supervisor_check)
+supervisor_app.command("alert")(cli_ops.supervisor_alert)
+secrets_app.command("git-credential", hidden=True)(cli_ops.secrets_git_credential)
 
 
 # --- entry points -----------------------------------------------------------------

@@ -2,11 +2,13 @@
 needs (`materia_input.psd_rows`) and the value of every series before it
 (`materia_input.vintage_prior`).
 
-Each archive is inflated to a scratch file (DuckDB has no zip reader here), checked by
-the shared archive check and loaded in the same parse: every row is loaded with its
-fault (NULL when none), and an archive with any fault fails the run, naming its landing
-key, the line and the fault. The next archive inflates in a background thread while
-DuckDB parses the current one.
+The landed zips are the only stored copy of a release. For a step, each archive's CSV
+member is inflated to a scratch file (DuckDB has no zip reader here) and checked by the
+shared archive check (`materia.psd_archive`): a failure names the landing key, the line
+and the fault, and stops the run. `psd_rows` is then a view over those files, so the
+models read the CSV directly with DuckDB's parallel reader and nothing is copied; the
+files go when the step is over. The next archive inflates in a background thread while
+DuckDB checks the current one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,56 +38,66 @@ SCHEMA = "materia_input"
 ROWS = f"{SCHEMA}.psd_rows"
 PRIOR = f"{SCHEMA}.vintage_prior"
 KEY = ("commodity_code", "country_code", "market_year", "attribute_id")
+_COLUMNS = (
+    "dataset VARCHAR, release_month DATE, etag VARCHAR, vintage_step BOOLEAN, "
+    "newest BOOLEAN, month_archives INTEGER, commodity_code VARCHAR, commodity_description VARCHAR, "
+    "country_code VARCHAR, country_name VARCHAR, market_year INTEGER, "
+    "calendar_year INTEGER, month VARCHAR, attribute_id VARCHAR, "
+    "attribute_description VARCHAR, unit_id VARCHAR, unit_description VARCHAR, value DOUBLE"
+)
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB catalog named like the models' (`warehouse`)."""
+@dataclass
+class Run:
+    """The run's DuckDB connection and its scratch folder (inflated CSVs, spill)."""
+
+    con: duckdb.DuckDBPyConnection
+    scratch: Path
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Run]:
+    """A fresh in-memory DuckDB database named like the models' catalog (`warehouse`).
+
+    Compressed (`COMPRESS`): what the models build takes a fraction of its raw size once
+    checkpointed, so the run stays small, and scans of compressed data are faster. In
+    memory rather than a file: nothing is synced to disk, nothing outlives the run.
+    """
     import duckdb
 
     from materia.sqlmesh_project import CATALOG
 
-    spill = settings.tmp_dir / "duckdb_spill"
-    spill.mkdir(parents=True, exist_ok=True)
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="materia-run-", dir=settings.tmp_dir))
     con = duckdb.connect(
         config={
             # Bounded memory (the pipeline's goal is 700 MiB peak); order is not needed.
-            "memory_limit": "450MB",
+            "memory_limit": "250MB",
             "preserve_insertion_order": False,
-            "temp_directory": str(spill),
+            "temp_directory": str(scratch / "spill"),
         }
     )
-    con.execute(f"ATTACH ':memory:' AS {CATALOG}")
-    con.execute(f"USE {CATALOG}")
-    for schema in (SCHEMA, "raw", "staging", "cleaned", "serving", "materia_run"):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute(
-        f"CREATE TABLE {ROWS} (dataset VARCHAR, release_month DATE, etag VARCHAR, "
-        "vintage_step BOOLEAN, newest BOOLEAN, commodity_code VARCHAR, "
-        "commodity_description VARCHAR, country_code VARCHAR, country_name VARCHAR, "
-        "market_year INTEGER, calendar_year INTEGER, month VARCHAR, attribute_id VARCHAR, "
-        "attribute_description VARCHAR, unit_id VARCHAR, unit_description VARCHAR, "
-        "value DOUBLE, fault VARCHAR)"
-    )
-    con.execute(
-        f"CREATE TABLE {PRIOR} (commodity_code VARCHAR, country_code VARCHAR, "
-        "market_year INTEGER, attribute_id VARCHAR, value DOUBLE)"
-    )
-    return con
+    try:
+        con.execute("SET enable_progress_bar = false")  # materia reports progress itself
+        con.execute(f"ATTACH ':memory:' AS {CATALOG} (COMPRESS)")
+        con.execute(f"USE {CATALOG}")
+        for schema in (SCHEMA, "raw", "staging", "cleaned", "serving", "materia_run"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        empty = ", ".join(f"NULL::{t} AS {n}" for n, t in (c.split() for c in _COLUMNS.split(", ")))
+        con.execute(f"CREATE VIEW {ROWS} AS SELECT {empty} WHERE false")  # until a step loads
+        con.execute(
+            f"CREATE TABLE {PRIOR} (commodity_code VARCHAR, country_code VARCHAR, "
+            "market_year INTEGER, attribute_id VARCHAR, value DOUBLE)"
+        )
+        yield Run(con, scratch)
+    finally:
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --- archives ------------------------------------------------------------------------------
-@contextmanager
-def _scratch(settings: Settings) -> Iterator[Path]:
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="materia-inputs-", dir=settings.tmp_dir))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
-    """The archive's CSV member as a local file (ArchiveError/MateriaError naming it)."""
+    """The archive's CSV member as a local file (MateriaError naming the archive)."""
     where = store.url(item.key)
     try:
         if store.is_s3:
@@ -104,71 +117,74 @@ def _inflate(store: LandingStore, item: Landed, dest: Path) -> Path:
     return dest
 
 
-def _insert(
-    con, csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool
-) -> None:
-    """Load one checked CSV with its faults, in one parse."""
-    month = item.release_month
-    q = "'" + item.etag.replace("'", "''") + "'"
-    con.execute(
-        f"INSERT INTO {ROWS} SELECT '{item.stem}', DATE '{month}', {q}, {vintage_step}, "
-        f"{newest}, Commodity_Code, Commodity_Description, Country_Code, Country_Name, "
-        "TRY_CAST(Market_Year AS INTEGER), TRY_CAST(Calendar_Year AS INTEGER), Month, "
-        "Attribute_ID, Attribute_Description, Unit_ID, Unit_Description, "
-        f"TRY_CAST(Value AS DOUBLE), {psd_archive.fault_sql(month)} "
-        f"FROM {psd_archive.read_csv_sql(csv, names)}"
+def _checked_rows(store: LandingStore, item: Landed) -> int | None:
+    """Rows the extractor counted when this archive passed the check, if it recorded so."""
+    key = psd_archive.record_key(item.key)
+    try:
+        data = store.read_bytes(key) if store.exists(key) else None
+    except OSError:
+        return None
+    return psd_archive.recorded_rows(data)
+
+
+def _select(
+    csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool, in_month: int
+) -> str:
+    """One checked CSV as rows of psd_rows: typed, with the archive's landing facts."""
+    etag = "'" + item.etag.replace("'", "''") + "'"
+    return (
+        f"SELECT '{item.stem}' AS dataset, DATE '{item.release_month}' AS release_month, "
+        f"{etag} AS etag, {vintage_step} AS vintage_step, {newest} AS newest, "
+        f"{in_month} AS month_archives, "
+        "Commodity_Code AS commodity_code, Commodity_Description AS commodity_description, "
+        "Country_Code AS country_code, Country_Name AS country_name, "
+        "CAST(Market_Year AS INTEGER) AS market_year, "
+        "CAST(Calendar_Year AS INTEGER) AS calendar_year, Month AS month, "
+        "Attribute_ID AS attribute_id, Attribute_Description AS attribute_description, "
+        "Unit_ID AS unit_id, Unit_Description AS unit_description, "
+        f"CAST(Value AS DOUBLE) AS value FROM {psd_archive.read_csv_sql(csv, names)}"
     )
 
 
 def load(
-    con,
-    settings: Settings,
+    run: Run,
     store: LandingStore,
     archives: list[tuple[Landed, bool, bool]],
 ) -> int:
-    """Add (archive, vintage_step, newest) to psd_rows; rows loaded."""
-    total = 0
-    with _scratch(settings) as td, ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
+    """Make psd_rows the rows of these (archive, vintage_step, newest); rows checked."""
+    step = Path(tempfile.mkdtemp(prefix="step-", dir=run.scratch))
+    for old in run.scratch.glob("step-*"):  # the previous step's files are done with
+        if old != step:
+            shutil.rmtree(old, ignore_errors=True)
+    total, parts = 0, []
+    with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
 
         def start(i: int) -> Future:
-            item = archives[i][0]
-            return pool.submit(_inflate, store, item, td / f"{i}.csv")
+            return pool.submit(_inflate, store, archives[i][0], step / f"{i}.csv")
 
         pending = start(0) if archives else None
         for i, (item, vintage_step, newest) in enumerate(archives):
             csv = pending.result()
             pending = start(i + 1) if i + 1 < len(archives) else None
-            where = store.url(item.key)
             try:
                 names = psd_archive.check_header(csv)
-                _insert(con, csv, names, item, vintage_step, newest)
-                rows, bad = con.execute(
-                    f"SELECT count(*), count(fault) FROM {ROWS} WHERE dataset = ? AND "
-                    "release_month = ? AND etag = ?",
-                    [item.stem, item.release_month, item.etag],
-                ).fetchone()
-                if bad or not rows:
-                    raise psd_archive.ArchiveError(psd_archive.locate(csv, item.release_month))
+                rows = _checked_rows(store, item)
+                if rows is None:  # no record of a check under these rules: check now
+                    rows = psd_archive.check(run.con, csv, item.release_month)
+                total += rows
             except psd_archive.ArchiveError as e:
-                raise MateriaError(f"{where}: {e}; nothing was published") from None
-            except MateriaError:
-                raise
-            except Exception:  # DuckDB's CSV errors carry no line: find it ourselves
-                fault = psd_archive.locate(csv, item.release_month)
-                raise MateriaError(f"{where}: {fault}; nothing was published") from None
-            finally:
-                csv.unlink(missing_ok=True)
-            total += rows
+                raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
+            in_month = sum(1 for a, *_ in archives if a.release_month == item.release_month)
+            parts.append(_select(csv, names, item, vintage_step, newest, in_month))
+    if parts:
+        run.con.execute(f"CREATE OR REPLACE VIEW {ROWS} AS " + " UNION ALL ".join(parts))
     return total
 
 
-def clear_rows(con) -> None:
-    con.execute(f"DELETE FROM {ROWS}")
-
-
 # --- the prior -----------------------------------------------------------------------------
-def load_prior(con, settings: Settings, vintages: TableRef | None, before: date) -> int:
+def load_prior(run: Run, settings: Settings, vintages: TableRef | None, before: date) -> int:
     """Each series' newest published vintage before `before`: the start of the comparison."""
+    con = run.con
     con.execute(f"DELETE FROM {PRIOR}")
     if vintages is None:
         return 0
@@ -182,12 +198,12 @@ def load_prior(con, settings: Settings, vintages: TableRef | None, before: date)
     return con.execute(f"SELECT count(*) FROM {PRIOR}").fetchone()[0]
 
 
-def advance_prior(con, step_rows: str) -> None:
+def advance_prior(run: Run, step_rows: str) -> None:
     """After a step: its newest value per series becomes the prior of the next step."""
     on = " AND ".join(f"p.{k} = s.{k}" for k in KEY)
     keys = ", ".join(KEY)
-    con.execute(f"DELETE FROM {PRIOR} p USING {step_rows} s WHERE {on}")
-    con.execute(
+    run.con.execute(f"DELETE FROM {PRIOR} p USING {step_rows} s WHERE {on}")
+    run.con.execute(
         f"INSERT INTO {PRIOR} SELECT {keys}, arg_max(value, release_month) "
         f"FROM {step_rows} GROUP BY ALL"
     )

@@ -125,10 +125,14 @@ class LocalLock:
             os.close(fd)
             raise Busy(held) from None
         previous = Holder.from_bytes(os.pread(fd, 4096, 0))
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me.to_bytes(), 0)
+        except OSError as e:  # a full disk: say so, and hold nothing we cannot describe
+            os.close(fd)
+            raise MateriaError(f"cannot write the lock {self.where()}: {e.strerror}") from None
         if previous is not None:  # the kernel freed it: its holder died without releasing
             say(f"lock {self.where()}: taking over from {previous.describe()}, which is gone")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, me.to_bytes(), 0)
         self._fd = fd
 
     def renew(self, me: Holder) -> bool:
@@ -224,6 +228,10 @@ class RemoteLock:
         self._etag = None
 
 
+class LockBusy(MateriaError):
+    """Someone else holds the lock: the message names them. Not a failure of anything."""
+
+
 class Busy(Exception):
     """The lock is held by a live holder (or was won by another run just now)."""
 
@@ -261,13 +269,13 @@ def hold(
     what: str,
     say: Callable[[str], None] = log.warning,
 ) -> Iterator[Held]:
-    """Hold `lock` for the block, renewing it while we live; MateriaError when busy."""
+    """Hold `lock` for the block, renewing it while we live; LockBusy when it is taken."""
     me = Holder.me(lock.ttl)
     try:
         lock.acquire(me, say)
     except Busy as e:
         until = f" until {e.holder.expires}" if isinstance(lock, RemoteLock) and e.holder else ""
-        raise MateriaError(
+        raise LockBusy(
             f"{lock.where()} is held by {e}{until}: {what} is already running; nothing was changed"
         ) from None
     stop = threading.Event()

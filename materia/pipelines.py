@@ -4,7 +4,8 @@
 `ovh`, `oracle`) runs each step on its own fresh worker (extract small, transform larger:
 `materia.workers.prices`) through `materia.workers.run`, which destroys the worker
 afterwards and logs the run. `on="cheapest"` picks the cheapest configured cloud per
-step (`materia.workers.cheapest`).
+step (`materia.workers.cheapest`). Steps run in this process append their own record to
+the run log (`materia.runlog`), with rows published and new releases for a transform.
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ PIPELINES = {"extract": ("extract",), "transform": ("transform",), "all": ("extr
 
 
 def _run_here(settings: Settings, step: str) -> int:
-    if step == "extract":
-        from materia.extract import psd
+    from materia import runlog
 
-        return psd.main(settings)
-    from materia import transform
+    with runlog.recording(settings, step) as rec, runlog.ErrorTap() as tap:
+        if step == "extract":
+            from materia.extract import psd
 
-    return transform.main(settings, env="prod")
+            rec["exit_code"] = psd.main(settings)
+        else:
+            from materia import transform
+
+            result = transform.run(settings, env="prod", progress=lambda m: print(m, flush=True))
+            rec["rows_published"] = result.rows_published
+            rec["new_releases"] = list(result.new_releases)
+            rec["exit_code"] = 0
+        rec["error"] = tap.last if rec["exit_code"] else None
+    return rec["exit_code"]
 
 
 def main(settings: Settings, name: str = "all", on: str | None = None) -> int:

@@ -10,11 +10,18 @@ the release, integer Calendar_Year and Month 00..12, and a plain decimal Value.
 DuckDB checks every row in one parallel pass (`check`); only when that pass finds a
 fault does a line-by-line Python scan (`locate`) find the first bad line to name it.
 Both apply the same rules, written once here.
+
+An archive is immutable once landed, so the extractor records that it passed (`checked/
+<landing key>.json`, with the version of these rules) and the transform checks again only
+archives without such a record for the rules in force (landed by hand, or before a rule
+changed).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -188,3 +195,27 @@ def check_archive(zip_path: Path, scratch: Path, release: date) -> int:
             con.close()
     finally:
         csv_path.unlink(missing_ok=True)
+
+
+# --- the record of a passed check -------------------------------------------------------------
+def rules_version() -> str:
+    """Changes whenever a rule does: the rules' own SQL, hashed."""
+    text = fault_sql(date(2000, 1, 1)) + read_csv_sql(Path("x.csv"), list(COLUMNS))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def record_key(landing_key: str) -> str:
+    return f"checked/{landing_key}.json"
+
+
+def record(rows: int) -> bytes:
+    return json.dumps({"rules": rules_version(), "rows": rows}).encode()
+
+
+def recorded_rows(data: bytes | None) -> int | None:
+    """Rows of a record made under the rules in force; None when it is missing or stale."""
+    try:
+        d = json.loads(data or b"")
+    except ValueError:
+        return None
+    return int(d["rows"]) if isinstance(d, dict) and d.get("rules") == rules_version() else None

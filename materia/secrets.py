@@ -1,5 +1,10 @@
 """Secrets: from Pulumi ESC when its CLI is present, else the environment and `.env`.
 
+ESC is read through `esc env open beanflows/prod --format json`, or, where the
+standalone `esc` CLI is absent (it is retired), its successor `pulumi env open …` with
+the same output. `git_credential` lets git pull a private repository with
+GITLAB_READ_TOKEN without the token ever reaching a file or a command line.
+
 `redact()` and `RedactingFilter` replace every known secret value with `***`; the CLI
 installs both on its output so no log line or error message can carry a secret.
 """
@@ -135,8 +140,16 @@ def install_logging(level: int = logging.INFO) -> None:
 
 
 # --- sources ---------------------------------------------------------------------
+def esc_tool(environ: Mapping[str, str] | None = None) -> str | None:
+    """The CLI that opens ESC environments: `esc`, else `pulumi`; None when neither."""
+    path = (os.environ if environ is None else environ).get("PATH")
+    return shutil.which("esc", path=path) or shutil.which("pulumi", path=path)
+
+
 def from_esc(esc: str, env_name: str = ESC_ENV) -> dict[str, str]:
-    """`esc env open <env> --format json` → its `environmentVariables` block."""
+    """`esc env open <env> --format json` (or `pulumi env open …`) → its
+    `environmentVariables` block."""
+    what = f"{Path(esc).name} env open {env_name}"
     try:
         proc = subprocess.run(
             [esc, "env", "open", env_name, "--format", "json"],
@@ -145,19 +158,17 @@ def from_esc(esc: str, env_name: str = ESC_ENV) -> dict[str, str]:
             timeout=120,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise MateriaError(f"could not run {esc} env open {env_name}: {e}") from None
+        raise MateriaError(f"could not run {what}: {e}") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise MateriaError(
-            f"esc env open {env_name} failed (exit {proc.returncode}): {redact(last)}"
-        )
+        raise MateriaError(f"{what} failed (exit {proc.returncode}): {redact(last)}")
     try:
         doc = json.loads(proc.stdout)
     except json.JSONDecodeError as e:
-        raise MateriaError(f"esc env open {env_name} printed invalid JSON: {e.msg}") from None
+        raise MateriaError(f"{what} printed invalid JSON: {e.msg}") from None
     block = doc.get("environmentVariables", {}) if isinstance(doc, dict) else None
     if not isinstance(block, dict):
-        raise MateriaError(f"esc env open {env_name}: 'environmentVariables' is not an object")
+        raise MateriaError(f"{what}: 'environmentVariables' is not an object")
     return {str(k): str(v) for k, v in block.items() if v is not None}
 
 
@@ -178,10 +189,11 @@ def from_environment(
 def load(
     environ: Mapping[str, str] | None = None, dotenv: Path | None = None
 ) -> tuple[str, dict[str, str]]:
-    """(source, values): ESC when `esc` is on PATH, else the environment; values registered."""
-    esc = shutil.which("esc", path=(environ or os.environ).get("PATH"))
+    """(source, values): ESC when `esc` or `pulumi` is on PATH, else the environment;
+    values registered."""
+    esc = esc_tool(environ)
     if esc:
-        source, values = f"esc:{ESC_ENV}", from_esc(esc)
+        source, values = f"{Path(esc).name}:{ESC_ENV}", from_esc(esc)
         register(v for k, v in values.items() if k in SECRET_NAMES or len(v) >= _MIN_REDACT_LEN)
     else:
         source, values = "environment", from_environment(environ, dotenv)
@@ -201,3 +213,18 @@ def apply_to_environ() -> list[str]:
 def as_env_lines(values: Mapping[str, str]) -> str:
     """`NAME='value'` lines, shell- and dotenv-readable."""
     return "".join(f"{k}={shlex.quote(v)}\n" for k, v in sorted(values.items()))
+
+
+def git_credential(action: str, request: str, values: Mapping[str, str]) -> str:
+    """Answer git's credential-helper protocol: for `get`, GITLAB_READ_TOKEN as the
+    password (user GITLAB_READ_USER, default oauth2); nothing for store/erase or when
+    no token is set (git then fails with its own message)."""
+    token = values.get("GITLAB_READ_TOKEN", "")
+    asked = dict(line.split("=", 1) for line in request.splitlines() if "=" in line)
+    host = asked.get("host", "").rsplit(":", 1)[0]
+    # Never over plain HTTP, except to this machine (the tests' git server).
+    secure = asked.get("protocol") == "https" or host in ("127.0.0.1", "localhost")
+    if action != "get" or not token or not secure:
+        return ""
+    user = values.get("GITLAB_READ_USER") or "oauth2"
+    return f"username={user}\npassword={token}\n\n"

@@ -9,6 +9,7 @@ no `repr`, log line or error message can show them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,9 @@ SECRET_NAMES = (
     "ICEBERG_TOKEN",
     "ICEBERG_CREDENTIAL",
     "HCLOUD_TOKEN",
+    "HETZNER_TOKEN",  # the ESC seed's name for HCLOUD_TOKEN
+    "GITLAB_READ_TOKEN",  # lets the supervisor pull a private repository
+    "MATERIA_NOTIFY",  # Apprise URLs carry their destinations' tokens
     "SCW_ACCESS_KEY",
     "SCW_SECRET_KEY",
     "OVH_APPLICATION_KEY",
@@ -34,6 +38,8 @@ SECRET_NAMES = (
     "OCI_PRIVATE_KEY",
     "OCI_PRIVATE_KEY_PASSWORD",
 )
+DEFAULT_DOWNLOAD_DEADLINE_S = 900.0  # one archive, all attempts included
+DEFAULT_MAX_ARCHIVE_MB = 100  # psd_alldata_csv.zip is about 10 MB
 
 
 class SettingsError(ValueError):
@@ -128,6 +134,13 @@ class Settings:
     ovh: OvhSettings = field(default_factory=OvhSettings)
     oracle: OracleSettings = field(default_factory=OracleSettings)
     worker_provider: str = "local"
+    # Bounded downloads (PSD_DOWNLOAD_DEADLINE seconds, PSD_MAX_ARCHIVE_MB) per archive.
+    download_deadline_s: float = DEFAULT_DOWNLOAD_DEADLINE_S
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_MB * 2**20
+    notify: Secret | None = None  # MATERIA_NOTIFY: Apprise URLs for alerts
+    gitlab_read_token: Secret | None = None
+    # MATERIA_PARENT_RUN: the run (tick job, worker run) this process runs inside of.
+    parent_run: str | None = None
     # Published Iceberg snapshots older than this are expired with their files (the
     # vintages table is the history; snapshots only serve readers mid-read and rollback).
     snapshot_retention: timedelta = timedelta(days=7)
@@ -158,6 +171,34 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
+    def to_environ(self) -> dict[str, str]:
+        """The variables that give a child process these settings for running pipelines
+        (`load(s.to_environ())` reproduces them). Worker and cloud credentials are left
+        out on purpose: a pipeline never needs them, so a child never carries them."""
+        env = {
+            "MATERIA_ENV": self.env,
+            "MATERIA_HOME": str(self.home),
+            "PSD_BASE_URL": self.psd_base_url,
+            "PSD_DATASETS": ",".join(self.psd_datasets),
+            "PSD_DOWNLOAD_DEADLINE": repr(self.download_deadline_s),
+            "PSD_MAX_ARCHIVE_MB": repr(self.max_archive_bytes / 2**20),
+            "MATERIA_SNAPSHOT_RETENTION_DAYS": str(self.snapshot_retention.days),
+        }
+        optional = {"PSD_AS_OF": self.psd_as_of, "PSD_BACKFILL_FROM": self.psd_backfill_from}
+        env |= {k: v for k, v in optional.items() if v}
+        if self.r2:
+            r2 = self.r2
+            env |= {"R2_ENDPOINT": r2.endpoint, "R2_BUCKET": r2.bucket, "R2_REGION": r2.region}
+            env |= {"R2_ACCESS_KEY": r2.access_key.get(), "R2_SECRET_KEY": r2.secret_key.get()}
+        if self.iceberg:
+            ice = self.iceberg
+            env |= {"ICEBERG_REST_URI": ice.rest_uri, "ICEBERG_WAREHOUSE": ice.warehouse}
+            if ice.token:
+                env["ICEBERG_TOKEN"] = ice.token.get()
+            if ice.credential:
+                env["ICEBERG_CREDENTIAL"] = ice.credential.get()
+        return env
+
     def secret_values(self) -> list[str]:
         """Every secret value in force, for redaction."""
         found: list[str] = []
@@ -167,6 +208,8 @@ class Settings:
             self.iceberg and self.iceberg.token,
             self.iceberg and self.iceberg.credential,
             self.hetzner.token,
+            self.notify,
+            self.gitlab_read_token,
             self.scaleway.access_key,
             self.scaleway.secret_key,
             self.ovh.application_key,
@@ -177,6 +220,8 @@ class Settings:
         ):
             if isinstance(s, Secret) and s.get():
                 found.append(s.get())
+        if self.notify:  # each Apprise URL on its own too: one may be quoted alone
+            found += [u for u in re.split(r"[\s,]+", self.notify.get()) if u]
         return found
 
 
@@ -256,7 +301,8 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         value = get(name)
         return Path(value).expanduser() if value else None
 
-    htoken = get("HCLOUD_TOKEN")
+    # HETZNER_TOKEN: the ESC seed's name for it.
+    htoken = get("HCLOUD_TOKEN") or get("HETZNER_TOKEN")
     # The worker SSH key serves every provider; HCLOUD_SSH_PRIVATE_KEY is its first name.
     key_path = get("MATERIA_WORKER_SSH_KEY") or get("HCLOUD_SSH_PRIVATE_KEY")
     hetzner = HetznerSettings(
@@ -274,6 +320,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
     )
     clouds = load_clouds(get, secret, path)
     provider = get("MATERIA_WORKER_PROVIDER", "hetzner" if menv == "prod" else "local")
+    notify, gitlab = get("MATERIA_NOTIFY"), get("GITLAB_READ_TOKEN")
 
     return Settings(
         env=menv,
@@ -287,5 +334,22 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         hetzner=hetzner,
         **clouds,
         worker_provider=provider or "local",
+        download_deadline_s=_positive(get, "PSD_DOWNLOAD_DEADLINE", DEFAULT_DOWNLOAD_DEADLINE_S),
+        max_archive_bytes=int(_positive(get, "PSD_MAX_ARCHIVE_MB", DEFAULT_MAX_ARCHIVE_MB) * 2**20),
+        notify=Secret(notify) if notify else None,
+        gitlab_read_token=Secret(gitlab) if gitlab else None,
+        parent_run=get("MATERIA_PARENT_RUN"),
         snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
     )
+
+
+def _positive(get, name: str, default: float) -> float:
+    raw = get(name)
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        # Not echoed: a secret pasted into the wrong variable stays secret.
+        raise SettingsError(f"{name} must be a positive number") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive number")
+    return value

@@ -45,6 +45,8 @@ def config(settings: Settings, database: Path | None = None):
     return Config(
         gateways={"local": gateway},
         default_gateway="local",
+        # SQLMesh would report usage to tobikodata.com on every load: materia talks to no one.
+        disable_anonymized_analytics=True,
         model_defaults=ModelDefaultsConfig(dialect="duckdb", start="2006-01-01", cron="@daily"),
     )
 

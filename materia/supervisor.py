@@ -1,239 +1,193 @@
-"""What the always-on supervisor does each tick: run the jobs that are due, once.
+"""What the always-on supervisor does each tick: recover, reap, then run what is due.
 
-Each job has a daily slot (extract 02:00 UTC, transform 03:00 UTC; `MATERIA_EXTRACT_AT`,
-`MATERIA_TRANSFORM_AT` override). A job is due when its most recent slot at or before now
-has not been attempted yet, so it runs at most once per scheduled day and, after any
-downtime, exactly once to catch up. The report follows each successful transform.
-A lock file stops overlapping ticks; state is a small JSON file; every outcome is
-appended to the run log.
+A tick holds a lock file, reads the state (`materia.schedule`: what is due, retries,
+clock jumps), then:
+1. settles attempts that never finished (the tick running them died, or could not
+   record their end): the run log says how they ended, else they count as failed;
+2. destroys the workers of runs that are no longer alive (`materia.workers.manage`);
+3. runs each due job: its start is recorded before it runs and its end after, so a
+   state file that cannot be written stops the tick instead of re-running a job;
+4. sends alerts (`materia.notify`) for failures, recoveries and new releases, and
+   publishes the report (`materia.report_publish`) after each successful transform.
+Every job appends a record to the run log (`source: supervisor`), and so does a tick
+that had to repair something (a future slot ignored, workers reaped, a failure).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
-import os
-import socket
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from materia import locks, notify, runlog, supervisor_log
 from materia.errors import MateriaError
+from materia.schedule import (
+    Due,
+    Schedule,
+    parse_now,
+    plan,
+    read_state,
+    sanitize,
+    write_state,
+)
 from materia.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_SECONDS = 6 * 3600  # longer than any pipeline; a dead tick's lock expires
-Runner = Callable[[str], int]
+Runner = Callable[[str, Settings], int]
 
 
-@dataclass(frozen=True)
-class Schedule:
-    extract_at: dtime = dtime(2, 0)
-    transform_at: dtime = dtime(3, 0)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Schedule:
-        env = os.environ if environ is None else environ
-        return cls(
-            extract_at=_hhmm("MATERIA_EXTRACT_AT", env.get("MATERIA_EXTRACT_AT", "02:00")),
-            transform_at=_hhmm("MATERIA_TRANSFORM_AT", env.get("MATERIA_TRANSFORM_AT", "03:00")),
-        )
-
-    def timed_jobs(self) -> dict[str, dtime]:
-        return {"extract": self.extract_at, "transform": self.transform_at}
-
-
-def _hhmm(name: str, value: str) -> dtime:
-    try:
-        return dtime.fromisoformat(value.strip())
-    except ValueError:
-        raise MateriaError(f"{name} must be HH:MM (UTC), got {value!r}") from None
-
-
-def parse_now(value: str | None) -> datetime:
-    """ISO-8601 → aware UTC datetime (naive means UTC); None → the real clock."""
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise MateriaError(
-            f"--now must be ISO-8601 (2026-11-26T02:05:00Z), got {value!r}"
-        ) from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def latest_slot(now: datetime, at: dtime) -> date:
-    """The scheduled day whose slot is the most recent at or before `now`."""
-    today = now.date()
-    return today if now.time() >= at else today - timedelta(days=1)
-
-
-# --- state and lock ------------------------------------------------------------------
 def supervisor_dir(settings: Settings) -> Path:
     return settings.home / "supervisor"
 
 
-def read_state(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise MateriaError(f"supervisor state {path} is unreadable: {e}") from None
-    if not isinstance(state, dict):
-        raise MateriaError(f"supervisor state {path} is not a JSON object")
-    return state
+def _tick_lock(settings: Settings):
+    """One tick at a time on this machine (materia.locks: a dead tick never blocks)."""
+    return locks.hold(
+        locks.LocalLock(supervisor_dir(settings) / "tick.lock"), "a supervisor tick", log.warning
+    )
 
 
-def write_state(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+def default_runner(job: str, settings: Settings) -> int:
+    """Run a job where config says (`settings.worker_provider`); the report here."""
+    if job == "report":
+        from materia import report_publish
+
+        return report_publish.main(settings)
+    from materia import pipelines
+
+    return pipelines.main(settings, name=job, on=settings.worker_provider)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _run_one(settings: Settings, runner: Runner, due: Due, run_id: str, clock) -> dict:
+    """Run one job; its run-log record (its parts' records point to `run_id`)."""
+    from materia.secrets import redact
 
-
-class TickLock:
-    """An exclusive lock file holding pid, host and expiry; stale locks are taken over."""
-
-    def __init__(self, path: Path, ttl: float = LOCK_TTL_SECONDS, clock=time.time) -> None:
-        self.path, self.ttl, self.clock = path, ttl, clock
-        self.held = False
-
-    def _stale(self) -> bool:
-        try:
-            info = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return True
-        except (OSError, json.JSONDecodeError):
-            return True  # half-written by a crashed tick
-        if float(info.get("expires", 0)) < self.clock():
-            return True
-        same_host = info.get("host") == socket.gethostname()
-        return same_host and not _pid_alive(int(info.get("pid", 0)))
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self._stale():
-                    break
-                self.path.unlink(missing_ok=True)
-                continue
-            info = {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "expires": self.clock() + self.ttl,
-            }
-            with os.fdopen(fd, "w") as f:
-                json.dump(info, f)
-            self.held = True
-            return
-        raise MateriaError(f"another supervisor tick holds the lock {self.path}; not starting")
-
-    def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-    def __enter__(self) -> TickLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-# --- the tick --------------------------------------------------------------------------
-def due_jobs(state: dict, now: datetime, schedule: Schedule) -> list[tuple[str, date]]:
-    """Timed jobs whose latest slot has not been attempted, in schedule order."""
-    due = []
-    for job, at in sorted(schedule.timed_jobs().items(), key=lambda kv: kv[1]):
-        slot = latest_slot(now, at)
-        last = state.get(job, {}).get("slot")
-        if last is None or date.fromisoformat(last) < slot:
-            due.append((job, slot))
-    return due
-
-
-def report_due(state: dict) -> date | None:
-    """The transform slot still waiting for its report, if any."""
-    ok = state.get("transform", {}).get("ok_slot")
-    done = state.get("report", {}).get("slot")
-    if ok and (done is None or done < ok):
-        return date.fromisoformat(ok)
-    return None
-
-
-def default_runner(settings: Settings) -> Runner:
-    """Run jobs in this process, where config says (`settings.worker_provider`)."""
-
-    def run(job: str) -> int:
-        if job == "report":
-            from materia import reports
-
-            return reports.main(settings, env="prod")
-        from materia import pipelines
-
-        return pipelines.main(settings, name=job, on=settings.worker_provider)
-
-    return run
-
-
-def append_run_log(settings: Settings, record: dict) -> None:
-    """Tick outcomes go to the same run log as worker runs (`materia.runlog`), marked
-    `source: supervisor`; worker runs add their own rows with cost and timings."""
-    from materia.runlog import KEY
-    from materia.storage import LandingStore
-
-    LandingStore.from_settings(settings).append_jsonl(KEY, record)
-
-
-def _run_one(settings: Settings, runner: Runner, job: str, slot: date, clock) -> dict:
     started = clock()
-    log.info("supervisor: running %s for %s", job, slot)
+    log.info("supervisor: running %s for %s (attempt %d)", due.job, due.slot, due.attempt)
     error = None
     try:
-        code = int(runner(job))
+        code = int(runner(due.job, dataclasses.replace(settings, parent_run=run_id)))
     except MateriaError as e:
         code, error = 1, str(e)
     except Exception as e:  # a job's bug must not stop the tick or the loop
-        log.exception("supervisor: %s crashed", job)
+        log.exception("supervisor: %s crashed", due.job)
         code, error = 1, f"{type(e).__name__}: {e}"
-    # Field names follow materia.runlog's records where they mean the same thing.
-    record = {
-        "source": "supervisor",
-        "pipeline": job,
-        "slot": slot.isoformat(),
-        "provider": settings.worker_provider,
-        "started": started.isoformat(),
-        "ended": clock().isoformat(),
-        "exit_code": code,
-        "status": "ok" if code == 0 else "failed",
-        "error": None,
-    }
-    if error:
-        from materia.secrets import redact
+    parts = [r for r in supervisor_log.read_log(settings) if r.get("parent") == run_id]
+    part_error = next((p["error"] for p in reversed(parts) if p.get("error")), None)
+    return supervisor_log.job_record(
+        run_id,
+        due.job,
+        due.slot.isoformat(),
+        due.attempt,
+        started,
+        clock(),
+        code,
+        redact(error or part_error or "") or None if code else None,
+        sorted({x for p in parts for x in p.get("new_releases") or []}),
+        provider=settings.worker_provider,
+    )
 
-        record["error"] = redact(error)
-    log.info("supervisor: %s %s (exit %d)", job, record["status"], code)
-    return record
+
+class _Tick:
+    """One tick's work under the lock (see the module doc)."""
+
+    def __init__(self, settings: Settings, path: Path, state: dict, runner: Runner, clock):
+        self.settings, self.path, self.state = settings, path, state
+        self.runner, self.clock = runner, clock
+        self.records: list[dict] = []
+
+    def save(self, what: str) -> None:
+        try:
+            write_state(self.path, self.state)
+        except OSError as e:
+            raise MateriaError(f"cannot record {what} in {self.path}: {e.strerror or e}") from e
+
+    def settle_unfinished(self) -> list[str]:
+        """Attempts left `started` by a tick that died or could not record their end."""
+        notes, logged = [], None
+        for job, entry in self.state.items():
+            if entry.get("status") != "started":
+                continue
+            logged = supervisor_log.read_log(self.settings) if logged is None else logged
+            rec = next((r for r in logged if r.get("run_id") == entry.get("run_id")), None)
+            if rec is not None and rec.get("source") == "supervisor":
+                entry.update(status=rec["status"], ended=rec["ended"], error=rec.get("error"))
+                if rec["status"] == "ok":
+                    entry["ok_slot"] = entry["slot"]
+                notes.append(f"{job} {entry['slot']}: end taken from the run log ({rec['status']})")
+                continue
+            error = "did not finish: the tick running it died or could not record its end"
+            ended = self.clock()
+            entry.update(status="failed", ended=ended.isoformat(), error=error)
+            started = datetime.fromisoformat(entry.get("started") or ended.isoformat())
+            record = supervisor_log.job_record(
+                entry.get("run_id") or runlog.new_run_id(),
+                job,
+                str(entry.get("slot")),
+                int(entry.get("attempt") or 1),
+                started,
+                ended,
+                None,
+                error,
+            )
+            supervisor_log.append(self.settings, record)
+            supervisor_log.alert_job(self.settings, record, {}, entry)
+            notes.append(f"{job} {entry.get('slot')}: {error}")
+        if notes:
+            self.save("attempts that never finished")
+        return notes
+
+    def run(self, due: Due) -> dict:
+        before = dict(self.state.get(due.job, {}))
+        run_id = runlog.new_run_id()
+        entry = {
+            "slot": due.slot.isoformat(),
+            "status": "started",
+            "attempt": due.attempt,
+            "started": self.clock().isoformat(),
+            "run_id": run_id,
+        }
+        if before.get("ok_slot"):
+            entry["ok_slot"] = before["ok_slot"]
+        self.state[due.job] = entry
+        self.save(f"the start of {due.job} (not run)")
+        record = _run_one(self.settings, self.runner, due, run_id, self.clock)
+        entry.update(status=record["status"], ended=record["ended"], error=record["error"])
+        if record["status"] == "ok":
+            entry["ok_slot"] = entry["slot"]
+        failure = None
+        try:
+            self.save(f"the end of {due.job} ({record['status']})")
+        except MateriaError as e:
+            failure = e  # the run log and the alert may still get through (R2, network)
+        supervisor_log.append(self.settings, record)
+        supervisor_log.alert_job(self.settings, record, before, entry)
+        self.records.append(record)
+        log.info("supervisor: %s %s (exit %d)", due.job, record["status"], record["exit_code"])
+        if failure:
+            raise failure
+        return record
+
+
+def _reap(settings: Settings) -> tuple[list[str], str | None]:
+    """Destroy workers of dead runs on every configured provider; (what was reaped, the
+    errors of providers that could not be reaped, or None)."""
+    from materia.workers.reaping import reap_dead_runs
+    from materia.workers.registry import configured, provider_for
+
+    done, errors = [], []
+    for name in configured(settings):
+        try:
+            gone = reap_dead_runs(settings, provider_for(settings, name, log=log.info), log.info)
+        except MateriaError as e:
+            errors.append(f"{name}: {e}")
+            continue
+        done += [f"reaped {i.provider} worker {i.name} (run {i.labels.get('run')})" for i in gone]
+    return done, ("reaping workers failed: " + "; ".join(errors)) if errors else None
 
 
 def tick(
@@ -243,51 +197,82 @@ def tick(
     schedule: Schedule | None = None,
     clock: Callable[[], datetime] | None = None,
     dry_run: bool = False,
-) -> list[dict]:
-    """Run every due job once; return their outcome records (dry run: what is due)."""
+) -> tuple[list[dict], list[str]]:
+    """Run every due job once; (their records, notes). Dry run: what is due, as records.
+
+    `clock` tells the time as jobs run; by default `now` plus the time elapsed since."""
     now = now or datetime.now(UTC)
-    clock = clock or (lambda: datetime.now(UTC))
-    schedule = schedule or Schedule.from_env()
-    state_path = supervisor_dir(settings) / "state.json"
+    if clock is None:
+        t0 = time.monotonic()
+        clock = lambda: now + timedelta(seconds=time.monotonic() - t0)  # noqa: E731
+    sched = schedule or Schedule.from_env()
+    path = supervisor_dir(settings) / "state.json"
     if dry_run:
-        state = read_state(state_path)
-        due = [{"pipeline": j, "slot": s.isoformat()} for j, s in due_jobs(state, now, schedule)]
-        if (r := report_due(state)) is not None:
-            due.append({"pipeline": "report", "slot": r.isoformat()})
-        return due
+        state, notes = sanitize(read_state(path), now, sched)
+        due, more = plan(state, now, sched)
+        return [
+            {"pipeline": d.job, "slot": d.slot.isoformat(), "attempt": d.attempt} for d in due
+        ], notes + more
 
-    runner = runner or default_runner(settings)
-    records: list[dict] = []
-    with TickLock(supervisor_dir(settings) / "tick.lock"):
-        state = read_state(state_path)
-
-        def finish(job: str, slot: date, record: dict) -> None:
-            # State first: a job is attempted once per slot even if logging fails.
-            entry = state.setdefault(job, {})
-            entry.update(slot=slot.isoformat(), status=record["status"], at=record["ended"])
-            if record["status"] == "ok":
-                entry["ok_slot"] = slot.isoformat()
-            write_state(state_path, state)
-            append_run_log(settings, record)
-            records.append(record)
-
-        for job, slot in due_jobs(state, now, schedule):
-            finish(job, slot, _run_one(settings, runner, job, slot, clock))
-        if (slot := report_due(state)) is not None:
-            finish("report", slot, _run_one(settings, runner, "report", slot, clock))
-    return records
+    with _tick_lock(settings):
+        state, notes = sanitize(read_state(path), now, sched)
+        work = _Tick(settings, path, state, runner or default_runner, clock)
+        if notes:
+            work.save("the state without its future slots")
+        notes += work.settle_unfinished()
+        reaped, reap_error = _reap(settings)
+        notes += reaped
+        if reap_error:
+            notes.append(reap_error)
+            notify.send(settings, "materia: reaping workers failed", reap_error, notify.FAILURE)
+        if notes:
+            supervisor_log.append(
+                settings, supervisor_log.tick_record(now, clock(), notes, reap_error)
+            )
+        done: set[str] = set()
+        while True:  # re-planned after each job: a transform's success makes the report due
+            due, more = plan(work.state, clock(), sched)
+            notes += [n for n in more if n not in notes]
+            todo = [d for d in due if d.job not in done]
+            if not todo:
+                break
+            work.run(todo[0])
+            done.add(todo[0].job)
+    return work.records, notes
 
 
 def main(settings: Settings, now: str | None = None, dry_run: bool = False) -> int:
     """`materia supervisor tick`: 0 when every job run this tick succeeded."""
+    if now is not None and not dry_run:
+        raise MateriaError(
+            "--now only goes with --dry-run: a real tick runs on the real clock "
+            "(a slot written for a made-up time would stall the schedule)"
+        )
     when = parse_now(now)
-    records = tick(settings, now=when, dry_run=dry_run)
     if dry_run:
+        records, notes = tick(settings, now=when, dry_run=True)
+        for note in notes:
+            print(f"supervisor: {note}")
         due = ", ".join(f"{r['pipeline']} ({r['slot']})" for r in records) or "nothing"
         print(f"supervisor: due at {when.isoformat()}: {due}")
         return 0
+    try:
+        records, notes = tick(settings, now=when)
+    except locks.LockBusy as e:  # a long transform: not a failure
+        print(f"supervisor: {e}")
+        return 0
+    except MateriaError as e:
+        from materia.secrets import redact
+
+        supervisor_log.alert_tick_failure(settings, redact(str(e)))
+        raise
+    for note in notes:
+        print(f"supervisor: {note}")
     if not records:
         print(f"supervisor: nothing due at {when.isoformat()}")
     for r in records:
-        print(f"supervisor: {r['pipeline']} {r['slot']} {r['status']} (exit {r['exit_code']})")
+        print(
+            f"supervisor: {r['pipeline']} {r['slot']} {r['status']} "
+            f"(attempt {r['attempt']}, exit {r['exit_code']})"
+        )
     return 0 if all(r["status"] == "ok" for r in records) else 1

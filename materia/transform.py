@@ -194,11 +194,10 @@ def run(
         result.new_releases = sorted({a.label for a in added if a is not None})
         say(f"transform {env}: {batch.reason}; recomputing from {batch.vintages_from:%Y-%m}")
 
-        con = inputs.connect(settings)
-        try:
+        with inputs.connect(settings) as run_db:
             prior = None if rebuild else pub.tables.get(VINTAGES)
-            inputs.load_prior(con, settings, prior, batch.vintages_from)
-            vintages = _steps(con, settings, store, compiled, batch, env, result, say)
+            inputs.load_prior(run_db, settings, prior, batch.vintages_from)
+            vintages = _steps(run_db, store, compiled, batch, env, result, say)
             outputs = [
                 Output(o.name, vintages, o.order_by, None if rebuild else batch.vintages_from)
                 if o.name == VINTAGES
@@ -210,7 +209,7 @@ def run(
             done = publish.publish(
                 settings,
                 env,
-                con,
+                run_db.con,
                 outputs,
                 {
                     "archives": sorted(i.key for i in items),
@@ -223,8 +222,6 @@ def run(
                 before_commit=held.check,
                 retention=settings.snapshot_retention,
             )
-        finally:
-            con.close()
         _mark(settings, store, env, digest)
     result.published = done.changed
     result.rows_published = done.rows_published
@@ -237,8 +234,9 @@ def run(
     return result
 
 
-def _steps(con, settings, store, compiled, batch, env, result, say) -> str:
+def _steps(run_db, store, compiled, batch, env, result, say) -> str:
     """Run the release months of `batch` in order; the relation holding all new vintages."""
+    con = run_db.con
     newest = {a.key for a in batch.newest}
     steps = batch.steps or [batch_mod.Step(batch.vintages_from, ())]
     accumulated = False
@@ -248,8 +246,7 @@ def _steps(con, settings, store, compiled, batch, env, result, say) -> str:
         if last:
             here = {a.key for a in step.archives}
             loads += [(a, False, True) for a in batch.newest if a.key not in here]
-        inputs.clear_rows(con)
-        result.rows_loaded += inputs.load(con, settings, store, loads)
+        result.rows_loaded += inputs.load(run_db, store, loads)
         result.archives_read += len(loads)
         try:
             executor.run(con, compiled, None if last else VINTAGE_MODELS)
@@ -267,7 +264,7 @@ def _steps(con, settings, store, compiled, batch, env, result, say) -> str:
                 accumulated = True
             else:
                 con.execute(f"INSERT INTO materia_run.vintages SELECT * FROM {step_rows}")
-            inputs.advance_prior(con, step_rows)
+            inputs.advance_prior(run_db, step_rows)
             say(f"  {step.month:%Y-%m}: {len(step.archives)} archive(s)")
     if not accumulated:
         return "serving.fct_psd_vintages"

@@ -549,5 +549,36 @@ def _(browse, get_dev_run, mo, show):
     return
 
 
+@app.cell
+def _(mo, settings):
+    # Pipeline health, from the run log (`materia runs` shows the whole of it).
+    from materia import runlog as _runlog
+
+    try:
+        _h = _runlog.health(settings)
+    except Exception as _e:  # the log lives on R2 in prod: unreachable is not fatal here
+        _h = {"last_success": {}, "newest_release": {}, "failures": [], "error": str(_e)}
+    _rows = [
+        *(
+            {"what": f"last successful {k}", "value": v[:16].replace("T", " ")}
+            for k, v in _h["last_success"].items()
+        ),
+        *({"what": f"newest release of {k}", "value": v} for k, v in _h["newest_release"].items()),
+    ]
+    mo.vstack(
+        [
+            mo.md("## Pipeline health"),
+            mo.ui.table(_rows, selection=None) if _rows else mo.md("No runs logged yet."),
+            *(
+                [mo.md("Recent failures:"), mo.ui.table(_h["failures"], selection=None)]
+                if _h["failures"]
+                else []
+            ),
+            *([mo.md(f"Run log unreadable: {_h['error']}")] if _h.get("error") else []),
+        ]
+    )
+    return
+
+
 if __name__ == "__main__":
     app.run()

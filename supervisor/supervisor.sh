@@ -1,44 +1,80 @@
 #!/bin/sh
 # materia supervisor: pull, verify, tick, sleep, forever. Kept tiny so it never needs to
 # change: what runs and when lives in the repo (`materia supervisor tick`) and arrives
-# with the next pull. A failed update keeps the last good commit; a failed tick is
-# logged and the loop goes on. Logs go to stdout (journald).
+# with the next pull. A new commit is adopted only when `materia supervisor check`
+# passes (compile, import, SQLMesh load + tests, dry run); otherwise the last good commit
+# stays, and an alert says so once per rejected commit. Every external command has a
+# timeout, so nothing can hang the loop. Logs go to stdout (journald).
 set -u
 
 interval="${MATERIA_SUPERVISOR_INTERVAL:-900}"     # seconds between ticks
 iterations="${MATERIA_SUPERVISOR_ITERATIONS:-0}"   # 0 = forever; tests set a limit
 branch="${MATERIA_SUPERVISOR_BRANCH:-main}"
+fetch_timeout="${MATERIA_FETCH_TIMEOUT:-120}"
+sync_timeout="${MATERIA_SYNC_TIMEOUT:-900}"
+check_timeout="${MATERIA_CHECK_TIMEOUT:-600}"
+tick_timeout="${MATERIA_TICK_TIMEOUT:-21600}"      # = the tick lock's TTL (6 h)
 cd "${MATERIA_REPO:-/opt/materia}" || exit 1
+state="${MATERIA_HOME:-.materia}/supervisor"
+mkdir -p "$state"
 
 log() { echo "supervisor: $*"; }
+# SIGTERM first; SIGKILL a minute later if it does not stop (the next tick reaps).
+bounded() { limit=$1; shift; timeout -k 60 "$limit" "$@"; }
 sleeper=""
 trap 'log "stopping"; [ -n "$sleeper" ] && kill "$sleeper" 2>/dev/null; exit 0' TERM INT
 
-good=$(git rev-parse HEAD) || exit 1
+# A private repository: git asks materia for GITLAB_READ_TOKEN (from ESC or the
+# environment) through a pipe, so the token is never in a file, a URL or a command line.
+fetch() {
+    GIT_TERMINAL_PROMPT=0 bounded "$fetch_timeout" git \
+        -c credential.helper= \
+        -c 'credential.helper=!f() { uv run --no-sync --quiet materia secrets git-credential "$@"; }; f' \
+        fetch --quiet origin "$branch"
+}
+
+sync_env() { bounded "$sync_timeout" uv sync --locked --quiet; }
+
+# The last adopted commit survives restarts: a commit merged but not yet checked when
+# the service stopped is not taken for good.
+good=$(cat "$state/last-good" 2>/dev/null || git rev-parse HEAD) || exit 1
+if [ "$(git rev-parse HEAD)" != "$good" ]; then
+    log "back to the last good commit $good"
+    if ! { git reset --hard --quiet "$good" && sync_env; }; then log "restoring $good failed"; fi
+fi
+echo "$good" >"$state/last-good"
+rejected=""
 n=0
 log "starting at $good"
 while :; do
-    if git fetch --quiet origin "$branch"; then
+    if fetch; then
         new=$(git rev-parse FETCH_HEAD)
         if [ "$new" != "$good" ]; then
             log "updating $good -> $new"
-            if git merge --ff-only --quiet FETCH_HEAD && uv sync --locked --quiet &&
-                uv run materia supervisor tick --dry-run; then
+            if git merge --ff-only --quiet FETCH_HEAD && sync_env &&
+                bounded "$check_timeout" uv run --no-sync materia supervisor check; then
                 good=$new
+                echo "$good" >"$state/last-good"
                 log "now at $good"
             else
-                # Not kept: back to the last good commit. The next iteration tries again,
-                # so a transient failure (network, ESC) heals by itself.
+                # Not adopted: back to the last good commit. The next iteration tries
+                # again, so a transient failure (network, ESC) heals by itself.
                 log "update to $new failed; staying on $good"
                 git reset --hard --quiet "$good"
-                uv sync --locked --quiet || log "re-sync of $good failed"
+                sync_env || log "re-sync of $good failed"
+                if [ "$new" != "$rejected" ]; then
+                    rejected=$new
+                    bounded 120 uv run --no-sync --quiet materia supervisor alert \
+                        "commit $new was not adopted (sync or check failed; see the journal); still running $good" ||
+                        log "alert failed"
+                fi
             fi
         fi
     else
-        log "fetch failed; staying on $good"
+        log "fetch failed (exit $?); staying on $good"
     fi
 
-    uv run materia supervisor tick || log "tick failed (exit $?)"
+    bounded "$tick_timeout" uv run --no-sync materia supervisor tick || log "tick failed (exit $?)"
 
     n=$((n + 1))
     if [ "$iterations" -gt 0 ] && [ "$n" -ge "$iterations" ]; then

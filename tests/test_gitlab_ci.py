@@ -55,7 +55,7 @@ def test_deploy_only_on_main_with_secrets_from_esc() -> None:
     assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE == "push"'}]
     assert "only" not in job and "when" not in job
     script = "\n".join(job["script"])
-    assert script.lstrip().startswith('esc run "$ESC_ENV" --')
+    assert script.lstrip().startswith('pulumi env run "$ESC_ENV" --')
     assert job["variables"]["ESC_ENV"] == "beanflows/prod"
     assert "pulumi up --yes" in script
     # Bootstrap only when the supervisor is new (its id changed across `pulumi up`).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from materia import runlog, settings
 from materia.workers import prices
@@ -46,3 +48,137 @@ def test_append_and_read_in_the_landing_store(tmp_path):
     assert first["cost_estimate"] == prices.price_table("hetzner", start.date()).hourly["ccx22"]
     assert first["price_table"] == "2026-04-01" and first["currency"] == "EUR"
     assert first["started"] == "2026-11-26T03:00:00+00:00" and first["source"] == "worker"
+
+
+# --- every run is logged; `materia runs` and the health summary read it back -------------
+def test_in_process_runs_are_logged_with_their_error(psd_server, cli, materia_env):
+    from testsupport.psd_fixtures import archive_layout, sample_rows
+
+    archive_layout(psd_server.root, {"2022-06": sample_rows()})
+    env = {**materia_env, "PSD_BASE_URL": psd_server.base_url, "PSD_DATASETS": "psd_coffee_csv.zip"}
+    ok = cli("pipeline", "run", "extract", env={**env, "PSD_AS_OF": "2022-06-30"})
+    assert ok.returncode == 0, ok.stderr
+    bad = cli("pipeline", "run", "extract", env={**env, "PSD_AS_OF": "2021-01-31"})
+    assert bad.returncode == 1
+    s = settings.load(environ=materia_env, dotenv=Path(materia_env["MATERIA_HOME"]) / "none")
+    first, second = runlog.read(s)
+    assert (first["source"], first["where"], first["status"], first["error"]) == (
+        "in-process",
+        "here",
+        "ok",
+        None,
+    )
+    assert first["parent"] is None and first["run_id"] and first["duration_s"] >= 0
+    assert (second["status"], second["exit_code"]) == ("failed", 1)
+    assert second["error"].startswith("no release of psd_coffee_csv.zip under ")
+
+    table = cli("runs", env=materia_env)
+    assert table.returncode == 0, table.stderr
+    head, *rows = table.stdout.splitlines()
+    assert head.split() == [
+        "when",
+        "(UTC)",
+        "pipeline",
+        "where",
+        "outcome",
+        "duration",
+        "rows",
+        "cost",
+        "error",
+    ]
+    assert [r.split()[2:5] for r in rows] == [
+        ["extract", "here", "ok"],
+        ["extract", "here", "failed"],
+    ]
+    assert rows[1].endswith(second["error"])
+    failed = cli("runs", "--failed", "--json", env=materia_env)
+    [only] = [json.loads(x) for x in failed.stdout.splitlines()]
+    assert only["run_id"] == second["run_id"]
+
+
+def _log(s, *records: dict) -> None:
+    for r in records:
+        runlog.append(s, r)
+
+
+def test_runs_fold_parts_into_their_run_and_health_sums_up(tmp_path):
+    s = settings.load(environ={"MATERIA_HOME": str(tmp_path)}, dotenv=tmp_path / "none")
+    t = "2026-11-26T03:00:00+00:00"
+    _log(
+        s,
+        {
+            "source": "in-process",
+            "run_id": "step",
+            "parent": "w",
+            "pipeline": "transform",
+            "status": "ok",
+            "rows_published": 2_000_000,
+            "new_releases": ["psd_alldata_csv 2026-11"],
+        },
+        {
+            "source": "worker",
+            "run_id": "w",
+            "parent": "job",
+            "pipeline": "transform",
+            "where": "hetzner ccx22",
+            "status": "ok",
+            "cost_estimate": 0.08,
+            "currency": "EUR",
+        },
+        {
+            "source": "supervisor",
+            "run_id": "job",
+            "parent": None,
+            "pipeline": "transform",
+            "where": "supervisor",
+            "status": "ok",
+            "started": t,
+            "duration_s": 754.0,
+        },
+        {
+            "source": "supervisor",
+            "run_id": "x1",
+            "pipeline": "extract",
+            "where": "supervisor",
+            "status": "failed",
+            "exit_code": 1,
+            "started": "2026-11-27T02:00:00+00:00",
+            "error": "PSD Online answered 503 (gave up after 4 attempts)",
+        },
+        {
+            "source": "in-process",
+            "run_id": "old",
+            "pipeline": "extract",
+            "status": "ok",
+            "started": "2026-11-25T02:00:00+00:00",
+        },
+    )
+    rows = runlog.fold(runlog.read(s))
+    assert [r["run_id"] for r in rows] == ["old", "job", "x1"]
+    job = rows[1]
+    assert (job["rows_published"], job["cost_estimate"], job["currency"]) == (
+        2_000_000,
+        0.08,
+        "EUR",
+    )
+    assert job["where"] == "supervisor/hetzner ccx22"
+    assert job["new_releases"] == ["psd_alldata_csv 2026-11"]
+    text = runlog.table(rows)
+    assert "2026-11-26 03:00  transform  supervisor/hetzner ccx22  ok" in text
+    assert "12m34s" in text and "2,000,000" in text and "0.08 EUR" in text
+    assert runlog.select(rows, last=1, failed=True) == [rows[2]]
+
+    health = runlog.health(s)
+    assert health["last_success"] == {
+        "extract": "2026-11-25T02:00:00+00:00",
+        "transform": "2026-11-26T03:00:00+00:00",
+    }
+    assert health["newest_release"] == {"psd_alldata_csv": "2026-11"}
+    assert health["failures"] == [
+        {
+            "started": "2026-11-27T02:00:00+00:00",
+            "pipeline": "extract",
+            "where": "supervisor",
+            "error": "PSD Online answered 503 (gave up after 4 attempts)",
+        }
+    ]

@@ -3,7 +3,6 @@ and no secret value in any output or the run log while pipelines run."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import logging
@@ -25,11 +24,14 @@ ESC_DOC = {
 }
 
 
-def stand_in_esc(bin_dir: Path, doc: object | None = ESC_DOC, exit_code: int = 0) -> Path:
-    """An `esc` executable that answers only `esc env open beanflows/prod --format json`."""
+def stand_in_esc(
+    bin_dir: Path, doc: object | None = ESC_DOC, exit_code: int = 0, name: str = "esc"
+) -> Path:
+    """An `esc` (or `pulumi`) executable that answers only
+    `<name> env open beanflows/prod --format json`."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     (bin_dir / "esc.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    esc = bin_dir / "esc"
+    esc = bin_dir / name
     esc.write_text(
         "#!/bin/sh\n"
         f'[ "$*" = "env open beanflows/prod --format json" ] || {{ echo "bad args: $*" >&2; exit 2; }}\n'
@@ -139,7 +141,7 @@ def test_logging_filter_and_stream_redact(monkeypatch) -> None:
 
 def test_cli_errors_are_redacted(materia_env) -> None:
     env = {**materia_env, "HCLOUD_TOKEN": "tok-0123456789"}
-    proc = run_cli("supervisor", "tick", "--now", "tok-0123456789", env=env)
+    proc = run_cli("supervisor", "tick", "--dry-run", "--now", "tok-0123456789", env=env)
     assert proc.returncode == 1
     assert "tok-0123456789" not in proc.stdout + proc.stderr
     assert "got '***'" in proc.stderr
@@ -147,13 +149,6 @@ def test_cli_errors_are_redacted(materia_env) -> None:
 
 # --- every pipeline command with known secrets: nothing leaks -------------------------
 SECRET = "leak-canary-7f3a9c2e"
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @pytest.fixture
@@ -169,6 +164,7 @@ def leaky_env(materia_env, psd_server) -> dict[str, str]:
         "PSD_BASE_URL": f"{psd_server.base_url}/{SECRET}",
         "PSD_DATASETS": "psd_coffee_csv.zip",
         "HCLOUD_TOKEN": SECRET,
+        "HCLOUD_ENDPOINT": "http://127.0.0.1:9/v1",  # the tick lists workers: loopback only
         "R2_ACCESS_KEY": SECRET + "-ak",
         "R2_SECRET_KEY": SECRET + "-sk",
         "ICEBERG_TOKEN": SECRET + "-it",
@@ -183,41 +179,81 @@ COMMANDS = [
     ),
     pytest.param(("transform",), "materia.transform", id="transform"),
     pytest.param(("pipeline", "run", "extract"), "materia.pipelines", id="pipeline"),
-    pytest.param(
-        ("supervisor", "tick", "--now", "2026-11-26T03:30:00Z"), "materia.supervisor", id="tick"
-    ),
+    pytest.param(("supervisor", "tick"), "materia.supervisor", id="tick"),
 ]
 
 
 @pytest.mark.parametrize(("args", "module"), COMMANDS)
 def test_no_secret_in_output_or_run_log(leaky_env, psd_server, args, module) -> None:
-    if not _has(module):
-        pytest.skip(f"{module} is not built yet")
     home = Path(leaky_env["MATERIA_HOME"])
+    if args[0] == "transform":  # a real run, on a release landed through the secret URL
+        landing = run_cli("extract", "psd", "--backfill-from", "2022-05", env=leaky_env)
+        assert landing.returncode == 0, landing.stderr
     if args[0] == "supervisor":
         # Transform and report already ran for their slots: this tick runs extract.
-        from materia.supervisor import write_state
+        from datetime import UTC, datetime
 
-        done = {"slot": "2026-11-26", "ok_slot": "2026-11-26"}
-        write_state(home / "supervisor" / "state.json", {"transform": done, "report": done})
+        from materia.schedule import Schedule, write_state
+
+        slots = Schedule().latest_slots(datetime.now(UTC))
+        done = {
+            j: {"slot": str(slots[j]), "ok_slot": str(slots[j])} for j in ("transform", "report")
+        }
+        write_state(home / "supervisor" / "state.json", done)
     proc = run_cli(*args, env=leaky_env, timeout=600)
+    if args[0] == "transform":
+        assert proc.returncode == 0, proc.stderr
     seen = proc.stdout + proc.stderr
     for path in home.rglob("*"):
         if path.is_file() and path.suffix in (".jsonl", ".json", ".log", ".txt"):
             seen += path.read_text(errors="replace")
     assert SECRET not in seen, f"secret leaked by `materia {' '.join(args)}`"
-    if args[0] != "transform":
-        # The secret-bearing URL really was used (else this test proves nothing).
-        assert any(SECRET in r.path for r in psd_server.requests), proc.stdout + proc.stderr
+    # The secret-bearing URL really was used (else this test proves nothing).
+    assert any(SECRET in r.path for r in psd_server.requests), proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("args", [("extract", "psd"), ("pipeline", "run", "extract")])
 def test_failing_extract_error_is_redacted(leaky_env, args) -> None:
     """The error names the URL, which carries the secret: it must show `***` instead."""
-    if not _has("materia.pipelines"):
-        pytest.skip("materia.pipelines is not built yet")
     env = {**leaky_env, "PSD_BASE_URL": f"http://127.0.0.1:9/{SECRET}"}  # refused at once
     proc = run_cli(*args, env=env)
     assert proc.returncode != 0
     assert SECRET not in proc.stdout + proc.stderr
     assert "http://127.0.0.1:9/***/" in proc.stderr
+
+
+def test_pulumi_env_open_where_esc_is_absent(materia_env, tmp_path: Path) -> None:
+    stand_in_esc(tmp_path / "bin", name="pulumi")
+    env = {**materia_env, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    proc = run_cli("secrets", "list", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "# source: pulumi:beanflows/prod"
+    assert "HCLOUD_TOKEN" in proc.stdout and "hc-token-from-esc" not in proc.stdout
+    # The standalone CLI, when present, is still used first.
+    stand_in_esc(tmp_path / "bin", name="esc")
+    assert run_cli("secrets", "list", env=env).stdout.startswith("# source: esc:beanflows/prod")
+
+
+def test_pulumi_failures_name_pulumi(materia_env, tmp_path: Path) -> None:
+    stand_in_esc(tmp_path / "bin", exit_code=1, name="pulumi")
+    env = {**materia_env, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    proc = run_cli("secrets", "list", env=env)
+    assert proc.stderr.strip() == (
+        "error: pulumi env open beanflows/prod failed (exit 1): error: not logged in"
+    )
+
+
+def test_git_credential_answers_get_with_the_read_token() -> None:
+    values = {"GITLAB_READ_TOKEN": "glpat-abc123"}
+    ask = "protocol=https\nhost=gitlab.com\n"
+    assert secrets.git_credential("get", ask, values) == (
+        "username=oauth2\npassword=glpat-abc123\n\n"
+    )
+    assert "username=deploy-7" in secrets.git_credential(
+        "get", ask, {**values, "GITLAB_READ_USER": "deploy-7"}
+    )
+    assert secrets.git_credential("store", ask, values) == ""
+    assert secrets.git_credential("get", ask, {}) == ""
+    # Never over plain HTTP to another machine; loopback is allowed (test servers).
+    assert secrets.git_credential("get", "protocol=http\nhost=example.org\n", values) == ""
+    assert secrets.git_credential("get", "protocol=http\nhost=127.0.0.1:8080\n", values)

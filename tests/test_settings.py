@@ -82,3 +82,57 @@ def test_dotenv_is_read_and_environment_wins(tmp_path):
     s = load(environ={"MATERIA_HOME": str(tmp_path / "env")}, dotenv=dotenv)
     assert s.psd_datasets == ("psd_coffee_csv.zip",)
     assert s.home == tmp_path / "env"
+
+
+def test_seed_secret_names_are_read(tmp_path):
+    # ESC `beanflows/prod` holds HETZNER_TOKEN; HCLOUD_TOKEN wins when both are set.
+    s = _load(tmp_path, HETZNER_TOKEN="hz-seed-token", GITLAB_READ_TOKEN="glpat-read-1234")
+    assert s.hetzner.token is not None and s.hetzner.token.get() == "hz-seed-token"
+    assert s.gitlab_read_token is not None and s.gitlab_read_token.get() == "glpat-read-1234"
+    assert {"hz-seed-token", "glpat-read-1234"} <= set(s.secret_values())
+    both = _load(tmp_path, HETZNER_TOKEN="hz-seed-token", HCLOUD_TOKEN="hc-explicit")
+    assert both.hetzner.token.get() == "hc-explicit"
+
+
+def test_download_bounds_and_notify(tmp_path):
+    s = _load(tmp_path)
+    assert (s.download_deadline_s, s.max_archive_bytes, s.notify) == (900.0, 100 * 2**20, None)
+    s = _load(
+        tmp_path,
+        PSD_DOWNLOAD_DEADLINE="30",
+        PSD_MAX_ARCHIVE_MB="0.5",
+        MATERIA_NOTIFY="json://127.0.0.1:9/hook?token=abcdef123",
+    )
+    assert (s.download_deadline_s, s.max_archive_bytes) == (30.0, 2**19)
+    assert "json://127.0.0.1:9/hook?token=abcdef123" in s.secret_values()
+    with pytest.raises(SettingsError, match="PSD_DOWNLOAD_DEADLINE must be a positive number"):
+        _load(tmp_path, PSD_DOWNLOAD_DEADLINE="-1")
+
+
+def test_to_environ_gives_a_child_the_same_pipeline_settings(tmp_path):
+    from datetime import timedelta
+
+    env = {
+        "MATERIA_ENV": "prod",
+        "MATERIA_HOME": str(tmp_path / "h"),
+        "PSD_DATASETS": "psd_coffee_csv.zip,psd_cotton_csv.zip",
+        "PSD_AS_OF": "2022-12-31",
+        "PSD_DOWNLOAD_DEADLINE": "12.5",
+        "PSD_MAX_ARCHIVE_MB": "3",
+        "MATERIA_SNAPSHOT_RETENTION_DAYS": "2",
+        "R2_ENDPOINT": "http://127.0.0.1:9",
+        "R2_BUCKET": "b",
+        "R2_ACCESS_KEY": "ak",
+        "R2_SECRET_KEY": "sk",
+        "ICEBERG_REST_URI": "http://127.0.0.1:8",
+        "ICEBERG_CREDENTIAL": "id:secret",
+        "HCLOUD_TOKEN": "never-in-a-child",
+    }
+    s = load(env, dotenv=tmp_path / "none")
+    child_env = s.to_environ()
+    assert "HCLOUD_TOKEN" not in child_env and "never-in-a-child" not in child_env.values()
+    child = load(child_env, dotenv=tmp_path / "none")
+    for field in ("env", "home", "psd_base_url", "psd_datasets", "psd_as_of", "r2", "iceberg",
+                  "download_deadline_s", "max_archive_bytes", "snapshot_retention"):  # fmt: skip
+        assert getattr(child, field) == getattr(s, field), field
+    assert child.snapshot_retention == timedelta(days=2)

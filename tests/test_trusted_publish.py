@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from materia import transform
+from materia import lakehouse, transform
 from materia.errors import MateriaError
+from materia.storage import LandingStore
 from testsupport import psd_fixtures as fx
 from testsupport import published
 
@@ -99,6 +100,24 @@ def test_a_failing_audit_fails_every_run_until_the_input_changes(home, cli, audi
     assert lines[0] == lines[1]  # the same reason, run after run
     assert f"audit {audit} failed" in lines[0] and key in lines[0]
     assert "nothing was published" in lines[0]
+    assert _state(home) == before
+
+
+def test_an_archive_landed_by_hand_is_checked_by_the_transform(home, cli):
+    """No record of a check (landed by hand, or under older rules): the transform checks
+    it with the same rules as the extractor and names the key, the line and the fault."""
+    from materia import psd_archive
+
+    before = _state(home)
+    lines = [r.line() for r in fx.revise(_base()[1], "2023-01")]
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",n/a"
+    key = "psd/psd_alldata_csv/2023/01/byhand.zip"
+    fx.write_lines(home / "landing" / key, lines, "psd_alldata.csv")
+    stale = home / "landing" / psd_archive.record_key(key)
+    stale.parent.mkdir(parents=True)
+    stale.write_text('{"rules": "older-rules", "rows": 1}')
+    line = _one_line(cli("transform"))
+    assert key in line and "line 6: Value is not a number" in line
     assert _state(home) == before
 
 
@@ -286,3 +305,30 @@ def test_an_unreachable_r2_is_one_line(cli, materia_env):
     for args in (("transform",), ("landing", "list")):
         line = _one_line(cli(*args, env=env))
         assert f"127.0.0.1:{port}" in line and "secret-key-123456" not in line
+
+
+# --- nothing local is state -------------------------------------------------------------------
+def test_a_fresh_worker_publishes_what_a_continuing_one_would(r2_settings, tmp_path):
+    """Prod on R2 + Iceberg REST: release 2 transformed on a fresh home (a new worker, no
+    local files at all) gives the same published tables as on the home that ran release 1."""
+    from dataclasses import replace
+
+    r06, r12 = _base()
+
+    def land(settings, rows, month):
+        store = LandingStore.from_settings(settings)
+        y, m = month.split("-")
+        store.write_bytes(f"psd/{ALL}/{y}/{m}/e.zip", fx.release_bytes(rows, f"{ALL}.zip"))
+
+    land(r2_settings, r06, "2022-06")
+    transform.run(r2_settings, env="dev_same_home")
+    transform.run(r2_settings, env="dev_fresh_home")
+    land(r2_settings, r12, "2022-12")
+    transform.run(r2_settings, env="dev_same_home")
+    fresh = replace(r2_settings, home=tmp_path / "another-worker")
+    transform.run(fresh, env="dev_fresh_home")
+    assert not any((tmp_path / "another-worker").rglob("*.duckdb"))
+    cat = lakehouse.catalog(r2_settings)
+    same = published.read_all(cat, "serving__dev_same_home")
+    other = published.read_all(cat, "serving__dev_fresh_home")
+    assert same == other and len(same["fct_psd_vintages"]) > len(r06)

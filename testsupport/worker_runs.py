@@ -27,15 +27,20 @@ def publish_release(psd_server: Any) -> str:
 
 
 def start_slow_extract(
-    psd_server: Any, on: str, env: dict[str, str], cwd: Path
+    psd_server: Any,
+    on: str,
+    env: dict[str, str],
+    cwd: Path,
+    argv: tuple[str, ...] | None = None,
 ) -> subprocess.Popen[str]:
-    """`materia pipeline run extract --on <on>` as a subprocess (to signal), returned once
-    its worker is mid-download: the PSD stand-in dribbles the release's body."""
+    """`materia pipeline run extract --on <on>` (or `argv`, e.g. a supervisor tick) as a
+    subprocess (to signal), returned once its worker is mid-download: the PSD stand-in
+    dribbles the release's body."""
     publish_release(psd_server)
     psd_server.inject("slow", chunk=256, delay=0.5)
     cwd.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        cli_command("pipeline", "run", "extract", "--on", on),
+        cli_command(*(argv or ("pipeline", "run", "extract", "--on", on))),
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,

@@ -6,41 +6,35 @@ means no release that month. Each release lands once under
 body is transferred. Otherwise the body streams to a local temp file (memory stays flat),
 is verified (zip CRC, exactly one CSV member, the PSD header) and only then moved into
 place, so a killed or failed run never leaves a partial object under a landing key.
+Downloads are bounded by a deadline and a size cap (`materia.extract.sources`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import re
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from materia import psd_archive
 from materia.errors import MateriaError
+from materia.extract.sources import (  # noqa: F401  (safe_etag: part of this module's API)
+    Progress,
+    check_size,
+    reason,
+    safe_etag,
+    source_for,
+)
 from materia.landed import quarantine_key
 from materia.settings import Settings
 from materia.storage import LandingStore
 
 PROBE_MONTHS = 4  # the as-of month and the 3 before it
-ATTEMPTS = 4  # per request, on connection errors and 5xx
-BACKOFF_S = 0.5  # doubled after each failed attempt
-TIMEOUT_S = 60
-CHUNK = 1 << 20
 STALE_TMP_S = 3600
-USER_AGENT = "materia-extract/0.1"
-
-
-class _Retryable(Exception):
-    """A transient failure (connection error, 5xx, short body): try again."""
 
 
 # --- release months ----------------------------------------------------------------
@@ -81,148 +75,9 @@ def release_url(base: str, name: str, month: Month) -> str:
     return f"{base.rstrip('/')}/archives/{month[0]:04d}/{month[1]:02d}/{name}"
 
 
-def safe_etag(etag: str) -> str:
-    """The ETag as a file name: no `W/`, no quotes, only [A-Za-z0-9._-]."""
-    tag = etag.strip()
-    tag = tag[2:] if tag.startswith("W/") else tag
-    tag = re.sub(r"[^A-Za-z0-9._-]", "_", tag.strip('"')).strip("._")
-    if not tag:
-        raise ValueError(f"unusable ETag {etag!r}")
-    return tag
-
-
 def landing_key(name: str, month: Month, etag: str) -> str:
     stem = name.removesuffix(".zip")
     return f"psd/{stem}/{month[0]:04d}/{month[1]:02d}/{safe_etag(etag)}.zip"
-
-
-# --- sources: http(s) and file ---------------------------------------------------------
-Progress = Callable[[int], None]
-
-
-class HttpSource:
-    """PSD Online over HTTP: HEAD for the ETag, streamed GET, retries with backoff."""
-
-    def _open(self, url: str, method: str):
-        req = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT})
-        try:
-            return urllib.request.urlopen(req, timeout=TIMEOUT_S)
-        except urllib.error.HTTPError as e:
-            e.close()
-            if e.code == 404:
-                return None
-            if e.code >= 500 or e.code == 429:
-                raise _Retryable(f"HTTP {e.code}") from None
-            raise MateriaError(f"{url}: HTTP {e.code} {e.reason}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-            raise _Retryable(_reason(e)) from None
-
-    def head(self, url: str) -> tuple[str, int | None] | None:
-        """(ETag, size) of the release, or None when there is none (404)."""
-        resp = _retry(url, lambda: self._open(url, "HEAD"))
-        if resp is None:
-            return None
-        with resp:
-            etag = _usable(resp.headers.get("ETag"))
-            length = resp.headers.get("Content-Length")
-        return (etag, int(length) if length and length.isdigit() else None)
-
-    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
-        """Stream the body to `dest`; (ETag, bytes) or None on 404."""
-
-        def attempt():
-            resp = self._open(url, "GET")
-            if resp is None:
-                return None
-            with resp:
-                expected = resp.headers.get("Content-Length")
-                etag = _usable(resp.headers.get("ETag"))
-                size = 0
-                digest = hashlib.sha256()
-                try:
-                    with open(dest, "wb") as out:
-                        # read1: whatever has arrived, so the progress bar moves smoothly
-                        while chunk := resp.read1(CHUNK):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            size += len(chunk)
-                            progress(len(chunk))
-                except (OSError, http.client.HTTPException) as e:
-                    raise _Retryable(
-                        f"download interrupted after {size} bytes: {_reason(e)}"
-                    ) from None
-                if expected and expected.isdigit() and size != int(expected):
-                    raise _Retryable(f"short body: {size} of {expected} bytes")
-            # No usable ETag from the server: name the object by its content instead.
-            return (etag or f'"sha256-{digest.hexdigest()[:32]}"', size)
-
-        return _retry(url, attempt)
-
-
-class FileSource:
-    """A `file://` mirror of the archive layout; the ETag is a hash of the content."""
-
-    @staticmethod
-    def _path(url: str) -> Path:
-        return Path(urllib.request.url2pathname(urlsplit(url).path))
-
-    def head(self, url: str) -> tuple[str, int | None] | None:
-        path = self._path(url)
-        if not path.is_file():
-            return None
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                digest.update(chunk)
-        return (f'"sha256-{digest.hexdigest()[:32]}"', path.stat().st_size)
-
-    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
-        found = self.head(url)
-        if found is None:
-            return None
-        size = 0
-        with open(self._path(url), "rb") as src, open(dest, "wb") as out:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-                size += len(chunk)
-                progress(len(chunk))
-        return (found[0], size)
-
-
-def source_for(base_url: str) -> HttpSource | FileSource:
-    scheme = urlsplit(base_url).scheme
-    if scheme in ("http", "https"):
-        return HttpSource()
-    if scheme == "file":
-        return FileSource()
-    raise MateriaError(f"PSD_BASE_URL must be http(s):// or file://, got {base_url!r}")
-
-
-def _usable(etag: str | None) -> str:
-    """The ETag if it makes a file name, else "" (then the content hash names it)."""
-    try:
-        return etag if etag and safe_etag(etag) else ""
-    except ValueError:
-        return ""
-
-
-def _reason(e: BaseException) -> str:
-    inner = getattr(e, "reason", None)
-    text = str(inner if inner is not None else e) or type(e).__name__
-    return text.splitlines()[0] if text else type(e).__name__
-
-
-def _retry(url: str, fn):
-    delay = BACKOFF_S
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return fn()
-        except _Retryable as e:
-            if attempt == ATTEMPTS:
-                raise MateriaError(f"{url}: {e} (gave up after {ATTEMPTS} attempts)") from None
-            time.sleep(delay)
-            delay *= 2
-    raise AssertionError("unreachable")
 
 
 # --- verification ----------------------------------------------------------------------
@@ -286,7 +141,9 @@ class Extractor:
     def __init__(self, settings: Settings, store: LandingStore | None = None) -> None:
         self.settings = settings
         self.base = settings.psd_base_url
-        self.source = source_for(self.base)
+        self.source = source_for(
+            self.base, settings.download_deadline_s, settings.max_archive_bytes
+        )
         self.store = store or LandingStore.from_settings(settings)
 
     def land(self, name: str, month: Month) -> Outcome:
@@ -296,6 +153,8 @@ class Extractor:
         if found is None:
             return Outcome(name, month, "missing")
         etag, size = found
+        if size is not None:  # refused before any body is transferred
+            check_size(url, size, self.source.max_bytes)
         if etag:
             key = landing_key(name, month, etag)
             if self._exists(key):
@@ -315,11 +174,13 @@ class Extractor:
             if self._exists(quarantine_key(key)):
                 return Outcome(name, month, "quarantined", key)
             try:
-                verify_archive(tmp, month, self.store.tmp_dir)
+                rows = verify_archive(tmp, month, self.store.tmp_dir)
             except MateriaError as e:
                 raise MateriaError(f"{url}: {e}; nothing landed") from None
             with self._storage(key):
                 self.store.put_file(tmp, key)
+                # After the archive: a record without its archive would vouch for nothing.
+                self.store.write_bytes(psd_archive.record_key(key), psd_archive.record(rows))
         return Outcome(name, month, "landed", key, size)
 
     def _exists(self, key: str) -> bool:
@@ -332,7 +193,7 @@ class Extractor:
         try:
             yield
         except Exception as e:
-            raise MateriaError(f"landing store {self.store.url(key)}: {_reason(e)}") from None
+            raise MateriaError(f"landing store {self.store.url(key)}: {reason(e)}") from None
 
     def run(self, name: str, months: list[Month], latest_only: bool) -> Iterator[Outcome]:
         """Probe `months` (newest first); stop at the first release when `latest_only`."""
@@ -404,6 +265,10 @@ def _line(o: Outcome) -> str:
 
 def _say(settings: Settings, text: str, err: bool = False) -> None:
     # URLs and messages may carry secrets (a token in PSD_BASE_URL); never print them.
-    for value in settings.secret_values():
-        text = text.replace(value, "***")
-    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+    from materia import secrets
+
+    print(
+        secrets.redact(text, settings.secret_values()),
+        file=sys.stderr if err else sys.stdout,
+        flush=True,
+    )

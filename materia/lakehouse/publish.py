@@ -245,7 +245,7 @@ def _write(cat, ns: str, job: _Job, con, scratch: Path, run_id: str) -> tuple[Ta
     order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
     con.execute(
         f"COPY ({job.select}{order}) TO '{local}' "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"
+        "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
     )
     arrow_schema = con.execute(f"{job.select} LIMIT 0").arrow().schema
     schema = iceberg_io.iceberg_schema(pa.schema(arrow_schema))

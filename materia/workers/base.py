@@ -64,13 +64,20 @@ class Provider(Protocol):
         ...
 
 
-def worker_labels(pipeline: str, run_id: str, now: float | None = None) -> dict[str, str]:
-    return {
+def worker_labels(
+    pipeline: str, run_id: str, owner: str | None = None, now: float | None = None
+) -> dict[str, str]:
+    """Labels every provider puts on a worker: the run it serves and, for runs that
+    `reap_dead` may judge, the owner id of the home that started it."""
+    labels = {
         **WORKER_SELECTOR,
         "pipeline": pipeline,
         "run": run_id,
         "created": str(int(time.time() if now is None else now)),
     }
+    if owner:
+        labels["owner"] = owner
+    return labels
 
 
 def reap(
@@ -87,3 +94,34 @@ def reap(
         )
         provider.destroy_instance(inst.id)
     return old
+
+
+def dead_run(
+    inst: Instance, owner: str, alive: Callable[[str], bool | None], finished: set[str]
+) -> bool:
+    """Whether `inst` serves a run that is over: the run log says it finished, or it is
+    ours (`owner`) and `alive(run)` is not True (no marker, or its process is gone)."""
+    run = inst.labels.get("run")
+    if not run:
+        return False
+    if run in finished:
+        return True
+    return inst.labels.get("owner") == owner and alive(run) is not True
+
+
+def reap_dead(
+    provider: Provider,
+    owner: str,
+    alive: Callable[[str], bool | None],
+    finished: set[str],
+    log: Callable[[str], None] = lambda _: None,
+) -> list[Instance]:
+    """Destroy every worker whose run is over (see `dead_run`); return those destroyed."""
+    dead = [i for i in provider.list_instances() if dead_run(i, owner, alive, finished)]
+    for inst in dead:
+        log(
+            f"reap: destroying {inst.provider} worker {inst.name} ({inst.id}) of run "
+            f"{inst.labels.get('run')}, which is no longer alive"
+        )
+        provider.destroy_instance(inst.id)
+    return dead

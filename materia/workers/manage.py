@@ -2,6 +2,8 @@
 
 Without `--on`, list, destroy and reap cover every configured provider (`local` and each
 cloud whose credentials are set); a provider whose API fails does not stop the others.
+Reaping destroys the workers of runs that are over (`materia.workers.reaping`), then
+every worker older than the TTL.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from materia.settings import Settings
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, reap, worker_labels
 from materia.workers.cheapest import ranked
 from materia.workers.prices import instance_type
+from materia.workers.reaping import reap_dead_runs
 from materia.workers.registry import configured, provider_for
 from materia.workers.ssh import HostKey, cloud_init
 
@@ -35,7 +38,8 @@ def create(settings: Settings, pipeline: str, on: str | None) -> tuple[Instance,
             raise MateriaError("cheapest: no cloud provider has credentials")
         name = choices[0].provider
     provider = provider_for(settings, name)
-    run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    # No owner label: a worker made by hand has no run to outlive; only the TTL reaps it.
+    run_id = f"manual-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     host_key = HostKey.generate() if provider.name != "local" else None
     spec = InstanceSpec(
         name=f"materia-{pipeline}-{run_id}",
@@ -84,6 +88,7 @@ def reap_old(
     errors: list[str] = []
     for provider in _providers(settings, on):
         try:
+            gone.extend(reap_dead_runs(settings, provider, log))
             gone.extend(reap(provider, ttl * 60, now=time.time(), log=log))
         except MateriaError as e:
             errors.append(f"{provider.name}: {e}")

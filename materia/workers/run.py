@@ -1,23 +1,23 @@
 """One pipeline run on a fresh worker, which is destroyed whatever happens.
 
-reap old workers → create → wait for SSH → verify the pinned host key → ship this
-checkout → run `materia pipeline run <name>` there with the secrets sent as a JSON
-document on stdin → stream its lines back with a prefix → destroy (on success, failure,
-timeout, Ctrl-C and SIGTERM; deletion is retried) → append a record to the run log.
+mark the run alive → reap workers of dead runs and old ones → create (labelled with the
+run id and this home's owner id) → wait for SSH → verify the pinned host key → ship this
+checkout's tracked files → run `materia pipeline run <name>` there with the secrets sent
+as a JSON document on stdin → stream its lines back with a prefix → destroy (on success,
+failure, timeout, Ctrl-C, SIGTERM and SIGHUP; deletion is retried) → append a record to
+the run log. A SIGKILL skips all of that: the next tick (or `materia worker reap`) finds
+the worker's run dead by its marker (`materia.workers.alive`) and destroys it.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,9 +25,10 @@ from pathlib import Path
 from materia import runlog
 from materia.errors import MateriaError
 from materia.settings import Settings
-from materia.workers import ship
+from materia.workers import alive, ship, signals
 from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, Provider, reap, worker_labels
 from materia.workers.prices import instance_type
+from materia.workers.reaping import reap_dead_runs
 from materia.workers.ssh import HostKey, SshTarget, clean_env, cloud_init, pin, wait_until_usable
 
 # The worker's directory for this run; MATERIA_WORKER_ROOT lets a host put it elsewhere.
@@ -44,10 +45,6 @@ RUN_SCRIPT = (
     " uv sync --locked --no-dev --quiet >&2 && py=.venv/bin/python || exit 97; fi;"
     ' PYTHONPATH="$PWD" exec "$py" -m materia.workers.launcher'
 )
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so that the worker is still destroyed."""
 
 
 @dataclass
@@ -69,62 +66,15 @@ def redactor(settings: Settings) -> Callable[[str], str]:
     return lambda text: known.redact(text, values)
 
 
-def worker_env(settings: Settings, share_home: bool) -> dict[str, str]:
+def worker_env(settings: Settings, share_home: bool, run_id: str) -> dict[str, str]:
     """The environment the remote `materia` needs (secrets included, HCLOUD_TOKEN not)."""
-    env = {
-        "MATERIA_ENV": settings.env,
+    env = settings.to_environ()
+    if not share_home:
+        del env["MATERIA_HOME"]  # a worker keeps its own
+    return env | {
+        "MATERIA_PARENT_RUN": run_id,  # the worker's own run-log records point back here
         "MATERIA_WORKER_PROVIDER": "local",  # the worker runs the pipeline itself
-        "PSD_BASE_URL": settings.psd_base_url,
-        "PSD_DATASETS": ",".join(settings.psd_datasets),
     }
-    if settings.psd_as_of:
-        env["PSD_AS_OF"] = settings.psd_as_of
-    if settings.psd_backfill_from:
-        env["PSD_BACKFILL_FROM"] = settings.psd_backfill_from
-    if share_home:
-        env["MATERIA_HOME"] = str(settings.home)
-    if settings.r2:
-        r2 = settings.r2
-        env |= {"R2_ENDPOINT": r2.endpoint, "R2_BUCKET": r2.bucket, "R2_REGION": r2.region}
-        env |= {"R2_ACCESS_KEY": r2.access_key.get(), "R2_SECRET_KEY": r2.secret_key.get()}
-    if settings.iceberg:
-        ice = settings.iceberg
-        env |= {"ICEBERG_REST_URI": ice.rest_uri, "ICEBERG_WAREHOUSE": ice.warehouse}
-        if ice.token:
-            env["ICEBERG_TOKEN"] = ice.token.get()
-        if ice.credential:
-            env["ICEBERG_CREDENTIAL"] = ice.credential.get()
-    return env
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(signum: int, frame: object) -> None:
-        raise Terminated()
-
-    old = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextmanager
-def _shielded() -> Iterator[None]:
-    """Clean-up must finish: a second Ctrl-C or SIGTERM waits until it has."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 class _Channel:
@@ -159,7 +109,7 @@ def run_on_worker(
     hz = settings.hetzner
     ttl = hz.worker_ttl_minutes * 60
     remote = provider.name != "local"
-    run_id = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    run_id = runlog.new_run_id()
     name = f"materia-{pipeline}-{run_id}"
     result = RunResult(exit_code=1)
     t0 = time.time()
@@ -167,21 +117,32 @@ def run_on_worker(
     instance: Instance | None = None
     proc: subprocess.Popen[bytes] | None = None
     error: str | None = None
+    tail = _Tail(say, redact)
 
     def mark(step: str) -> None:
         result.timings[step] = round(time.time() - t0, 3)
 
     try:
-        with tempfile.TemporaryDirectory(prefix="materia-run-") as tmp, _sigterm_interrupts():
+        with tempfile.TemporaryDirectory(prefix="materia-run-") as tmp, signals.interrupting():
             try:
+                # Alive before any worker exists, so no tick takes our worker for an orphan.
+                alive.mark(
+                    settings,
+                    run_id,
+                    pipeline,
+                    provider.name,
+                    started.isoformat(),
+                    settings.parent_run,
+                )
                 code = ship.bundle()
+                reap_dead_runs(settings, provider, say)
                 reap(provider, ttl, log=say)
                 host_key = HostKey.generate() if remote else None
                 spec = InstanceSpec(
                     name=name,
                     pipeline=pipeline,
                     server_type=instance_type(provider.name, pipeline),
-                    labels=worker_labels(pipeline, run_id),
+                    labels=worker_labels(pipeline, run_id, alive.owner_id(settings)),
                     user_data=cloud_init(host_key) if host_key else None,
                 )
                 say(
@@ -205,7 +166,7 @@ def run_on_worker(
                 _ship(channel, run_id, code.data, name)
                 mark("shipped")
                 doc = {
-                    "env": worker_env(settings, share_home=not remote),
+                    "env": worker_env(settings, share_home=not remote, run_id=run_id),
                     "argv": ["pipeline", "run", pipeline],
                 }
                 proc = subprocess.Popen(
@@ -216,7 +177,7 @@ def run_on_worker(
                     env=channel.env(),
                     start_new_session=True,  # our signals are handled here, not by ssh
                 )
-                result.exit_code = _stream(proc, doc, name, ttl, say)
+                result.exit_code = _stream(proc, doc, name, ttl, tail)
                 mark("ran")
                 if remote and result.exit_code == 255:
                     raise MateriaError(
@@ -224,22 +185,63 @@ def run_on_worker(
                     )
                 say(f"worker: {name} finished with exit code {result.exit_code}")
             except BaseException as e:
-                error = type(e).__name__ if isinstance(e, KeyboardInterrupt) else redact(str(e))
+                error = (
+                    str(e) or type(e).__name__
+                    if isinstance(e, KeyboardInterrupt)
+                    else redact(str(e))
+                )
                 raise
             finally:
-                with _shielded():
+                with signals.shielded():
                     if proc is not None and proc.poll() is None:
                         proc.kill()
                         proc.wait()
                     _destroy(provider, instance, run_id, say)
+                    alive.unmark(settings, run_id)  # only once its worker is gone
                     mark("destroyed")
                     say(
                         "worker: timings (s since start) "
                         + " ".join(f"{k}={v}" for k, v in result.timings.items())
                     )
     finally:
-        _record(settings, provider, pipeline, name, started, result, error, say)
+        # Interrupted or failed before the end: no exit code. Else the worker's own error.
+        exit_code = result.exit_code if error is None else None
+        if error is None and exit_code != 0:
+            error = tail.result.get("error") or tail.last_error
+        _record(
+            settings,
+            provider,
+            pipeline,
+            name,
+            run_id,
+            started,
+            result,
+            exit_code,
+            error,
+            say,
+            tail.result,
+        )
     return result
+
+
+class _Tail:
+    """Passes the worker's lines on (redacted), keeping its last `error: …` line and the
+    step's result line (`materia.runlog.RESULT`), which it does not show."""
+
+    def __init__(self, say: Callable[[str], None], redact: Callable[[str], str]) -> None:
+        self.say, self.redact = say, redact
+        self.last_error: str | None = None
+        self.result: dict = {}
+
+    def __call__(self, line: str) -> None:
+        found = runlog.result_of(line)
+        if found is not None:
+            if found.get("error"):
+                found["error"] = self.redact(str(found["error"]))
+            self.result = found
+            return
+        self.last_error = self.redact(runlog.error_line(line) or "") or self.last_error
+        self.say(line)
 
 
 def _stream(
@@ -341,10 +343,13 @@ def _record(
     provider: Provider,
     pipeline: str,
     name: str,
+    run_id: str,
     started: datetime,
     result: RunResult,
+    exit_code: int | None,
     error: str | None,
     say: Callable[[str], None],
+    outcome: dict,
 ) -> None:
     ended = datetime.now(UTC)
     rec = runlog.RunRecord(
@@ -354,9 +359,13 @@ def _record(
         worker=name,
         started=started,
         ended=ended,
-        exit_code=result.exit_code if error is None else None,
+        exit_code=exit_code,
         error=error,
         timings=result.timings,
+        run_id=run_id,
+        parent=settings.parent_run,
+        rows_published=outcome.get("rows_published"),
+        new_releases=list(outcome.get("new_releases") or []),
     )
     try:
         runlog.append(settings, rec)

@@ -1,8 +1,8 @@
 """The exact code of this checkout, as one tarball for a worker.
 
-Every file git knows or would add (`git ls-files --cached --others --exclude-standard`):
-committed files plus work in progress, never ignored ones (.env, .materia/, .venv/).
-The commit id and whether the tree differs from it travel along in `.materia-commit`.
+Only files git tracks (`git ls-files --cached`), as they are in the working tree: never an
+untracked file (a stray `.env.prod`), never an ignored one (.env, .materia/, .venv/).
+The commit id, and whether tracked files differ from it, travel in `.materia-commit`.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def repo_root() -> Path:
 def _git(root: Path, *args: str) -> str:
     try:
         r = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=True, timeout=120
         )
-    except (OSError, subprocess.CalledProcessError) as e:
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         detail = getattr(e, "stderr", "") or str(e)
         raise MateriaError(
             f"cannot ship code from {root}: git {args[0]} failed: {detail.strip()}"
@@ -54,14 +54,8 @@ def _git(root: Path, *args: str) -> str:
 def bundle(root: Path | None = None) -> Bundle:
     root = root or repo_root()
     commit = _git(root, "rev-parse", "HEAD").strip()
-    dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=normal").strip())
-    names = [
-        n
-        for n in _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split(
-            "\0"
-        )
-        if n
-    ]
+    dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no").strip())
+    names = [n for n in _git(root, "ls-files", "-z", "--cached").split("\0") if n]
     buf = io.BytesIO()
     count = 0
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:

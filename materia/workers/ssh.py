@@ -49,6 +49,7 @@ class HostKey:
                 ],
                 check=True,
                 capture_output=True,
+                timeout=60,
             )
             return cls(
                 private=path.read_text(), public=path.with_suffix(".pub").read_text().strip()

@@ -20,8 +20,13 @@ BACKFILL_2022 = ("--dataset", COFFEE, "--backfill-from", "2022-01", "--as-of", "
 
 
 def landed(home: Path) -> dict[str, bytes]:
+    """Every object in the landing area but the records of passed checks (`checked/`)."""
     root = home / "landing"
-    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {
+        key: p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and not (key := str(p.relative_to(root))).startswith("checked/")
+    }
 
 
 def env_for(materia_env: dict, server, **extra) -> dict[str, str]:
@@ -95,7 +100,7 @@ def test_shared_coffee_backfill_in_r2_mode(
     env = env_for(materia_env, shared_psd_server, **{**seaweed.r2_env(), "R2_BUCKET": bucket})
     first = cli("extract", "psd", *BACKFILL_2022, env=env)
     assert first.returncode == 0, first.stderr
-    keys = sorted(p.split("/", 1)[1] for p in fs.find(bucket))
+    keys = sorted(k for p in fs.find(bucket) if (k := p.split("/", 1)[1]).startswith("psd/"))
     assert [k.rsplit("/", 1)[0] for k in keys] == [
         "psd/psd_coffee_csv/2022/06",
         "psd/psd_coffee_csv/2022/12",
@@ -113,7 +118,8 @@ def test_shared_coffee_backfill_in_r2_mode(
     assert second.returncode == 0, second.stderr
     assert shared_psd_server.body_bytes() == 0 and shared_psd_server.count("GET") == 0
     assert "unchanged" in second.stdout
-    assert sorted(p.split("/", 1)[1] for p in fs.find(bucket, refresh=True)) == keys
+    found = sorted(p.split("/", 1)[1] for p in fs.find(bucket, refresh=True))
+    assert [k for k in found if not k.startswith("checked/")] == keys
 
 
 # --- release probing -------------------------------------------------------------------------
@@ -281,6 +287,16 @@ def test_the_extractor_refuses_archives_the_transform_could_not_load(
     assert landed(home_of(env)) == {}
 
 
+def test_a_landed_archive_has_the_record_of_its_check(two_releases, materia_env, cli):
+    from materia import psd_archive
+
+    env = env_for(materia_env, two_releases, PSD_DATASETS=COFFEE)
+    assert cli("extract", "psd", "--as-of", "2022-12-31", env=env).returncode == 0
+    (key,) = landed(home_of(env))
+    record = home_of(env) / "landing" / psd_archive.record_key(key)
+    assert psd_archive.recorded_rows(record.read_bytes()) == len(pf.sample_rows("2022-12"))
+
+
 def test_a_quarantined_release_is_never_landed_again(two_releases, materia_env, cli):
     env = env_for(materia_env, two_releases, PSD_DATASETS=COFFEE)
     assert cli("extract", "psd", "--as-of", "2022-12-31", env=env).returncode == 0
@@ -324,7 +340,9 @@ def test_kill_9_mid_download_leaves_no_landed_object(
         fs, bucket = seaweed.s3fs(), f"kill-{uuid.uuid4().hex[:12]}"
         fs.mkdir(bucket)
         env.update({**seaweed.r2_env(), "R2_BUCKET": bucket})
-        objects = lambda: {p: fs.cat(p) for p in fs.find(bucket, refresh=True)}  # noqa: E731
+        objects = lambda: {  # noqa: E731
+            p: fs.cat(p) for p in fs.find(bucket, refresh=True) if "/checked/" not in p
+        }
     cmd = cli_command("extract", "psd", "--as-of", "2022-12-31")
     proc = subprocess.Popen(
         cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE

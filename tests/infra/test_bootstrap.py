@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from testsupport.gitrepo import git
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "infra" / "bootstrap_supervisor.sh"
 UNIT = ROOT / "supervisor" / "materia-supervisor.service"
@@ -40,22 +42,10 @@ STANDINS = {
         'echo "curl $*" >> "$CALLS"\n'
         'case "$*" in\n'
         '  *astral.sh/uv*) echo \'mkdir -p "$UV_INSTALL_DIR"; cp "$FAKE/uv" "$UV_INSTALL_DIR/uv"\' ;;\n'
-        '  *esc/install.sh*) echo \'mkdir -p "$HOME/.pulumi/bin"; cp "$FAKE/esc" "$HOME/.pulumi/bin/esc"\' ;;\n'
+        '  *get.pulumi.com*) echo \'mkdir -p "$HOME/.pulumi/bin"; cp "$FAKE/pulumi" "$HOME/.pulumi/bin/pulumi"\' ;;\n'
         "esac"
     ),
 }
-
-
-def git(cwd: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-    }
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
 @pytest.fixture
@@ -66,7 +56,7 @@ def box(tmp_path: Path):
     for name, body in STANDINS.items():
         (fakebin / name).write_text(f"#!/bin/sh\n{body}\n")
         (fakebin / name).chmod(0o755)
-    payloads = {"uv": 'echo "uv $*" >> "$CALLS"', "esc": "exit 0"}
+    payloads = {"uv": 'echo "uv $*" >> "$CALLS"', "pulumi": "exit 0"}
     for name, body in payloads.items():
         (fake / name).write_text(f"#!/bin/sh\n{body}\n")
         (fake / name).chmod(0o755)
@@ -93,6 +83,7 @@ def box(tmp_path: Path):
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return calls.read_text().splitlines()
 
+    run.env = env  # a test may change the environment the script runs with
     return tmp_path / "server", run
 
 
@@ -103,7 +94,7 @@ def test_first_run_sets_everything_up(box) -> None:
     assert sum(c.startswith("curl") for c in calls) == 2
     assert (server / "opt/materia/.git").is_dir()
     assert os.access(server / "usr/local/bin/uv", os.X_OK)
-    assert os.access(server / "usr/local/bin/esc", os.X_OK)
+    assert os.access(server / "usr/local/bin/pulumi", os.X_OK)
     assert "uv sync --locked --quiet" in calls
     installed = server / "etc/systemd/system" / UNIT.name
     assert installed.read_text() == UNIT.read_text()
@@ -128,3 +119,27 @@ def test_changed_unit_is_reinstalled(box) -> None:
     calls = run()
     assert "systemctl daemon-reload" in calls
     assert "RestartSec=60" in (server / "etc/systemd/system" / UNIT.name).read_text()
+
+
+def test_private_repository_is_cloned_with_the_read_token(box, tmp_path) -> None:
+    from testsupport.git_http import PrivateGitServer
+    from testsupport.procscan import ProcScanner
+
+    server, run = box
+    token = "glpat-bootstrap-9a8b7c6d5e"
+    with PrivateGitServer(tmp_path, token) as srv:
+        run.env["MATERIA_REPO_URL"] = srv.url("origin.git")
+        run.env["GITLAB_READ_TOKEN"] = token
+        with ProcScanner([token]) as scan:
+            run()
+    assert (server / "opt/materia/supervisor" / UNIT.name).is_file()
+    assert srv.granted > 0 and scan.argv_hits == []
+    remote = subprocess.run(
+        ["git", "-C", str(server / "opt/materia"), "remote", "get-url", "origin"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert remote == srv.url("origin.git")  # no token in the URL
+    leaked = [p for p in server.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert leaked == []

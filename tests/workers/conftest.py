@@ -7,8 +7,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import pytest
 from testsupport import clean_env
 from testsupport.clouds import Clouds
 from testsupport.hetzner_api import FakeHetzner
-from testsupport.sshd import MARKER, SSHD, SshWorkers
+from testsupport.procscan import ProcScanner
+from testsupport.sshd import SSHD, SshWorkers
 
 # Made per session: a value written here would travel with the shipped source tree.
 TOKEN = f"hcloud-{secrets.token_hex(12)}"
@@ -115,62 +114,6 @@ def worker_r2(worker_seaweed):
     from testsupport.worker_runs import fresh_bucket
 
     return fresh_bucket(worker_seaweed)
-
-
-class ProcScanner:
-    """Watches /proc while a run goes on: which of *our* processes show a secret in their
-    command line (must be none), and whether a stand-in worker had it in its environment."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s.encode() for s in secrets]
-        self.argv_hits: list[str] = []
-        self.remote_env_hits: set[bytes] = set()
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> ProcScanner:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _ours(self, pid: str, parents: dict[str, str], env: bytes) -> bool:
-        if MARKER.encode() in env:  # a process on a stand-in server
-            return True
-        me, seen = str(os.getpid()), set()
-        while pid and pid not in seen:  # descendant of this test process
-            if pid == me:
-                return True
-            seen.add(pid)
-            pid = parents.get(pid, "")
-        return False
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            parents: dict[str, str] = {}
-            procs: dict[str, tuple[bytes, bytes]] = {}
-            for d in Path("/proc").glob("[0-9]*"):
-                try:
-                    stat = (d / "stat").read_text()
-                    parents[d.name] = stat.rsplit(")", 1)[1].split()[1]
-                    procs[d.name] = ((d / "cmdline").read_bytes(), (d / "environ").read_bytes())
-                except (OSError, IndexError):
-                    continue
-            for pid, (cmdline, env) in procs.items():
-                if not any(s in cmdline or s in env for s in self.secrets):
-                    continue
-                if not self._ours(pid, parents, env):
-                    continue
-                for s in self.secrets:
-                    if s in cmdline:
-                        self.argv_hits.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
-                    if s in env and MARKER.encode() in env:
-                        self.remote_env_hits.add(s)
-            self.samples += 1
-            time.sleep(0.05)
 
 
 @pytest.fixture

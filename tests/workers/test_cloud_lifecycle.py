@@ -84,7 +84,11 @@ def test_sigterm_mid_run_destroys_the_worker(clouds, psd_server, worker_r2, tmp_
     assert f"destroyed {name} worker" in err
     assert clouds.billed()[name] == [] and clouds.servers.running == {}
     [rec] = bucket_run_log(fs, bucket)
-    assert (rec["provider"], rec["exit_code"], rec["error"]) == (name, None, "Terminated")
+    assert (rec["provider"], rec["exit_code"], rec["error"]) == (
+        name,
+        None,
+        "Terminated by SIGTERM",
+    )
 
 
 def test_worker_commands_cover_every_configured_provider(clouds, tmp_path: Path):

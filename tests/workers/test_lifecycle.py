@@ -10,10 +10,12 @@ from __future__ import annotations
 import secrets
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from materia import schedule
 from materia import settings as settings_mod
 from materia.errors import MateriaError
 from materia.workers.hetzner import HetznerProvider
@@ -47,8 +49,9 @@ def provider_of(s: settings_mod.Settings) -> HetznerProvider:
     return HetznerProvider(s.hetzner, retry_delay=0.05)
 
 
-def r2_log(r2) -> list[dict]:
-    return bucket_run_log(r2[1], r2[2])
+def r2_log(r2, source: str = "worker") -> list[dict]:
+    """The run log's records of `source` in the test's bucket."""
+    return [r for r in bucket_run_log(r2[1], r2[2]) if r["source"] == source]
 
 
 # --- end to end -------------------------------------------------------------------------
@@ -99,6 +102,7 @@ def test_extract_on_hetzner_end_to_end(
         ("extract", "hetzner", "ccx12", 0)
     ]
     assert log[0]["cost_estimate"] > 0 and log[0]["price_table"]
+    assert r2_log(r2, source="in-process") == []  # the worker reports to its run instead
     print(f"\nhetzner run via stand-ins: {elapsed:.1f}s wall, timings {log[0]['timings']}")
 
 
@@ -120,7 +124,8 @@ def test_remote_failure_returns_its_exit_code(cloud, psd_server, tmp_path):
     assert result.exit_code == 1
     assert any("error: no release of psd_coffee_csv.zip" in x for x in lines), lines
     assert cloud.api.snapshot() == []
-    assert run_log(tmp_path / "home")[0]["exit_code"] == 1
+    [rec] = run_log(tmp_path / "home")
+    assert rec["exit_code"] == 1 and rec["error"].startswith("no release of psd_coffee_csv.zip")
 
 
 def test_delete_answering_500_twice_is_retried(cloud, psd_server, tmp_path):
@@ -132,12 +137,13 @@ def test_delete_answering_500_twice_is_retried(cloud, psd_server, tmp_path):
     assert cloud.api.snapshot() == []
 
 
-def _start_slow_run(cloud, psd_server, r2, tmp_path):
-    """A CLI run whose worker is mid-download (the PSD stand-in dribbles the body)."""
+def _start_slow_run(cloud, psd_server, r2, tmp_path, *argv: str, **extra: str):
+    """A CLI run (default `pipeline run extract --on hetzner`) whose worker is
+    mid-download: the PSD stand-in dribbles the body."""
     env = cloud.env(
-        tmp_path / "home", PSD_BASE_URL=psd_server.base_url, PSD_DATASETS=DATASET, **r2[0]
+        tmp_path / "home", PSD_BASE_URL=psd_server.base_url, PSD_DATASETS=DATASET, **r2[0], **extra
     )
-    proc = start_slow_extract(psd_server, "hetzner", env, tmp_path / "cwd")
+    proc = start_slow_extract(psd_server, "hetzner", env, tmp_path / "cwd", argv=argv or None)
     assert len(cloud.api.snapshot()) == 1
     return proc, env
 
@@ -154,28 +160,49 @@ def test_sigint_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
     assert (rec["exit_code"], rec["error"]) == (None, "KeyboardInterrupt")
 
 
-def test_sigterm_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_sigterm_or_sighup_mid_run_destroys_the_worker(sig, cloud, psd_server, r2, tmp_path):
     proc, _ = _start_slow_run(cloud, psd_server, r2, tmp_path)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode != 0, out + err
     assert "destroyed hetzner worker" in err
     assert cloud.api.snapshot() == []
     [rec] = r2_log(r2)
-    assert (rec["exit_code"], rec["error"]) == (None, "Terminated")
+    assert (rec["exit_code"], rec["error"]) == (None, f"Terminated by {sig.name}")
+    assert not list((tmp_path / "home" / "live-runs").iterdir())
 
 
-def test_worker_orphaned_by_a_killed_cli_is_reaped(cloud, psd_server, r2, tmp_path):
-    proc, env = _start_slow_run(cloud, psd_server, r2, tmp_path)
-    proc.kill()  # no clean-up can run
+def test_sigkill_of_a_running_pipeline_then_the_next_tick_leaves_no_server(
+    cloud, psd_server, r2, tmp_path
+):
+    """The supervisor's tick runs extract on Hetzner and is SIGKILLed (no clean-up can
+    run, as with `timeout -k` or the OOM killer); the next tick destroys the worker."""
+    home = tmp_path / "home"
+    slots = schedule.Schedule().latest_slots(datetime.now(UTC))
+    seeded = {
+        job: {"slot": str(slots[job]), "ok_slot": str(slots[job]), "status": "ok"}
+        for job in ("transform", "report")
+    }
+    schedule.write_state(home / "supervisor" / "state.json", seeded)  # only extract is due
+    proc, env = _start_slow_run(
+        cloud, psd_server, r2, tmp_path, "supervisor", "tick", MATERIA_WORKER_PROVIDER="hetzner"
+    )
+    proc.kill()
     proc.communicate(timeout=60)
     [orphan] = cloud.api.snapshot()
-    assert orphan["labels"]["role"] == "worker"
-    r = run_cli("worker", "list", "--on", "hetzner", env=env, cwd=tmp_path / "cwd")
-    assert str(orphan["id"]) in r.stdout
-    r = run_cli(
-        "worker", "reap", "--on", "hetzner", "--ttl-minutes", "0", env=env, cwd=tmp_path / "cwd"
-    )
-    assert r.returncode == 0, r.stderr
-    assert "reaped 1 worker(s)" in r.stdout
+    run_id = orphan["labels"]["run"]
+    assert orphan["labels"]["owner"] == (home / "owner-id").read_text().strip()
+
+    nxt = run_cli("supervisor", "tick", env=env, cwd=tmp_path / "cwd")
+    assert nxt.returncode == 0, nxt.stdout + nxt.stderr
     assert cloud.api.snapshot() == []
+    assert cloud.servers.running == {}
+    assert f"reaped hetzner worker {orphan['name']} (run {run_id})" in nxt.stdout
+    assert "nothing due" in nxt.stdout  # the killed attempt is retried after the backoff
+    log = r2_log(r2, source="worker") + r2_log(r2, source="supervisor")
+    died = next(r for r in log if r.get("run_id") == run_id)
+    assert died["exit_code"] is None and "run died without finishing" in died["error"]
+    job = next(r for r in log if r["pipeline"] == "extract" and r["source"] == "supervisor")
+    assert job["status"] == "failed" and "did not finish" in job["error"]
+    assert died["parent"] == job["run_id"]

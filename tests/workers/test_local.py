@@ -58,6 +58,7 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
     assert "[materia-extract-" in r.stderr and secret not in r.stdout + r.stderr
     assert scan.argv_hits == []
     assert list((home / "workers").iterdir()) == []  # the worker directory is gone
+    # One record: the step on the worker reports to it (a result line), it does not log.
     [rec] = [
         json.loads(x) for x in (home / "landing" / "runs" / "runs.jsonl").read_text().splitlines()
     ]
@@ -67,3 +68,6 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
         0,
         0.0,
     )
+    assert (rec["source"], rec["status"], rec["parent"]) == ("worker", "ok", None)
+    assert "materia-result" not in r.stderr  # consumed, not shown
+    assert not list((home / "live-runs").iterdir())

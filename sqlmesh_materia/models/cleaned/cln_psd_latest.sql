@@ -3,7 +3,8 @@
 For each commodity, the rows of the newest landed release that contains it, among the
 newest release of each dataset (a release of one dataset, e.g. coffee, does not hide
 commodities only alldata carries), with names, units and the PSD stamp of the release
-that last revised each value. */
+that last revised each value. "Milling Rate (.9999)" is labelled (1000 MT) but is a
+rate times 10,000: it gets that unit here. */
 MODEL (
   name cleaned.cln_psd_latest,
   kind VIEW,
@@ -23,14 +24,14 @@ WITH newest AS (
 )
 SELECT
   s.commodity_code,
-  s.commodity_name,
+  s.commodity_description AS commodity_name,
   s.country_code,
   s.country_name,
   s.market_year,
   s.attribute_id,
-  s.attribute_name,
+  s.attribute_description AS attribute_name,
   s.unit_id,
-  s.unit_description,
+  CASE WHEN s.attribute_id = '182' THEN '(RATE x 10000)' ELSE s.unit_description END AS unit_description,
   s.value,
   s.release_month,
   s.calendar_year,

@@ -16,6 +16,7 @@ SELECT
   etag,
   vintage_step,
   newest,
+  month_archives,
   commodity_code,
   commodity_description,
   country_code,

@@ -1,0 +1,219 @@
+"""Where PSD archives come from: PSD Online over HTTP(S), or a `file://` mirror.
+
+Every download is bounded: all attempts at one archive end by a deadline, and a body
+larger than the size cap is refused before it is stored (from Content-Length when the
+server sends it, else as soon as the body grows past the cap). Transient failures
+(connection errors, 5xx, short bodies) are retried with backoff within the deadline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from materia.errors import MateriaError
+
+ATTEMPTS = 4  # per request, on connection errors and 5xx
+BACKOFF_S = 0.5  # doubled after each failed attempt
+TIMEOUT_S = 60
+CHUNK = 1 << 20
+DEADLINE_S = 900.0  # defaults; settings carry PSD_DOWNLOAD_DEADLINE / PSD_MAX_ARCHIVE_MB
+MAX_ARCHIVE_BYTES = 100 * 2**20
+USER_AGENT = "materia-extract/0.1"
+
+
+class _Retryable(Exception):
+    """A transient failure (connection error, 5xx, short body): try again."""
+
+
+def safe_etag(etag: str) -> str:
+    """The ETag as a file name: no `W/`, no quotes, only [A-Za-z0-9._-]."""
+    tag = etag.strip()
+    tag = tag[2:] if tag.startswith("W/") else tag
+    tag = re.sub(r"[^A-Za-z0-9._-]", "_", tag.strip('"')).strip("._")
+    if not tag:
+        raise ValueError(f"unusable ETag {etag!r}")
+    return tag
+
+
+Progress = Callable[[int], None]
+
+
+class HttpSource:
+    """PSD Online over HTTP: HEAD for the ETag, streamed GET, retries with backoff.
+
+    Each download is bounded: all its attempts together end by `deadline_s`, and a body
+    larger than `max_bytes` is refused (from Content-Length, or as soon as it grows past).
+    """
+
+    def __init__(self, deadline_s: float = DEADLINE_S, max_bytes: int = MAX_ARCHIVE_BYTES) -> None:
+        self.deadline_s, self.max_bytes = deadline_s, max_bytes
+
+    def _open(self, url: str, method: str, deadline: float):
+        req = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT})
+        # The socket timeout never reaches past the deadline: a silent server ends there.
+        timeout = max(0.1, min(TIMEOUT_S, deadline - time.monotonic()))
+        try:
+            return urllib.request.urlopen(req, timeout=timeout)
+        except urllib.error.HTTPError as e:
+            e.close()
+            if e.code == 404:
+                return None
+            if e.code >= 500 or e.code == 429:
+                raise _Retryable(f"HTTP {e.code}") from None
+            raise MateriaError(f"{url}: HTTP {e.code} {e.reason}") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+            raise _Retryable(reason(e)) from None
+
+    def head(self, url: str) -> tuple[str, int | None] | None:
+        """(ETag, size) of the release, or None when there is none (404)."""
+        deadline = time.monotonic() + self.deadline_s
+        resp = _retry(url, lambda: self._open(url, "HEAD", deadline), deadline, self.deadline_s)
+        if resp is None:
+            return None
+        with resp:
+            etag = _usable(resp.headers.get("ETag"))
+            length = resp.headers.get("Content-Length")
+        return (etag, int(length) if length and length.isdigit() else None)
+
+    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
+        """Stream the body to `dest`; (ETag, bytes) or None on 404."""
+        deadline = time.monotonic() + self.deadline_s
+
+        def attempt():
+            resp = self._open(url, "GET", deadline)
+            if resp is None:
+                return None
+            with resp:
+                expected = resp.headers.get("Content-Length")
+                if expected and expected.isdigit():
+                    check_size(url, int(expected), self.max_bytes)
+                etag = _usable(resp.headers.get("ETag"))
+                size = 0
+                digest = hashlib.sha256()
+                try:
+                    with open(dest, "wb") as out:
+                        # read1: whatever has arrived, so the progress bar moves smoothly
+                        while chunk := resp.read1(CHUNK):
+                            size += len(chunk)
+                            check_size(url, size, self.max_bytes, partial=True)
+                            check_deadline(url, deadline, self.deadline_s, size)
+                            out.write(chunk)
+                            digest.update(chunk)
+                            progress(len(chunk))
+                except (OSError, http.client.HTTPException) as e:
+                    raise _Retryable(
+                        f"download interrupted after {size} bytes: {reason(e)}"
+                    ) from None
+                if expected and expected.isdigit() and size != int(expected):
+                    raise _Retryable(f"short body: {size} of {expected} bytes")
+            # No usable ETag from the server: name the object by its content instead.
+            return (etag or f'"sha256-{digest.hexdigest()[:32]}"', size)
+
+        return _retry(url, attempt, deadline, self.deadline_s)
+
+
+def check_size(url: str, size: int, max_bytes: int, partial: bool = False) -> None:
+    """MateriaError when an archive is (or has grown) larger than the cap."""
+    if size > max_bytes:
+        seen = f"more than {max_bytes:,} bytes received" if partial else f"{size:,} bytes"
+        raise MateriaError(
+            f"{url}: archive larger than the cap of {max_bytes / 2**20:g} MB "
+            f"(PSD_MAX_ARCHIVE_MB): {seen}; nothing landed"
+        )
+
+
+def check_deadline(url: str, deadline: float, deadline_s: float, size: int) -> None:
+    if time.monotonic() > deadline:
+        raise MateriaError(
+            f"{url}: download not finished within its deadline of {deadline_s:g} s "
+            f"(PSD_DOWNLOAD_DEADLINE), {size:,} bytes received; nothing landed"
+        )
+
+
+class FileSource:
+    """A `file://` mirror of the archive layout; the ETag is a hash of the content."""
+
+    def __init__(self, deadline_s: float = DEADLINE_S, max_bytes: int = MAX_ARCHIVE_BYTES) -> None:
+        self.deadline_s, self.max_bytes = deadline_s, max_bytes
+
+    @staticmethod
+    def _path(url: str) -> Path:
+        return Path(urllib.request.url2pathname(urlsplit(url).path))
+
+    def head(self, url: str) -> tuple[str, int | None] | None:
+        path = self._path(url)
+        if not path.is_file():
+            return None
+        check_size(url, path.stat().st_size, self.max_bytes)
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                digest.update(chunk)
+        return (f'"sha256-{digest.hexdigest()[:32]}"', path.stat().st_size)
+
+    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
+        deadline = time.monotonic() + self.deadline_s
+        found = self.head(url)
+        if found is None:
+            return None
+        size = 0
+        with open(self._path(url), "rb") as src, open(dest, "wb") as out:
+            while chunk := src.read(CHUNK):
+                size += len(chunk)
+                check_size(url, size, self.max_bytes, partial=True)
+                check_deadline(url, deadline, self.deadline_s, size)
+                out.write(chunk)
+                progress(len(chunk))
+        return (found[0], size)
+
+
+def source_for(
+    base_url: str, deadline_s: float = DEADLINE_S, max_bytes: int = MAX_ARCHIVE_BYTES
+) -> HttpSource | FileSource:
+    scheme = urlsplit(base_url).scheme
+    if scheme in ("http", "https"):
+        return HttpSource(deadline_s, max_bytes)
+    if scheme == "file":
+        return FileSource(deadline_s, max_bytes)
+    raise MateriaError(f"PSD_BASE_URL must be http(s):// or file://, got {base_url!r}")
+
+
+def _usable(etag: str | None) -> str:
+    """The ETag if it makes a file name, else "" (then the content hash names it)."""
+    try:
+        return etag if etag and safe_etag(etag) else ""
+    except ValueError:
+        return ""
+
+
+def reason(e: BaseException) -> str:
+    inner = getattr(e, "reason", None)
+    text = str(inner if inner is not None else e) or type(e).__name__
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _retry(url: str, fn, deadline: float, deadline_s: float):
+    """Call `fn` until it succeeds, retrying transient failures until the deadline."""
+    delay = BACKOFF_S
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return fn()
+        except _Retryable as e:
+            if attempt == ATTEMPTS:
+                raise MateriaError(f"{url}: {e} (gave up after {ATTEMPTS} attempts)") from None
+            if time.monotonic() + delay > deadline:
+                raise MateriaError(
+                    f"{url}: {e}; no time left to retry within the deadline of "
+                    f"{deadline_s:g} s (PSD_DOWNLOAD_DEADLINE); nothing landed"
+                ) from None
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

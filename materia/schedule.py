@@ -1,0 +1,194 @@
+"""When the supervisor's jobs are due, from a small state file and the clock.
+
+Each timed job has a daily slot (extract 02:00 UTC, transform 03:00 UTC;
+`MATERIA_EXTRACT_AT`, `MATERIA_TRANSFORM_AT` override); the report follows each
+successful transform. A job is due when the most recent slot at or before now has no
+attempt yet, so it runs once per scheduled day and, after any downtime, once to catch up.
+A failed attempt is retried within its day after a growing delay (`RETRY_AFTER`), at
+most `MAX_ATTEMPTS` times. The state never holds the schedule hostage: an entry for a
+slot later than now (a clock that jumped ahead, `--now` in the future) is ignored,
+dropped and reported, and so is an attempt time in the future.
+
+State (`<home>/supervisor/state.json`): per job `slot`, `status` (started | ok | failed),
+`attempt`, `started`, `ended`, `run_id`, `error`, and `ok_slot` (the last slot that
+succeeded; the report's slot is transform's `ok_slot`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+from materia.errors import MateriaError
+
+RETRY_AFTER = (timedelta(minutes=30), timedelta(hours=2))  # after attempt 1, after 2
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1
+
+
+@dataclass(frozen=True)
+class Schedule:
+    extract_at: dtime = dtime(2, 0)
+    transform_at: dtime = dtime(3, 0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Schedule:
+        env = os.environ if environ is None else environ
+        return cls(
+            extract_at=_hhmm("MATERIA_EXTRACT_AT", env.get("MATERIA_EXTRACT_AT", "02:00")),
+            transform_at=_hhmm("MATERIA_TRANSFORM_AT", env.get("MATERIA_TRANSFORM_AT", "03:00")),
+        )
+
+    def timed_jobs(self) -> dict[str, dtime]:
+        return {"extract": self.extract_at, "transform": self.transform_at}
+
+    def latest_slots(self, now: datetime) -> dict[str, date]:
+        """The newest slot each job (report included) may have at `now`."""
+        slots = {job: latest_slot(now, at) for job, at in self.timed_jobs().items()}
+        return {**slots, "report": slots["transform"]}
+
+
+def _hhmm(name: str, value: str) -> dtime:
+    try:
+        return dtime.fromisoformat(value.strip())
+    except ValueError:
+        raise MateriaError(f"{name} must be HH:MM (UTC), got {value!r}") from None
+
+
+def parse_now(value: str | None) -> datetime:
+    """ISO-8601 → aware UTC datetime (naive means UTC); None → the real clock."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise MateriaError(
+            f"--now must be ISO-8601 (2026-11-26T02:05:00Z), got {value!r}"
+        ) from None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def latest_slot(now: datetime, at: dtime) -> date:
+    """The scheduled day whose slot is the most recent at or before `now`."""
+    today = now.date()
+    return today if now.time() >= at else today - timedelta(days=1)
+
+
+# --- the state file ----------------------------------------------------------------------
+def read_state(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise MateriaError(f"supervisor state {path} is unreadable: {e}") from None
+    if not isinstance(state, dict):
+        raise MateriaError(f"supervisor state {path} is not a JSON object")
+    return state
+
+
+def write_state(path: Path, state: dict) -> None:
+    """Replace the state file atomically (a failed write leaves the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _instant(value: object) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt and dt.tzinfo is None else dt
+
+
+def sanitize(state: dict, now: datetime, schedule: Schedule) -> tuple[dict, list[str]]:
+    """The state without entries from the future, and a note for each one dropped."""
+    limits = schedule.latest_slots(now)
+    clean, notes = {}, []
+    for job, entry in state.items():
+        if not isinstance(entry, dict):
+            notes.append(f"ignoring malformed state for {job}")
+            continue
+        limit = limits.get(job)
+        days = [d for d in (_day(entry.get("slot")), _day(entry.get("ok_slot"))) if d]
+        if limit is not None and any(d > limit for d in days):
+            notes.append(
+                f"ignoring state of {job} for slot {max(days)}: later than now "
+                f"({now:%Y-%m-%d %H:%M} UTC, latest slot {limit}); clock jump or --now?"
+            )
+            continue
+        clean[job] = entry
+    return clean, notes
+
+
+@dataclass(frozen=True)
+class Due:
+    job: str
+    slot: date
+    attempt: int
+
+
+def next_attempt(entry: dict, slot: date, now: datetime) -> tuple[int | None, str | None]:
+    """(attempt number due now or None, a note) for a job whose slot is `slot`."""
+    last = _day(entry.get("slot"))
+    if last is None or last < slot:
+        return 1, None
+    if entry.get("status") == "ok":
+        return None, None
+    done = int(entry.get("attempt") or 1)
+    if done >= MAX_ATTEMPTS:
+        return None, None
+    since = _instant(entry.get("ended") or entry.get("at") or entry.get("started"))
+    if since is None or since > now:
+        return done + 1, "last attempt time is unknown or later than now: retrying at once"
+    return (done + 1, None) if now >= since + RETRY_AFTER[done - 1] else (None, None)
+
+
+def plan(state: dict, now: datetime, schedule: Schedule) -> tuple[list[Due], list[str]]:
+    """Jobs due at `now` in run order (timed jobs by time, then the report), with notes.
+    `state` must be sanitized."""
+    due, notes = [], []
+    timed = sorted(schedule.timed_jobs().items(), key=lambda kv: kv[1])
+    for job, at in timed:
+        slot = latest_slot(now, at)
+        attempt, note = next_attempt(state.get(job, {}), slot, now)
+        if note:
+            notes.append(f"{job}: {note}")
+        if attempt:
+            due.append(Due(job, slot, attempt))
+    ok = _day(state.get("transform", {}).get("ok_slot"))
+    if ok is not None:
+        attempt, note = next_attempt(state.get("report", {}), ok, now)
+        if note:
+            notes.append(f"report: {note}")
+        if attempt:
+            due.append(Due("report", ok, attempt))
+    return due, notes
+
+
+def retry_at(entry: dict) -> datetime | None:
+    """When a failed attempt will be retried; None when it is the last one."""
+    done = int(entry.get("attempt") or 1)
+    since = _instant(entry.get("ended") or entry.get("started"))
+    if done >= MAX_ATTEMPTS or since is None:
+        return None
+    return since + RETRY_AFTER[done - 1]
