@@ -83,11 +83,19 @@ def plan(
     return Plan(env, codes, list(dict.fromkeys(countries or [])), years)
 
 
-def render(settings: Settings, p: Plan, notebook: Path = NOTEBOOK) -> tuple[str, dt.date | None]:
+def render(
+    settings: Settings,
+    env: str = "prod",
+    commodities: list[str] | None = None,
+    countries: list[str] | None = None,
+    years: int = DEFAULT_YEARS,
+    notebook: Path = NOTEBOOK,
+) -> tuple[str, dt.date | None]:
     """The report's page and the newest release it shows."""
     from materia import report_html, report_runner
     from materia.workbench_data import open_workbench
 
+    p = plan(settings, env, commodities, countries, years)
     wb = open_workbench(settings, p.env)
     shown = wb.commodities().filter(wb.commodities()["commodity_code"].is_in(p.commodities))
     newest = shown["release_month"].max() if shown.height else None
@@ -119,7 +127,7 @@ def main(
 ) -> int:
     """Write the report (atomically) and print where; 0 on success."""
     started = time.monotonic()
-    page, release = render(settings, plan(settings, env, commodities, countries, years))
+    page, release = render(settings, env, commodities, countries, years)
     path = Path(out) if out else default_path(settings, release)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
