@@ -9,8 +9,8 @@ imports cannot help or hurt it; prints one JSON object:
 - per commodity pick, `redrawn_ms`: from choosing it in the picker to every chart on the
   page redrawn for it (each chart's SVG title names the commodity), and `settled_ms`:
   to the last change of the page after that (no change for SETTLE_QUIET_MS);
-- `peak_rss`: the marimo process's VmHWM at the end (its kernel is a thread of it);
-- `sessions`: nothing else ran in that process.
+- `peak_rss`: the marimo process's VmHWM at the end (its kernel is a thread of it), and
+  its VmRSS after the first render and after each pick.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def measure(home: Path, picks: list[str], default: str = "Corn") -> dict:
                 page.goto(srv.url)
                 wait_for_charts(page, default, minimum=3, timeout_s=300)
                 out["first_render_s"] = time.monotonic() - srv.started
+                out["rss_first_render"] = _vm(srv.process.pid, "VmRSS")
                 page.evaluate(WATCH)
                 page.wait_for_function(SETTLED, timeout=60_000, polling=100)
                 picker = page.locator("select").filter(
@@ -70,7 +71,8 @@ def measure(home: Path, picks: list[str], default: str = "Corn") -> dict:
                     t1 = page.evaluate("performance.now()")
                     page.wait_for_function(SETTLED, timeout=120_000, polling=100)
                     last = page.evaluate("window.__lastChange")
-                    out["picks"].append({"commodity": name, "redrawn_ms": t1 - t0, "settled_ms": last - t0})  # fmt: skip
+                    rss = _vm(srv.process.pid, "VmRSS")
+                    out["picks"].append({"commodity": name, "redrawn_ms": t1 - t0, "settled_ms": last - t0, "rss": rss})  # fmt: skip
                 out["peak_rss"] = _vm(srv.process.pid, "VmHWM")
                 out["rss_end"] = _vm(srv.process.pid, "VmRSS")
                 if tb := srv.tracebacks():

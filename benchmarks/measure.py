@@ -479,9 +479,10 @@ def notebook(ctx: Context) -> Result:
         f"{runner.percentile(settled, 50):.0f} / {runner.percentile(settled, 95):.0f} ms",
     )
     res.figure("notebook process peak RSS (VmHWM)", f"{got['peak_rss'] / MIB:,.0f} MiB")
-    table = ["| pick | commodity | redrawn ms | settled ms |", "|---:|---|---:|---:|"]
+    res.figure("notebook process RSS after the first render", f"{got['rss_first_render'] / MIB:,.0f} MiB")  # fmt: skip
+    table = ["| pick | commodity | redrawn ms | settled ms | RSS MiB |", "|---:|---|---:|---:|---:|"]  # fmt: skip
     table += [
-        f"| {i + 1} | {p['commodity']} | {p['redrawn_ms']:.0f} | {p['settled_ms']:.0f} |"
+        f"| {i + 1} | {p['commodity']} | {p['redrawn_ms']:.0f} | {p['settled_ms']:.0f} | {p['rss'] / MIB:,.0f} |"  # fmt: skip
         for i, p in enumerate(got["picks"])
     ]
     res.tables.append("\n".join(table))
