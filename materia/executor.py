@@ -36,21 +36,10 @@ def run(con, compiled: Compiled, only: set[str] | None = None) -> dict[str, floa
     return timings
 
 
-# Tables this large are compressed (checkpointed) as soon as they are built; smaller ones
-# cost more to compress than they save.
-BIG = 500_000
-
-
-def _rows(con, model: Model) -> int:
-    return con.execute(f"SELECT count(*) FROM {model.qualified}").fetchone()[0]
-
-
 def _build(con, model: Model) -> None:
     what = "VIEW" if model.kind == "VIEW" else "TABLE"
     try:
         con.execute(f"CREATE OR REPLACE {what} {model.qualified} AS {model.sql}")
-        if what == "TABLE" and _rows(con, model) > BIG:
-            con.execute("CHECKPOINT")  # compress it now: audits and readers scan less
     except Exception as e:
         raise MateriaError(f"model {model.name} failed: {first_line(e)}") from e
 

@@ -59,9 +59,10 @@ class Run:
 def connect(settings: Settings) -> Iterator[Run]:
     """A fresh in-memory DuckDB database named like the models' catalog (`warehouse`).
 
-    Compressed (`COMPRESS`): what the models build takes a fraction of its raw size once
-    checkpointed, so the run stays small, and scans of compressed data are faster. In
-    memory rather than a file: nothing is synced to disk, nothing outlives the run.
+    In memory rather than a file: nothing is synced to disk, nothing outlives the run.
+    The memory limit keeps the run small: beyond it DuckDB spills to the run's scratch
+    folder. (Compressing tables with a checkpoint would keep them smaller still, but it
+    costs more time than it saves a run that reads each table a few times.)
     """
     import duckdb
 
@@ -79,7 +80,7 @@ def connect(settings: Settings) -> Iterator[Run]:
     )
     try:
         con.execute("SET enable_progress_bar = false")  # materia reports progress itself
-        con.execute(f"ATTACH ':memory:' AS {CATALOG} (COMPRESS)")
+        con.execute(f"ATTACH ':memory:' AS {CATALOG}")
         con.execute(f"USE {CATALOG}")
         for schema in (SCHEMA, "raw", "staging", "cleaned", "serving", "materia_run"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
