@@ -13,8 +13,9 @@ def _():
     from materia import charts, excel, reports, tables, wasde
     from materia import settings as settings_mod
     from materia import workbench_data as wd
+    from materia.errors import MateriaError
 
-    return an, charts, excel, mo, pl, reports, settings_mod, tables, wasde, wd
+    return MateriaError, an, charts, excel, mo, pl, reports, settings_mod, tables, wasde, wd
 
 
 @app.cell
@@ -34,7 +35,7 @@ def _(mo, reports, settings_mod, wd):
         int(_args.get("years") or reports.DEFAULT_YEARS),
     )
     wb = wd.open_workbench(settings, plan.env)
-    return plan, wb
+    return plan, settings, wb
 
 
 @app.cell
@@ -51,7 +52,7 @@ def _(mo, tables):
 
 
 @app.cell
-def _(an, charts, excel, mo, pl, plan, tables, wasde, wb):
+def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
     def csv(df, *name):
         return mo.download(
             excel.csv_bytes(df),
@@ -61,7 +62,10 @@ def _(an, charts, excel, mo, pl, plan, tables, wasde, wb):
         )
 
     def sheet(c, region):
-        bs = wasde.balance_sheet(c, region, years=plan.years)
+        try:
+            bs = wasde.balance_sheet(c, region, years=plan.years)
+        except MateriaError as e:  # e.g. a series without supply and use
+            return [mo.md(f"{e}.")]
         caption = f"{bs.region}: supply and demand {an.in_parens(an.quantity_unit(c))}"
         return [
             mo.Html(tables.sheet_html(bs.table, caption, bs.note)),
@@ -104,6 +108,9 @@ def _(an, charts, excel, mo, pl, plan, tables, wasde, wb):
         else:
             parts.append(mo.md(f"The {c.release:%B %Y} release changed no {c.name} value."))
         metric = "production" if an.has_data(c, "production") else "imports"
+        if not an.has_data(c, metric):
+            parts.append(mo.md(f"No production or imports of {c.name} to rank."))
+            return mo.vstack(parts)
         year = an.latest_year(c, metric)
         label = an.year_label(c.code, year)
         unit = an.quantity_unit(c)
@@ -142,6 +149,39 @@ def _(an, charts, excel, mo, pl, plan, tables, wasde, wb):
         return mo.vstack(parts)
 
     mo.vstack([section(code) for code in plan.commodities])
+    return
+
+
+@app.cell
+def _(mo, pl, settings, tables):
+    # How fresh the data is, from the run log (`materia runs` shows the whole of it).
+    from materia import runlog as _runlog
+
+    try:
+        _h = _runlog.health(settings)
+    except Exception as _e:  # the log lives on R2 in prod: unreachable is not fatal here
+        _h = {"last_success": {}, "newest_release": {}, "failures": [], "error": str(_e)}
+    _rows = [
+        *(
+            {"what": f"last successful {k}", "when": v[:16].replace("T", " ")}
+            for k, v in _h["last_success"].items()
+        ),  # fmt: skip
+        *(
+            {"what": f"newest release of {k}", "when": v} for k, v in _h["newest_release"].items()
+        ),  # fmt: skip
+    ]
+    mo.vstack(
+        [
+            mo.md("## Pipeline health"),
+            mo.Html(tables.html_table(pl.DataFrame(_rows)))
+            if _rows
+            else mo.md("No runs logged yet."),  # fmt: skip
+            mo.md(f"{len(_h['failures'])} recent failed run(s): see `materia runs --failed`.")
+            if _h["failures"]
+            else None,
+            mo.md(f"Run log unreadable: {_h['error']}") if _h.get("error") else None,
+        ]
+    )
     return
 
 
