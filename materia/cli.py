@@ -140,21 +140,37 @@ def pipeline_run(
 # --- report -----------------------------------------------------------------------
 @report_app.command("commodities")
 def report_commodities(
-    env: Annotated[str, typer.Option("--env")] = "prod",
-    out: Annotated[Path | None, typer.Option("--out")] = None,
+    commodity: Annotated[
+        list[str] | None,
+        typer.Option("--commodity", help="Name or code, repeatable (default: the majors)."),
+    ] = None,
+    country: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--country", help="PSD code for a balance sheet besides the world, repeatable."
+        ),  # fmt: skip
+    ] = None,
+    years: Annotated[int, typer.Option("--years", help="Market years in each table.")] = 5,
+    env: Annotated[str, typer.Option("--env", help="prod or dev_<name>.")] = "prod",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Default: reports/commodities-<release>.html.")
+    ] = None,  # fmt: skip
     publish: Annotated[
         bool,
         typer.Option("--publish", help="To reports/<date>/ on R2 (prod) or in MATERIA_HOME."),
     ] = False,
 ) -> None:
-    """Export notebooks/commodities.py to a self-contained HTML report."""
+    """A self-contained HTML report (world balance sheets, what changed, top countries)."""
     if publish:
         from materia import report_publish
 
         raise typer.Exit(report_publish.main(_settings(), env=env))
     from materia import reports
 
-    raise typer.Exit(reports.main(_settings(), env=env, out=out))
+    code = reports.main(
+        _settings(), env=env, out=out, commodities=commodity, countries=country, years=years
+    )
+    raise typer.Exit(code)
 
 
 # --- worker -----------------------------------------------------------------------

@@ -13,10 +13,72 @@ def _():
     import polars as pl
 
     from materia import analysis as an
+    from materia import charts, excel, tables, units, wasde
     from materia import settings as settings_mod
+    from materia import workbench_data as wd
     from materia.errors import MateriaError
 
-    return MateriaError, an, getpass, mo, pl, re, settings_mod
+    def show(df, label=""):
+        """A small table as plain HTML: formatted numbers, blanks for missing values, a
+        scroll box when long (cheap to redraw on every pick)."""
+        return mo.Html(f'<div class="wb-table">{tables.html_table(df, label)}</div>')
+
+    def browse(df, label=""):
+        """A large table to sort, search and page through."""
+        return mo.ui.table(
+            df,
+            selection=None,
+            format_mapping=tables.formats(df),
+            show_column_summaries=False,
+            show_data_types=False,
+            show_download=False,
+            label=label,
+        )
+
+    def downloads(name, frames):
+        """Excel (one sheet per frame) and CSV (the first frame), built on click."""
+        first = next(iter(frames.values()))
+        return mo.hstack(
+            [
+                mo.download(
+                    lambda: excel.xlsx_bytes(frames),
+                    filename=excel.file_name(*name),
+                    mimetype=excel.XLSX_MIME,
+                    label="Excel",
+                ),
+                mo.download(
+                    lambda: excel.csv_bytes(first),
+                    filename=excel.file_name(*name, ext="csv"),
+                    mimetype="text/csv",
+                    label="CSV",
+                ),
+            ],
+            justify="start",
+        )
+
+    return (
+        MateriaError,
+        an,
+        browse,
+        charts,
+        downloads,
+        getpass,
+        mo,
+        pl,
+        re,
+        settings_mod,
+        show,
+        tables,
+        units,
+        wasde,
+        wd,
+    )
+
+
+@app.cell
+def _(mo, tables):
+    mo.Html(tables.SHEET_CSS)  # styles for the plain tables and the balance sheet
+    return
 
 
 @app.cell
@@ -24,9 +86,8 @@ def _(mo):
     mo.md(r"""
     # Commodities workbench
 
-    USDA PSD supply and demand, read from the published serving tables
-    (`obt_commodity_metrics`, `fct_psd_vintages`). Pick an environment, a commodity,
-    countries, market years and a metric; everything below follows.
+    USDA PSD supply and demand from the newest published run. The world is the sum of
+    every reporting country (the EU and the USSR included, as USDA counts them).
     """)
     return
 
@@ -40,9 +101,9 @@ def _(mo, settings_mod):
 
 
 @app.cell
-def _(an, get_published, settings):
+def _(get_published, settings, wd):
     get_published()
-    envs = an.envs(settings)
+    envs = wd.envs(settings)
     empty = "prod" not in envs
     return empty, envs
 
@@ -93,182 +154,232 @@ def _(empty, envs, mo):
 
 
 @app.cell
-def _(an, env_picker, settings):
-    wb = an.load(settings, env_picker.value)
+def _(env_picker, settings, wd):
+    wb = wd.open_workbench(settings, env_picker.value)
     return (wb,)
 
 
 @app.cell
-def _(an, mo, wb):
-    _c = an.commodities(wb)
+def _(mo, wb):
+    _c = wb.commodities()
     _options = dict(zip(_c["commodity_name"], _c["commodity_code"], strict=True))
-    _default = an.default_commodity(wb)
-    commodity_picker = mo.ui.dropdown(
-        options=_options,
-        value=next(k for k, v in _options.items() if v == _default),
-        label="Commodity",
-    )
+    _wanted = mo.cli_args().get("commodity") or "Corn"
+    _default = next((n for n in _options if n.lower() == str(_wanted).lower()), next(iter(_options)))  # fmt: skip
+    commodity_picker = mo.ui.dropdown(options=_options, value=_default, label="Commodity")
+    return (commodity_picker,)
+
+
+@app.cell
+def _(commodity_picker, wb):
+    c = wb.commodity(commodity_picker.value)
+    return (c,)
+
+
+@app.cell
+def _(an, c, mo, units):
     metric_picker = mo.ui.dropdown(
-        options={an.METRICS[m]: m for m in an.SERIES_METRICS},
-        value=an.METRICS["production"],
+        options={an.METRICS[m]: m for m in an.available_metrics(c)},
+        value=an.METRICS["production"] if an.has_data(c, "production") else None,
         label="Metric",
     )
-    return commodity_picker, metric_picker
-
-
-@app.cell
-def _(an, commodity_picker, mo, wb):
-    code = commodity_picker.value
-    commodity_name = commodity_picker.selected_key
-    _options: dict[str, str] = {}
-    for _cc, _name, _agg in an.countries(wb, code).iter_rows():
-        _label = f"{_name} (aggregate)" if _agg else _name
-        _options[_label if _label not in _options else f"{_label} [{_cc}]"] = _cc
-    _defaults = an.default_countries(wb, code)
+    unit_picker = mo.ui.dropdown(
+        options=[u.label for u in units.choices(c.code, an.quantity_unit(c))],
+        value=units.choices(c.code, an.quantity_unit(c))[0].label,
+        label="Unit",
+    )
+    _names = dict(an.countries(c).select("country_name", "country_code").iter_rows())
+    _defaults = an.default_countries(c)
     countries_picker = mo.ui.multiselect(
-        options=_options,
-        value=[k for k, v in _options.items() if v in _defaults],
+        options={an.WORLD_NAME: an.WORLD, **_names},
+        # The world first, then the biggest producers.
+        value=[an.WORLD_NAME, *(n for n, cc in _names.items() if cc in _defaults)],
         label="Countries",
     )
-    _lo, _hi = an.market_years(wb, code)
-    years_picker = mo.ui.range_slider(
-        start=_lo,
-        stop=_hi,
-        step=1,
-        value=[max(_lo, _hi - 25), _hi],
-        label="Market years",
-        show_value=True,
-    )
-    return code, commodity_name, countries_picker, years_picker
+    _lo, _hi = an.market_years(c)
+    _years = {an.year_label(c.code, y): y for y in range(_hi, _lo - 1, -1)}
+    _labels = list(_years)
+    from_year = mo.ui.dropdown(_years, value=_labels[min(24, len(_labels) - 1)], label="From")
+    to_year = mo.ui.dropdown(_years, value=_labels[0], label="to")
+    return countries_picker, from_year, metric_picker, to_year, unit_picker
 
 
 @app.cell
-def _(commodity_picker, countries_picker, env_picker, metric_picker, mo, years_picker):
+def _(
+    c,
+    commodity_picker,
+    countries_picker,
+    env_picker,
+    from_year,
+    metric_picker,
+    mo,
+    to_year,
+    unit_picker,
+):
     mo.vstack(
         [
-            mo.hstack([env_picker, commodity_picker, metric_picker], justify="start"),
-            mo.hstack([countries_picker, years_picker], justify="start"),
+            mo.hstack(
+                [env_picker, commodity_picker, metric_picker, unit_picker],
+                justify="start",
+                wrap=True,
+            ),
+            mo.hstack([countries_picker, from_year, to_year], justify="start", wrap=True),
+            mo.md(f"**{c.name}**: PSD release {c.release:%b %Y}."),
         ]
     )
     return
 
 
 @app.cell
-def _(an, code, commodity_name, countries_picker, metric_picker, mo, pl, wb, years_picker):
-    metric = metric_picker.value
-    years = (int(years_picker.value[0]), int(years_picker.value[1]))
-    selected = list(countries_picker.value)
-    unit_text = an.unit(wb, code, metric)
-    series = an.time_series(wb, code, selected, metric, years)
-    series_chart = an.line_chart(
-        series, f"{commodity_name}: {an.METRICS[metric]} by country", an.label(metric, unit_text)
-    )
-    _table = (
-        series.pivot(on="country_name", index="market_year", values="value", sort_columns=True)
-        .sort("market_year")
-        .with_columns(pl.col("market_year").cast(pl.String), pl.lit(unit_text).alias("unit"))
-        if series.height
-        else series
-    )
-    mo.vstack(
-        [
-            mo.md(f"## {an.label(metric, unit_text)}"),
-            series_chart,
-            mo.ui.table(_table, selection=None, label=an.label(metric, unit_text)),
-        ]
-    )
-    return metric, selected, series, unit_text, years
+def _(an, c, from_year, to_year, unit_picker, units):
+    years = tuple(sorted((from_year.value, to_year.value)))
+    unit = units.by_label(c.code, an.quantity_unit(c), unit_picker.value)
+
+    def in_unit(metric, df, col="value"):
+        """Quantities in the chosen unit (the frame untouched for other metrics)."""
+        if metric not in an.QUANTITIES or unit.factor == 1.0:
+            return df
+        return df.with_columns(df[col] * unit.factor)
+
+    def unit_of(metric):
+        if metric in an.QUANTITIES:
+            return unit.label
+        return "%" if metric == "stocks_to_use" else an.unit(c, metric).strip("()")
+
+    return in_unit, unit, unit_of, years
 
 
 @app.cell
-def _(an, code, commodity_name, mo, pl, wb, years):
-    _year = min(years[1], an.latest_year(wb, code))
-    _parts = []
-    for _m in ("production", "exports"):
-        _top = an.top_countries(wb, code, _m, year=_year, n=10)
-        _title = f"Top {'producers' if _m == 'production' else 'exporters'} {_year}"
-        _unit = an.unit(wb, code, _m)
-        _parts.append(
-            mo.vstack(
-                [
-                    an.bar_chart(_top, f"{commodity_name}: {_title}", an.label(_m, _unit)),
-                    mo.ui.table(
-                        an.units_row(_top.drop("country_code", "market_year"))
-                        .with_columns((pl.col("world_share") * 100).round(1).alias("world_share"))
-                        .rename({"world_share": "world share (%)"}),
-                        selection=None,
-                    ),
-                ]
-            ).style({"min-width": "0", "overflow-x": "auto"})  # side by side, no overlap
+def _(an, c, charts, countries_picker, downloads, in_unit, metric_picker, mo, show, unit_of, years):  # fmt: skip
+    mo.stop(metric_picker.value is None, mo.callout(mo.md(f"No data for {c.name}."), kind="warn"))
+    metric = metric_picker.value
+    selected = list(countries_picker.value)
+    _series = in_unit(metric, an.time_series(c, selected, metric, years))
+    _title = an.label(metric, unit_of(metric))
+    _span = f"{an.year_label(c.code, years[0])}–{an.year_label(c.code, years[1])}"
+    if _series.height == 0:
+        _out = mo.callout(
+            mo.md(
+                f"No data for {an.METRICS[metric].lower()} of {c.name} in the chosen countries, {_span}."
+            ),  # fmt: skip
+            kind="warn",
         )
+    else:
+        _wide = an.wide_series(c, _series).rename({"market_year": "market year"})
+        _out = mo.vstack(
+            [
+                charts.line_chart(
+                    c.code,
+                    _series,
+                    f"{c.name}: {an.METRICS[metric].lower()} by country",
+                    _title,
+                    percent=metric == "stocks_to_use",
+                ),
+                show(_wide, label=_title),
+                downloads(
+                    (c.name, an.METRICS[metric], _span, f"{c.release:%Y-%m}"), {_title: _wide}
+                ),
+            ]
+        )
+    mo.vstack([mo.md(f"## {_title}"), _out])
+    return metric, selected
+
+
+@app.cell
+def _(an, c, charts, downloads, in_unit, mo, pl, show, unit, years):
+    _year = min(years[1], an.latest_year(c, "production" if an.has_data(c, "production") else "imports"))  # fmt: skip
+    _label = an.year_label(c.code, _year)
+    _charts, _tabs, _frames = [], {}, {}
+    for _m in ("production", "exports"):
+        if not an.has_data(c, _m):
+            continue
+        _top = in_unit(_m, an.top_countries(c, _m, year=_year, n=10))
+        _name = "Top producers" if _m == "production" else "Top exporters"
+        _table = _top.select(
+            "rank",
+            pl.col("country_name").alias("country"),
+            pl.col("value").alias(f"{an.METRICS[_m].lower()} ({unit.label})"),
+            (pl.col("world_share") * 100).alias("share of world %"),
+            pl.col("change_pct").alias(f"change on {an.year_label(c.code, _year - 1)} %"),
+        )
+        _frames[_name] = _table
+        _charts.append(charts.bar_chart(_top, f"{c.name}: {_name.lower()} {_label}", an.label(_m, unit.label)))  # fmt: skip
+        _tabs[f"{_name} {_label}"] = show(_table, f"{_name} {_label}")
     mo.vstack(
         [
             mo.md(
-                f"## Top producers and exporters, market year {_year}\n"
-                "World share is of the sum over countries; aggregates such as the EU "
-                "or the USSR are not ranked and not counted twice."
+                f"## Top producers and exporters, {_label}\n"
+                "Shares are of the world: the sum over every reporting country. "
+                "The last row of each table is the world."
             ),
-            mo.hstack(_parts, widths="equal"),
+            mo.hstack(_charts, widths="equal", align="start"),
+            mo.hstack(list(_tabs.values()), widths="equal", align="start", wrap=True),
+            downloads((c.name, "top countries", _label, f"{c.release:%Y-%m}"), _frames)
+            if _frames
+            else None,
         ]
     )
     return
 
 
 @app.cell
-def _(an, code, commodity_name, mo, selected, wb, years):
-    _stu = an.stocks_to_use(wb, code, selected, years)
+def _(an, c, charts, mo, selected, years):
+    mo.stop(not an.has_data(c, "stocks_to_use"))
+    _stu = an.stocks_to_use(c, [s for s in selected if s != an.WORLD], years)
     mo.vstack(
         [
-            mo.md("## Stocks-to-use\nEnding stocks / (domestic consumption + exports)."),
-            an.line_chart(
-                _stu,
-                f"{commodity_name}: stocks-to-use",
-                an.label("stocks_to_use", "(ratio)"),
-                value="stocks_to_use",
+            mo.md(
+                "## Stocks-to-use\nA country's ending stocks / (domestic consumption + "
+                "exports); the world's ending stocks / domestic consumption, as USDA's."
             ),
+            charts.line_chart(
+                c.code, _stu, f"{c.name}: stocks-to-use", "Stocks-to-use (%)", percent=True
+            ),  # fmt: skip
         ]
     )
     return
 
 
 @app.cell
-def _(an, code, mo, selected, wb, years):
-    _names = dict(an.countries(wb, code).select("country_name", "country_code").iter_rows())
-    _options = {n: c for n, c in _names.items() if c in selected} or _names
-    # Default: the biggest producer among the picked countries.
-    _ranked = an.default_countries(wb, code, n=len(_names))
-    _first = min(_options.values(), key=lambda c: _ranked.index(c) if c in _ranked else 1e9)
-    bs_country = mo.ui.dropdown(
-        options=_options,
-        value=next(n for n, c in _options.items() if c == _first),
-        label="Country",
+def _(an, c, mo):
+    _ranked = an.default_countries(c, n=200)
+    _names = c.country_names
+    bs_region = mo.ui.dropdown(
+        options={an.WORLD_NAME: an.WORLD, **{_names[cc]: cc for cc in _ranked}},
+        value=an.WORLD_NAME,
+        label="Balance sheet of",
     )
-    _years = [str(y) for y in range(years[1], years[0] - 1, -1)]
-    bs_year = mo.ui.dropdown(options=_years, value=_years[0], label="Market year")
-    return bs_country, bs_year
+    bs_years = mo.ui.dropdown(
+        {f"{n} years": n for n in (2, 3, 5)}, value="3 years", label="Showing"
+    )
+    return bs_region, bs_years
 
 
 @app.cell
-def _(MateriaError, an, bs_country, bs_year, code, mo, wb):
-    mo.stop(bs_country.value is None or bs_year.value is None)
+def _(MateriaError, bs_region, bs_years, c, downloads, mo, tables, unit, wasde):
     try:
-        _bs = an.balance_sheet(wb, code, bs_country.value, int(bs_year.value))
+        _bs = wasde.balance_sheet(c, bs_region.value, years=bs_years.value, unit=unit)
     except MateriaError as _e:
-        _out = mo.md(str(_e))
+        _out = mo.callout(mo.md(str(_e)), kind="warn")
     else:
+        _previous = f" (previous {_bs.previous_release:%b %Y})" if _bs.previous_release else ""
+        _caption = f"{_bs.title}, PSD release {_bs.release:%b %Y}{_previous}"
         _out = mo.vstack(
             [
-                mo.callout(mo.md(_bs.note), kind="success" if _bs.balanced else "warn"),
-                mo.ui.table(_bs.table, selection=None, pagination=False),
+                mo.Html(tables.sheet_html(_bs.table, _caption, _bs.note)),
+                downloads(
+                    (c.name, _bs.region, "balance sheet", f"{c.release:%Y-%m}"),
+                    {"balance sheet": _bs.table},
+                ),  # fmt: skip
             ]
         )
     mo.vstack(
         [
             mo.md(
-                "## Balance sheet\nbeginning stocks + production + imports = total supply"
-                " = domestic consumption + exports + ending stocks"
+                "## Balance sheet\nBeginning stocks + production + imports = total supply = "
+                "domestic consumption + exports + ending stocks. The newest year shows the "
+                "previous release's estimate beside this one's, and the change."
             ),
-            mo.hstack([bs_country, bs_year], justify="start"),
+            mo.hstack([bs_region, bs_years], justify="start"),
             _out,
         ]
     )
@@ -276,26 +387,85 @@ def _(MateriaError, an, bs_country, bs_year, code, mo, wb):
 
 
 @app.cell
-def _(an, bs_country, bs_year, code, commodity_name, metric, mo, unit_text, wb):
-    _rev = an.revisions(wb, code, bs_country.value, int(bs_year.value), metric)
-    _most = an.most_revised(wb, code, metric)
-    _title = f"{commodity_name}, {bs_country.selected_key} {bs_year.value}: {an.METRICS[metric]}"
-    _view = (
+def _(an, bs_region, c, charts, metric, mo, pl, show, to_year, unit_of, wasde):
+    _m = metric if metric in c.attribute_ids else "production"
+    _year = to_year.value
+    _rev = wasde.revisions(c, bs_region.value, _year, _m)
+    _who = bs_region.selected_key
+    _title = f"{c.name}, {_who} {an.year_label(c.code, _year)}: {an.METRICS[_m].lower()} by release"
+    _most = wasde.most_revised(c, _m)
+    mo.vstack(
         [
-            an.revision_chart(_rev, _title, an.label(metric, unit_text)),
-            mo.ui.table(_rev, selection=None),
+            mo.md("## Revisions\nHow the estimate moved across the landed releases."),
+            charts.revision_chart(_rev, _title, an.label(_m, an.unit(c, _m)))
+            if _rev.height > 1
+            else mo.md(f"{_title}: {_rev.height} release(s), no revision."),
+            mo.md(
+                f"Most revised {an.METRICS[_m].lower()} estimates ({unit_of(_m) if _m not in an.QUANTITIES else an.unit(c, _m).strip('()')})"
+            ),  # fmt: skip
+            show(
+                _most.select(
+                    pl.col("country_name").alias("country"),
+                    pl.col("year").alias("market year"),
+                    pl.col("first_release").dt.strftime("%b %Y").alias("first release"),
+                    "first",
+                    pl.col("latest_release").dt.strftime("%b %Y").alias("latest release"),
+                    "latest",
+                    "change",
+                    "releases",
+                )
+            )
+            if _most.height
+            else mo.md("No estimate changed across the landed releases."),
         ]
-        if _rev.height > 1
-        else [mo.md(f"{_title}: {_rev.height} release(s), no revision.")]
+    )
+    return
+
+
+@app.cell
+def _(c, mo, wb):
+    _all = wb.changes()
+    _commodities = dict(_all.select("commodity_name", "commodity_code").unique().sort("commodity_name").iter_rows())  # fmt: skip
+    _attributes = dict(_all.select("attribute_name", "attribute_id").unique().sort("attribute_name").iter_rows())  # fmt: skip
+    changes_commodity = mo.ui.multiselect(_commodities, label="Commodities (all when empty)")
+    changes_attribute = mo.ui.multiselect(_attributes, label="Attributes (all when empty)")
+    changes_by = mo.ui.radio({"largest %": "pct", "largest absolute": "abs"}, value="largest %", label="Sort by", inline=True)  # fmt: skip
+    return changes_attribute, changes_by, changes_commodity
+
+
+@app.cell
+def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, pl, wasde, wb):
+    _top = wasde.what_changed(
+        wb.changes(),
+        list(changes_commodity.value),
+        list(changes_attribute.value),
+        changes_by.value,
+        n=None,  # fmt: skip
+    )
+    _newest = wb.commodities()["release_month"].max()
+    _shown = _top.select(
+        pl.col("commodity_name").alias("commodity"),
+        pl.col("country_name").alias("country"),
+        pl.col("year").alias("market year"),
+        pl.concat_str("attribute_name", pl.lit(" "), "unit").alias("attribute"),
+        "previous",
+        pl.col("current").alias("this release"),
+        "change",
+        pl.col("change_pct").alias("change %"),
     )
     mo.vstack(
         [
-            mo.md("## Revisions\nHow the estimate moved across releases (`fct_psd_vintages`)."),
-            *_view,
-            mo.md(f"Most revised {an.METRICS[metric].lower()} estimates"),
-            mo.ui.table(_most, selection=None)
-            if _most.height
-            else mo.md("No estimate changed across the landed releases."),
+            mo.md(
+                "## What changed in this release\nEvery value the newest release of its "
+                f"commodity revised ({_top.height:,}), largest first, across every commodity and country."  # fmt: skip
+            ),
+            mo.hstack(
+                [changes_commodity, changes_attribute, changes_by], justify="start", wrap=True
+            ),  # fmt: skip
+            browse(_shown)
+            if _top.height
+            else mo.md("No value changed: one release landed, or none revised."),  # fmt: skip
+            downloads(("what changed", wb.env, f"{_newest:%Y-%m}"), {"what changed": _shown}),
         ]
     )
     return
@@ -306,16 +476,18 @@ def _(getpass, mo, re):
     _user = re.sub(r"[^a-z0-9_]", "_", getpass.getuser().lower())
     dev_name = mo.ui.text(value=f"dev_{_user}", label="Dev environment")
     dev_run = mo.ui.run_button(label="Plan and apply")
-    # A static report cannot plan anything: it leaves the panel out.
-    None if mo.cli_args().get("report") else mo.vstack(
-        [
-            mo.md(
-                "## Dev environment\nPlans the SQLMesh project into your own environment, "
-                "publishes it to `serving__<name>`, then compares it with prod. "
-                "Prod is never touched."
-            ),
-            mo.hstack([dev_name, dev_run], justify="start"),
-        ]
+    mo.accordion(
+        {
+            "Dev environment (plan the SQLMesh project into your own environment)": mo.vstack(
+                [
+                    mo.md(
+                        "Plans the SQLMesh project into your own environment, publishes it "
+                        "to `serving__<name>`, then compares it with prod. Prod is never touched."
+                    ),
+                    mo.hstack([dev_name, dev_run], justify="start"),
+                ]
+            )
+        }
     )
     return dev_name, dev_run
 
@@ -329,9 +501,9 @@ def _(mo):
 
 
 @app.cell
-def _(MateriaError, an, dev_name, dev_run, mo, set_dev_run, set_published, settings):
+def _(MateriaError, dev_name, dev_run, mo, set_dev_run, set_published, settings, wd):
     mo.stop(not dev_run.value)
-    from materia import lakehouse
+    from materia import envdiff, lakehouse
     from materia import transform as _transform
 
     _env = lakehouse.check_env(dev_name.value.strip())
@@ -346,34 +518,30 @@ def _(MateriaError, an, dev_name, dev_run, mo, set_dev_run, set_published, setti
     with mo.status.spinner(title=f"Planning {_env}…") as _spinner:
         _result = _transform.run(settings, _env, progress=_step)
         _spinner.update(title=f"Comparing {_env} with prod…")
-        _diff = an.compare_envs(settings, _env) if not an.is_empty(settings) else None
+        _diff = envdiff.compare_envs(settings, _env) if "prod" in wd.envs(settings) else None
     set_dev_run((_result, _diff, _log))
     set_published(lambda n: n + 1)
     return
 
 
 @app.cell
-def _(get_dev_run, mo):
+def _(browse, get_dev_run, mo, show):
     mo.stop(get_dev_run() is None)
     _result, _diff, _log = get_dev_run()
-    _plan = "\n".join(f"- {m}" for m in _result.changed_models) or "- none"
-    _intervals = sum(len(v) for v in _result.backfilled.values())
+    _tables = "\n".join(f"- {t}" for t, s in sorted(_result.published.items()) if s) or "- none"
     _compare = (
         [
             mo.md(f"### {_diff.summary}\nRow counts per serving table:"),
-            mo.ui.table(_diff.row_counts, selection=None),
+            show(_diff.row_counts),
             mo.md("Keys and metrics whose values differ (first 1,000):"),
-            mo.ui.table(_diff.differences.head(1000), selection=None),
+            browse(_diff.differences.head(1000)),
         ]
         if _diff is not None
         else [mo.md("Prod is not published yet: nothing to compare with.")]
     )
     mo.vstack(
         [
-            mo.md(
-                f"**{_result.summary()}**\n\nChanged models:\n{_plan}\n\n"
-                f"Intervals backfilled: {_intervals}"
-            ),
+            mo.md(f"**{_result.summary()}**\n\nTables published:\n{_tables}"),
             mo.accordion({"Progress log": mo.md("\n".join(f"- {m}" for m in _log))}),
             *_compare,
         ]

@@ -1,190 +1,188 @@
-"""materia.analysis on a published lakehouse (testsupport/lakehouse_fixture.py)."""
+"""materia.analysis: world totals by USDA's rule, rankings, series, labels.
+
+`published` is the generated releases of testsupport/lakehouse_fixture.py, landed and
+transformed by the real pipeline; expected values are computed here from those rows
+with plain Python. `real_published` is the shared USDA releases: the world figures of
+../shared/data/psd/README.md, recomputed with the csv module.
+"""
 
 from __future__ import annotations
 
-import polars as pl
+import csv
+import io
+import zipfile
+from collections import defaultdict
+
 import pytest
 
 from materia import analysis as an
+from materia import workbench_data as wd
 from materia.errors import MateriaError
-from testsupport import lakehouse_fixture
+from testsupport import lakehouse_fixture as fx
 
-published = lakehouse_fixture.published
-empty_home = lakehouse_fixture.empty_home
-CORN, COFFEE, WHEAT = "0440000", "0711100", "0410000"
+published = fx.published
+real_published = fx.real_published
 
 
 @pytest.fixture(scope="module")
 def wb(published):
-    return an.load(published, "prod")
+    return wd.open_workbench(published)
 
 
-def test_envs_and_empty(published, empty_home):
-    assert an.envs(published) == ["prod", "dev_alice"]
-    assert not an.is_empty(published)
-    assert an.is_empty(empty_home)
-    with pytest.raises(MateriaError, match="materia pipeline run"):
-        an.load(empty_home, "prod")
-
-
-def test_pickers(wb):
-    names = an.commodities(wb)["commodity_name"].to_list()
-    assert names == sorted(names) and "Corn" in names
-    assert an.default_commodity(wb) == CORN
-    assert an.commodity_code(wb, "coffee, green") == COFFEE
-    assert an.commodity_code(wb, WHEAT) == WHEAT
-    with pytest.raises(MateriaError, match="no commodity named 'Cocoa'"):
-        an.commodity_code(wb, "Cocoa")
-    assert an.market_years(wb, COFFEE) == (2014, 2023)
-    assert an.unit(wb, COFFEE, "production") == "(1000 60 KG BAGS)"
-    assert an.unit(wb, CORN, "yield") == "(MT/HA)"
-    assert an.label("production", "(1000 MT)") == "Production (1000 MT)"
-    with pytest.raises(MateriaError, match="unknown metric 'price'"):
-        an.time_series(wb, CORN, ["US"], "price")
-
-
-def test_top_producers_exclude_aggregates_and_shares_sum_to_one(wb):
-    top = an.top_countries(wb, CORN, "production", n=50)
-    assert "E4" not in top["country_code"].to_list()  # EU is bigger than AR, but an aggregate
-    assert top["rank"].to_list() == list(range(1, top.height + 1))
-    assert top["value"].is_sorted(descending=True)
-    assert top["world_share"].sum() == pytest.approx(1.0)
-    assert set(top["unit"]) == {"(1000 MT)"}
-    assert an.default_countries(wb, CORN, n=3) == ["US", "CH", "BR"]
-    # The world share matches the serving table's own share_of_world_production.
-    us = wb.commodity(CORN).filter(country_code="US", market_year=top["market_year"][0])
-    assert top["world_share"][0] == pytest.approx(us["share_of_world_production"][0])
-    exporters = an.top_countries(wb, WHEAT, "exports", n=3)
-    assert exporters["country_code"].to_list()[0] == "RS"
-    assert "UR" not in an.top_countries(wb, WHEAT, "production", year=1990)["country_code"]
-
-
-def test_time_series_brazil_coffee(wb):
-    ts = an.time_series(wb, COFFEE, ["BR", "VM"], "production", years=(2020, 2023))
-    br = ts.filter(country_code="BR")
-    assert br["market_year"].to_list() == [2020, 2021, 2022, 2023]
-    assert br["value"].is_between(58100, 69900).all()  # the data README's check
-    assert br["value"][-1] == 62600
-    assert set(ts["unit"]) == {"(1000 60 KG BAGS)"}
-    assert set(ts["country_name"]) == {"Brazil", "Vietnam"}
-
-
-def test_balance_sheet_brazil_coffee_2023_balances(wb):
-    bs = an.balance_sheet(wb, COFFEE, "BR", 2023)
-    values = dict(zip(bs.table["item"], bs.table["value"], strict=True))
-    assert values["+ Production"] == 62600
-    assert values["= Total supply"] == 540 + 62600 + 75 == 63215
-    assert values["Domestic consumption"] + values["+ Exports"] + values["+ Ending stocks"] == 63215
-    assert set(bs.table["unit"]) == {"(1000 60 KG BAGS)"}
-    assert bs.balanced and bs.supply_gap == 0 and bs.distribution_gap == 0
-    assert bs.note == "USDA's numbers balance."
-
-
-def test_balance_sheet_flags_usdas_own_imbalance(wb):
-    bs = an.balance_sheet(wb, CORN, "AR", 2019)
-    assert not bs.balanced
-    assert bs.supply_gap == 0 and bs.distribution_gap == -3.0
-    assert "does not balance" in bs.note.lower() and "(1000 MT)" in bs.note
-    flagged = an.imbalances(wb, CORN)
-    assert flagged.select("country_code", "market_year").rows() == [("AR", 2019)]
-    with pytest.raises(MateriaError, match="no balance sheet .* 'XX'"):
-        an.balance_sheet(wb, CORN, "XX", 2019)
-
-
-def test_stocks_to_use(wb):
-    stu = an.stocks_to_use(wb, CORN, ["US"], years=(2020, 2022))
-    us = stu.filter(country_name="United States")
-    row = wb.commodity(CORN).filter(country_code="US", market_year=2021).row(0, named=True)
-    expected = row["ending_stocks"] / (row["domestic_consumption"] + row["exports"])
-    assert us.filter(market_year=2021)["stocks_to_use"][0] == pytest.approx(expected)
-    world = stu.filter(country_name="World")
-    assert world["market_year"].to_list() == [2020, 2021, 2022]
-    nonagg = wb.commodity(CORN).filter(~pl.col("is_aggregate"), market_year=2022)
-    expected = nonagg["ending_stocks"].sum() / (
-        nonagg["domestic_consumption"].sum() + nonagg["exports"].sum()
+def _world(commodity: str, year: int, attr: str, release: str | None = None) -> float:
+    return sum(
+        s[attr] for (c, _, y), s in fx.sheets(release).items() if (c, y) == (commodity, year)
     )
-    assert world.filter(market_year=2022)["stocks_to_use"][0] == pytest.approx(expected)
 
 
-def test_revisions_brazil_coffee_2023(wb):
-    rev = an.revisions(wb, COFFEE, "BR", 2023, "production")
-    assert rev["value"].to_list() == [64300, 62600]
-    assert [d.isoformat() for d in rev["release_month"]] == ["2022-06-01", "2022-12-01"]
-    assert rev["change"].to_list() == [None, -1700]
-    assert rev["unit"][0] == "(1000 60 KG BAGS)"
-    moved = an.most_revised(wb, COFFEE)
-    assert moved["change"].abs().is_sorted(descending=True)
-    br = moved.filter(country_code="BR", market_year=2023).row(0, named=True)
-    assert (br["first"], br["latest"], br["change"], br["releases"]) == (64300, 62600, -1700, 2)
+def test_world_is_the_sum_of_every_reporting_country(wb):
+    wheat = wb.commodity("Wheat")
+    world = an.world(wheat)
+    # Before 1987 the USSR reports (UR), before 1999 the EU-15 (E2), after them their
+    # successors: each counts, none twice.
+    for year in (1985, 1995, 2005, 2022):
+        row = world.filter(market_year=year).row(0, named=True)
+        assert row["production"] == _world(fx.WHEAT, year, "028"), year
+        assert row["ending_stocks"] == _world(fx.WHEAT, year, "176"), year
+    reporting_1985 = {cc for (c, cc, y) in fx.sheets() if (c, y) == (fx.WHEAT, 1985)}
+    assert "UR" in reporting_1985 and "RS" not in reporting_1985
 
 
-def test_dev_vs_prod(published):
-    diff = an.compare_envs(published, "dev_alice")
-    counts = dict(zip(diff.row_counts["table"], diff.row_counts.iter_rows(), strict=True))
-    assert counts["obt_commodity_metrics"][1:] == (175, 174)
-    assert counts["fct_psd_vintages"][1] == counts["fct_psd_vintages"][2]
-    d = diff.differences
-    assert d.filter(status="only in prod").select(*an.KEY).rows() == [(WHEAT, "UR", 1987)]
-    changed = d.filter(status="changed")
-    assert changed.select(*an.KEY, "metric").rows() == [(CORN, "US", 2022, "production")]
-    assert changed["dev"][0] - changed["prod"][0] == 1000
-    assert diff.summary == "dev_alice vs prod: 1 changed, 1 only in prod."
-    same = an.metric_differences(an.load(published).metrics, an.load(published).metrics)
-    assert same.height == 0
+def test_rankings_include_the_eu_and_the_ussr_and_end_with_the_world(wb):
+    wheat = wb.commodity(fx.WHEAT)
+    top = an.top_countries(wheat, "production", 2022, n=50)
+    countries = [cc for cc in top["country_code"] if cc != an.WORLD]
+    expected = sorted(
+        ((s["028"], cc) for (c, cc, y), s in fx.sheets().items() if (c, y) == (fx.WHEAT, 2022)),
+        reverse=True,
+    )
+    assert countries == [cc for _, cc in expected]
+    assert countries[1] == "E4"  # the EU is the world's second wheat producer here
+    world_row = top.row(-1, named=True)
+    assert (world_row["country_code"], world_row["rank"]) == (an.WORLD, None)
+    assert world_row["value"] == _world(fx.WHEAT, 2022, "028") and world_row["world_share"] == 1
+    shares = top.filter(top["rank"].is_not_null())["world_share"]
+    assert shares.sum() == pytest.approx(1.0)
+    china = top.row(0, named=True)
+    assert china["world_share"] == pytest.approx(
+        fx.sheets()[(fx.WHEAT, "CH", 2022)]["028"] / _world(fx.WHEAT, 2022, "028")
+    )
+    prev = fx.sheets()[(fx.WHEAT, "CH", 2021)]["028"]
+    assert china["change_pct"] == pytest.approx((china["value"] / prev - 1) * 100)
+    in_1985 = an.top_countries(wheat, "production", 1985)["country_code"].to_list()
+    assert "UR" in in_1985 and "E2" in in_1985
+    assert an.default_countries(wheat, 2) == countries[:2]
 
 
-def test_charts_carry_units_in_axis_titles(wb):
-    ts = an.time_series(wb, CORN, an.default_countries(wb, CORN), "production")
-    spec = an.line_chart(ts, "Corn", an.label("production", "(1000 MT)")).to_dict()
-    assert spec["encoding"]["y"]["title"] == "Production (1000 MT)"
-    assert len(spec["datasets"][next(iter(spec["datasets"]))]) == ts.height
+def test_world_stocks_to_use_is_ending_stocks_over_domestic_consumption(wb):
+    corn = wb.commodity("Corn")
+    stu = an.stocks_to_use(corn, ["US"], (2021, 2022))
+    world = stu.filter(country_code=an.WORLD)["value"].to_list()
+    assert world == pytest.approx(
+        [_world(fx.CORN, y, "176") / _world(fx.CORN, y, "125") for y in (2021, 2022)]
+    )
+    us = fx.sheets()[(fx.CORN, "US", 2022)]
+    got = stu.filter(country_code="US", market_year=2022)["value"][0]
+    assert got == pytest.approx(us["176"] / (us["125"] + us["088"]))  # a country counts exports
 
 
-# --- the real shared releases, through the real pipeline (values from the data README) ------
-real_published = lakehouse_fixture.real_published
+def test_series_labels_and_metrics_the_commodity_has(wb):
+    corn, beef = wb.commodity("Corn"), wb.commodity("Meat, Beef and Veal")
+    ts = an.time_series(corn, [an.WORLD, "US"], "production", (2020, 2022))
+    wide = an.wide_series(corn, ts)
+    assert wide.columns == ["market_year", "World", "United States"]
+    assert wide["market_year"].to_list() == ["2022/23", "2021/22", "2020/21"]  # newest first
+    assert wide["World"][0] == _world(fx.CORN, 2022, "028")
+    assert an.year_label(beef.code, 2022) == "2022"  # livestock: calendar years
+    assert "yield" in an.available_metrics(corn)
+    assert "yield" not in an.available_metrics(beef)
+    assert "area_harvested" not in an.available_metrics(beef)
+    with pytest.raises(MateriaError, match="no data for yield of Meat, Beef and Veal"):
+        an.latest_year(beef, "yield")
+    assert an.time_series(beef, ["US"], "yield").height == 0  # nothing drawn as zero
+    assert an.unit(corn, "yield") == "(MT/HA)" and an.quantity_unit(beef) == "(1000 MT CWE)"
+    assert an.label("production", "1000 480 lb. Bales") == "Production (1000 480 lb. Bales)"
+    with pytest.raises(MateriaError, match="unknown metric 'price'"):
+        an.time_series(corn, ["US"], "price")
+    with pytest.raises(MateriaError, match="does not add up"):
+        an.top_countries(corn, "yield")
 
 
-@pytest.fixture(scope="module")
-def real(real_published):
-    return an.load(real_published, "prod")
+def test_workbench_reads_one_commodity_from_the_newest_publication(wb, published):
+    names = wb.commodities()
+    assert names["commodity_name"].to_list() == sorted(names["commodity_name"])
+    releases = dict(zip(names["commodity_code"], names["release_month"], strict=True))
+    assert {k: v.isoformat() for k, v in releases.items()} == {
+        fx.CORN: "2022-11-01",
+        fx.WHEAT: "2022-11-01",
+        fx.COFFEE: "2022-12-01",
+        fx.BEEF: "2022-10-01",
+    }
+    coffee = wb.commodity("coffee, green")
+    assert coffee is wb.commodity(fx.COFFEE)  # cached per pick
+    assert set(coffee.metrics["commodity_code"]) == {fx.COFFEE}  # only what the pick needs
+    assert set(coffee.vintages["release_month"].cast(str)) == {"2022-06-01", "2022-12-01"}
+    assert coffee.previous_release.isoformat() == "2022-06-01"
+    assert wb.commodity("Meat, Beef and Veal").previous_release is None  # one release landed
+    with pytest.raises(MateriaError, match="no commodity named 'Cocoa'"):
+        wb.commodity("Cocoa")
+    assert wd.open_workbench(published) is wb  # same publication, same workbench
+    assert wd.envs(published)[0] == "prod"
+
+
+def test_an_empty_lakehouse_names_the_command(empty_home):
+    assert wd.envs(empty_home) == []
+    with pytest.raises(MateriaError, match="materia pipeline run"):
+        wd.open_workbench(empty_home)
+
+
+empty_home = fx.empty_home
+
+
+# --- the real shared releases, through the real pipeline --------------------------------------
+def _csv_world(shared, commodity: str, year: str) -> dict[str, float]:
+    """attribute id -> sum over every row of the 2022-11 grains release (csv module)."""
+    path = shared / "archives" / "2022" / "11" / "psd_grains_pulses_csv.zip"
+    totals: dict[str, float] = defaultdict(float)
+    with zipfile.ZipFile(path) as zf, zf.open(zf.namelist()[0]) as raw:
+        for r in csv.DictReader(io.TextIOWrapper(raw, "ascii")):
+            if r["Commodity_Code"] == commodity and r["Market_Year"] == year:
+                totals[r["Attribute_ID"]] += float(r["Value"])
+                if r["Attribute_ID"] == "028":
+                    totals["028:" + r["Country_Code"]] = float(r["Value"])
+    return totals
 
 
 @pytest.mark.slow
-def test_real_brazil_coffee(real):
-    ts = an.time_series(real, COFFEE, ["BR"], "production", years=(2020, 2023))
+def test_real_world_totals_are_usdas(real_published, shared_psd_dir):
+    real = wd.open_workbench(real_published)
+    for code in ("0410000", "0440000"):
+        expected = _csv_world(shared_psd_dir, code, "2022")
+        row = an.world(real.commodity(code)).filter(market_year=2022).row(0, named=True)
+        assert row["production"] == pytest.approx(expected["028"])
+        assert row["domestic_consumption"] == pytest.approx(expected["125"])
+        assert row["ending_stocks"] == pytest.approx(expected["176"])
+        assert row["stocks_to_use"] == pytest.approx(expected["176"] / expected["125"])
+    # The data README's figures: wheat 782,675; corn stocks-to-use 25.7 %.
+    wheat = an.top_countries(real.commodity("Wheat"), "production", 2022, n=4)
+    assert wheat["value"][-1] == 782_675
+    assert wheat["country_name"].to_list() == [
+        "China", "European Union", "India", "Russia", "World",
+    ]  # fmt: skip
+    assert wheat["value"].to_list()[:4] == [138_000, 134_300, 103_000, 91_000]
+    assert round(wheat["world_share"][0] * 100, 1) == 17.6
+    corn = an.world(real.commodity("Corn")).filter(market_year=2022)
+    assert round(corn["stocks_to_use"][0] * 100, 1) == 25.7
+
+
+@pytest.mark.slow
+def test_real_brazil_coffee_and_us_cotton(real_published):
+    real = wd.open_workbench(real_published)
+    coffee = real.commodity("Coffee, Green")
+    ts = an.time_series(coffee, ["BR"], "production", (2020, 2023))
     assert ts["market_year"].to_list() == [2020, 2021, 2022, 2023]
-    assert ts["value"].is_between(58100, 69900).all()
-    assert ts["value"][-1] == 62600  # the latest view shows the 2022-12 value
-    assert an.unit(real, COFFEE, "production") == "(1000 60 KG BAGS)"
-    rev = an.revisions(real, COFFEE, "BR", 2023)
-    assert rev["value"].to_list() == [64300, 62600]
-    assert [d.isoformat() for d in rev["release_month"]] == ["2022-06-01", "2022-12-01"]
-    bs = an.balance_sheet(real, COFFEE, "BR", 2023)
-    assert bs.balanced and bs.table["value"][3] == 63215  # USDA's own total supply
-    top = an.top_countries(real, COFFEE, "production", year=2023, n=3)
-    assert top["country_code"][0] == "BR" and top["world_share"][0] < 0.5
-    assert not top["country_code"].is_in(["E4", "E2", "UR"]).any()
-
-
-@pytest.mark.slow
-def test_real_us_cotton_2022(real):
-    cotton = an.commodity_code(real, "Cotton")
-    ts = an.time_series(real, cotton, ["US"], "production", years=(2022, 2022))
-    assert ts["value"].to_list() == [14031]
-    assert "480" in ts["unit"][0]
-    assert an.label("production", ts["unit"][0]) == "Production (1000 480 lb. Bales)"
-
-
-@pytest.mark.slow
-def test_real_dev_environment_matches_prod(real_published):
-    """What the notebook's dev panel does: plan dev_<user>, publish, compare with prod."""
-    from materia import transform
-
-    result = transform.run(real_published, "dev_pytest")
-    assert result.env == "dev_pytest"
-    assert "dev_pytest" in an.envs(real_published)
-    diff = an.compare_envs(real_published, "dev_pytest")
-    counts = diff.row_counts
-    assert counts.height >= 3 and (counts["prod"] == counts["dev_pytest"]).all()
-    assert diff.differences.height == 0
-    assert diff.summary == "dev_pytest matches prod: no key or metric differs."
+    assert ts["value"].is_between(58_100, 69_900).all()
+    assert ts["value"][-1] == 62_600  # the 2022-12 release's value
+    cotton = real.commodity("Cotton")
+    assert an.time_series(cotton, ["US"], "production", (2022, 2022))["value"].to_list() == [14_031]  # fmt: skip
+    assert an.quantity_unit(cotton) == "1000 480 lb. Bales"

@@ -1,29 +1,37 @@
-"""materia.reports and the notebook's own `marimo export html`, on a published lakehouse."""
+"""materia.reports: `materia report commodities` on the generated releases (published by the
+real pipeline) and on the shared USDA releases; the runner and the static converter on
+any notebook; the workbench notebook itself under marimo."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
 import pytest
 
-from materia import reports
+from materia import report_html, report_runner, reports
 from materia.errors import MateriaError
-from testsupport import clean_env, lakehouse_fixture, run_cli
+from testsupport import clean_env, run_cli
+from testsupport import lakehouse_fixture as fx
 
-published = lakehouse_fixture.published
-empty_home = lakehouse_fixture.empty_home
-real_published = lakehouse_fixture.real_published
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "commodities.py"
+published = fx.published
+empty_home = fx.empty_home
+real_published = fx.real_published
+WORKBENCH = Path(__file__).resolve().parents[1] / "notebooks" / "commodities.py"
 
 
 def _external_refs(page: str) -> list[str]:
     """Anything the page would fetch: script/img src, link href, CSS url()/@import.
 
-    Inline script bodies are dropped first (the vega bundle builds markup in strings).
+    Inline script bodies and data: URLs are dropped first (the vega bundle builds markup in
+    strings; embedded downloads are data).
     """
     page = re.sub(r"(<script>).*?(</script>)", r"\1\2", page, flags=re.S)
     refs = re.findall(r"<(?:script|img|iframe|source)\b[^>]*\bsrc\s*=\s*[\"']?([^\"' >]+)", page)
@@ -33,73 +41,97 @@ def _external_refs(page: str) -> list[str]:
     return refs
 
 
-def _outside_scripts(page: str) -> str:
+def _body(page: str) -> str:
     return re.sub(r"<script>.*?</script>", "", page, flags=re.S)
 
 
-def test_report_is_the_notebooks_own_output(published, capsys):
+def _sections(body: str) -> dict[str, str]:
+    """Commodity name -> its part of the report (from its <h2> to the next)."""
+    parts = re.split(r'<h2 id="[^"]*">', body)[1:]
+    return {p.split("</h2>", 1)[0]: p for p in parts}
+
+
+def _downloads(body: str) -> dict[str, str]:
+    """file name -> decoded text of every embedded CSV download."""
+    out = {}
+    for name, url in re.findall(r'<a class="download" download="([^"]+)" href="([^"]+)"', body):
+        head, _, data = url.replace("&#x27;", "'").partition(",")
+        raw = base64.b64decode(data) if head.endswith(";base64") else unquote_to_bytes(data)
+        out[name] = raw.decode("utf-8")
+    return out
+
+
+def _world(commodity, year, attr, release=None):
+    return sum(s[attr] for (c, _, y), s in fx.sheets(release).items() if (c, y) == (commodity, year))  # fmt: skip
+
+
+def test_default_report_covers_the_majors_with_world_sheets_and_csvs(published, capsys):
     assert reports.main(published) == 0
-    path = published.reports_dir / "commodities-2022-12.html"  # newest release in the data
+    path = published.reports_dir / "commodities-2022-12.html"  # newest release it shows
     assert str(path) in capsys.readouterr().out
     page = path.read_text()
-    body = _outside_scripts(page)
+    body = _body(page)
     assert _external_refs(page) == []
     assert page.count("window.vegaEmbed=") == 1  # the vega bundle is inlined once
-    # The notebook's markdown, in notebook order, and its pickers as captions.
-    heads = [
-        '<h1 id="commodities-workbench">Commodities workbench</h1>',
-        '<p class="pick">Commodity: <b>Corn</b></p>',
-        '<h2 id="production-1000-mt">Production (1000 MT)</h2>',
-        '<h2 id="top-producers-and-exporters-market-year-2022">',
-        '<h2 id="stocks-to-use">Stocks-to-use</h2>',
-        '<h2 id="balance-sheet">Balance sheet</h2>',
-        '<h2 id="revisions">Revisions</h2>',
-    ]
-    positions = [body.index(h) for h in heads]
-    assert positions == sorted(positions)
-    assert "Dev environment" not in body  # the interactive-only panel is left out
-    assert '<p class="pick">Environment: <b>prod</b></p>' in body
-    assert '<p class="pick">Market years: <b>2013–2022</b></p>' in body
-    # Its charts (vega-lite specs altair made in the notebook) and tables, made static.
+    assert "<title>Commodities report, PSD December 2022</title>" in page
+    assert re.search(r"environment prod · run \d{8}T\d{6}Z-\w+ published 20\d\d-", body)
+    sections = _sections(body)
+    # The published majors in WASDE order, each with its own release month.
+    assert list(sections) == ["Wheat", "Corn", "Coffee, Green", "Meat, Beef and Veal", "Pipeline health"]  # fmt: skip
+    assert "PSD release <strong>November 2022</strong>, previous release October 2022" in sections["Corn"]  # fmt: skip
+    assert "PSD release <strong>December 2022</strong>, previous release June 2022" in sections["Coffee, Green"]  # fmt: skip
+    assert "PSD release <strong>October 2022</strong>." in sections["Meat, Beef and Veal"]
+    # No leftover UI: no pickers, no marimo elements, nothing dropped.
+    assert "<marimo-" not in body and 'class="pick"' not in body and 'class="dropped"' not in body  # fmt: skip
+    # The world's corn sheet: the previous release beside this one, and the change.
+    corn = sections["Corn"]
+    assert "<caption>World: supply and demand (1000 MT)</caption>" in corn
+    assert "<th>2022/23 Oct</th><th>2022/23 Nov</th><th>change</th>" in corn
+    before, after = _world(fx.CORN, 2022, "028", "2022-10"), _world(fx.CORN, 2022, "028")
+    assert f'<td class="num">{before:,.0f}</td><td class="num">{after:,.0f}</td><td class="num">{after - before:+,.0f}</td>' in corn  # fmt: skip
+    assert "What changed in the November 2022 release" in corn
+    assert "The October 2022 release changed no Meat, Beef and Veal value." in sections["Meat, Beef and Veal"]  # fmt: skip
+    # Production tables list the newest market year first.
+    years = re.findall(r"<tr><td>(20\d\d/\d\d)</td>", corn.split("newest first")[1])
+    assert years == ["2022/23", "2021/22", "2020/21", "2019/20", "2018/19"]
+    # Two charts per commodity; their specs carry the data.
     specs = json.loads(re.search(r"const SPECS = (.*?);\n", page, re.S)[1])
-    titles = [s["title"] for s in specs]
-    assert titles[:2] == ["Corn: Production by country", "Corn: Top producers 2022"]
-    assert "Corn, United States 2022: Production" in titles  # the revisions chart
-    assert body.count('<div class="chart" id="chart-') == len(specs) == 5
-    assert '<div class="callout success"><span class="markdown' in body
-    assert "USDA&#x27;s numbers balance." in body or "USDA's numbers balance." in body
-    assert (
-        '<tr><td>2022-07-01</td><td class="num">364,700</td><td class="num">-2,600</td>'
-        "<td>(1000 MT)</td></tr>" in body
-    )
-    assert "<caption>Production (1000 MT)</caption>" in body
-    # Nothing of marimo's frontend is left: no custom elements, nothing dropped.
-    assert "<marimo-" not in body and 'class="dropped"' not in body
+    assert [s["title"] for s in specs][:2] == ["Wheat: top producers 2022/23", "Wheat: production of the top countries"]  # fmt: skip
+    assert body.count('<div class="chart" id="chart-') == len(specs) == 8
+    # Every table's data as an embedded CSV, under a name that says what it holds.
+    files = _downloads(body)
+    assert "corn-world-balance-sheet-2022-11.csv" in files
+    assert "coffee-green-what-changed-2022-12.csv" in files
+    sheet = {r["item"]: r for r in csv.DictReader(io.StringIO(files["corn-world-balance-sheet-2022-11.csv"]))}  # fmt: skip
+    assert float(sheet["Production"]["2022/23 Nov"]) == after
+    assert float(sheet["Production"]["change"]) == after - before
     assert not list(published.reports_dir.glob(".*.tmp"))
 
 
-@pytest.mark.slow
-def test_report_of_the_real_releases(real_published, tmp_path):
-    """Coffee and cotton landed and transformed by the real pipeline from ../shared/data/psd."""
-    out = tmp_path / "real.html"
-    assert reports.main(real_published, out=out) == 0
-    body = _outside_scripts(out.read_text())
-    assert "Production (1000 60 KG BAGS)" in body  # Coffee, Green: no corn in these files
-    # Brazil coffee 2023 production across the two landed releases (the data README).
-    assert '<td class="num">64,300</td>' in body and '<td class="num">62,600</td>' in body
-    assert "<marimo-" not in body and 'class="dropped"' not in body
-
-
-def test_report_out_and_cli(published, tmp_path):
-    out = tmp_path / "sub" / "r.html"
-    r = run_cli("report", "commodities", "--env", "dev_alice", "--out", str(out),
+def test_cli_options_pick_commodities_countries_and_years(published, tmp_path):
+    out = tmp_path / "sub" / "corn.html"
+    r = run_cli("report", "commodities", "--commodity", "corn", "--country", "US",
+                "--country", "AR", "--years", "3", "--out", str(out),
                 env=clean_env(published.home))  # fmt: skip
     assert r.returncode == 0, r.stderr
-    page = out.read_text()
-    # The notebook got the environment as its CLI arg: its picker and its data are dev's.
-    assert "environment dev_alice" in page
-    assert '<p class="pick">Environment: <b>dev_alice</b></p>' in page
-    assert '<td>United States</td><td class="num">367,300</td>' in page  # +1000 in dev
+    sections = _sections(_body(out.read_text()))
+    assert list(sections) == ["Corn", "Pipeline health"]
+    corn = sections["Corn"]
+    for region in ("World", "United States", "Argentina"):
+        assert f"<caption>{region}: supply and demand (1000 MT)</caption>" in corn
+    assert "<th>2020/21</th><th>2021/22</th><th>2022/23 Oct</th>" in corn
+    assert "<th>2019/20</th>" not in corn
+    # USDA's own Argentine numbers for 2019/20 do not balance; 3 years do not show it.
+    assert "Does not balance" not in corn
+
+    bad = run_cli("report", "commodities", "--commodity", "Cocoa", "--out", str(out),
+                  env=clean_env(published.home))  # fmt: skip
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: no commodity named 'Cocoa' in environment 'prod'"
+    with pytest.raises(MateriaError, match="--country 'usa' is not a PSD country code"):
+        reports.plan(published, countries=["usa"])
+    with pytest.raises(MateriaError, match="--years 1"):
+        reports.plan(published, years=1)
 
 
 TINY = """
@@ -119,7 +151,7 @@ def _():
 
 @app.cell
 def _(mo):
-    mo.md(f"# Only in this notebook: env {mo.cli_args().get('env')}")
+    mo.md(f"# Only in this notebook: env {mo.cli_args().get('env')} {mo.cli_args().get('commodity')}")
     return
 
 
@@ -135,6 +167,7 @@ def _(alt, mo, pl):
             mo.callout(mo.md("careful"), kind="warn"),
             mo.accordion({"more": mo.md("hidden")}),
             mo.ui.button(label="Press"),
+            mo.download(b"a,b\\n1,2\\n", filename="tiny.csv", mimetype="text/csv", label="CSV"),
         ]
     )
     return (pick,)
@@ -148,13 +181,18 @@ def _(mo, pick):
 """
 
 
+def _static(settings, notebook: Path, args: dict) -> str:
+    charts = report_html.Charts()
+    body = report_html.cells_html(report_runner.run_notebook(settings, notebook, args), charts)
+    return report_html.page("t", "m", body, charts, "/* no bundle */")
+
+
 def test_any_notebook_output_becomes_static_html(published, tmp_path):
     nb = tmp_path / "tiny.py"
     nb.write_text(TINY)
-    page, release = reports.render(published, "dev_alice", notebook=nb)
-    body = _outside_scripts(page)
-    assert release is not None and release.isoformat() == "2022-12-01"
-    assert '<h1 id="only-in-this-notebook-env-dev_alice">' in body
+    page = _static(published, nb, {"env": "dev_alice", "commodity": ["Corn", "Wheat"]})
+    body = _body(page)
+    assert "Only in this notebook: env dev_alice ['Corn', 'Wheat']</h1>" in body
     assert '<p class="pick">Letter: <b>b</b></p>' in body
     assert '<div class="chart" id="chart-0"></div>' in body and '"title": "tiny"' in page
     assert "<caption>Tiny &amp; values</caption>" in body
@@ -162,6 +200,7 @@ def test_any_notebook_output_becomes_static_html(published, tmp_path):
     assert '<td class="num">1,234,567</td>' in body
     assert '<div class="callout warn">' in body and "careful" in body
     assert '<p class="dropped">(interactive accordion not available offline)</p>' in body
+    assert _downloads(body) == {"tiny.csv": "a,b\n1,2\n"}
     assert "Press" not in body and "never shown" not in body and "<marimo-" not in body
     assert _external_refs(page) == []
 
@@ -170,7 +209,7 @@ def test_a_failing_cell_fails_the_report(published, tmp_path):
     nb = tmp_path / "broken.py"
     nb.write_text(TINY.replace('mo.md(f"# Only', 'mo.md(f"{1 / 0}# Only'))
     with pytest.raises(MateriaError, match=r"broken.py: cell \w+ failed: .*division by zero"):
-        reports.render(published, "prod", notebook=nb)
+        report_runner.run_notebook(published, nb, {"env": "prod"})
 
 
 def test_report_empty_lakehouse_says_what_to_run(empty_home, tmp_path):
@@ -180,7 +219,7 @@ def test_report_empty_lakehouse_says_what_to_run(empty_home, tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
     r = run_cli("report", "commodities", "--out", str(out), env=clean_env(empty_home.home))
     assert r.returncode == 1
-    assert r.stderr.strip().startswith("error: no Iceberg table serving.obt_commodity_metrics")
+    assert r.stderr.strip().startswith("error: nothing published for 'prod'")
     assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -189,27 +228,47 @@ def test_report_rejects_a_bad_env(published, tmp_path):
         reports.main(published, env="Prod; drop", out=tmp_path / "x.html")
 
 
+@pytest.mark.slow
+def test_report_of_the_real_releases(real_published, tmp_path):
+    """Coffee, cotton and grains landed and transformed from ../shared/data/psd."""
+    out = tmp_path / "real.html"
+    assert reports.main(real_published, out=out) == 0
+    sections = _sections(_body(out.read_text()))
+    assert list(sections) == ["Wheat", "Corn", "Rice, Milled", "Cotton", "Coffee, Green", "Pipeline health"]  # fmt: skip
+    # The world's wheat production in the 2022-11 grains release (the data README).
+    assert '<td class="num">782,675</td>' in sections["Wheat"]
+    assert "European Union" in sections["Wheat"].split("top countries and the world")[1][:2000]
+    coffee = sections["Coffee, Green"]
+    assert "PSD release <strong>December 2022</strong>, previous release June 2022" in coffee
+    changed = list(csv.DictReader(io.StringIO(_downloads(coffee)["coffee-green-what-changed-2022-12.csv"])))  # fmt: skip
+    brazil = [r for r in changed if (r["country"], r["attribute"]) == ("Brazil", "Production (1000 60 KG BAGS)")]  # fmt: skip
+    assert [(r["market year"], r["previous"], r["this release"]) for r in brazil] == [
+        ("2023/24", "64300.0", "62600.0")
+    ]
+    assert len(changed) == 681  # values the 2022-12 coffee release revised (the data README)
+
+
 def _marimo_export(home: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "marimo", "export", "html", str(NOTEBOOK), "-o", str(out)]
+    cmd = [sys.executable, "-m", "marimo", "export", "html", str(WORKBENCH), "-o", str(out)]
     return subprocess.run(
         cmd, env=clean_env(home), cwd=home, capture_output=True, text=True, timeout=300
     )
 
 
 @pytest.mark.slow
-def test_marimo_export_html_of_the_notebook(published, tmp_path):
+def test_marimo_export_html_of_the_workbench(published, tmp_path):
     out = tmp_path / "out.html"
     r = _marimo_export(published.home, out)
     assert r.returncode == 0, r.stderr[-2000:]
     page = out.read_text()
     assert "application/vnd.marimo+error" not in page
     # Cell outputs are embedded: the corn chart with its unit, the balance sheet, revisions.
-    assert "Corn: Production by country" in page
+    assert "Corn: production by country" in page
     assert "Production (1000 MT)" in page
-    assert "Balance sheet" in page and "Most revised production estimates" in page
+    assert "Balance sheet" in page and "What changed in this release" in page
 
 
-def test_notebook_on_an_empty_lakehouse_names_the_command(empty_home, monkeypatch):
+def test_workbench_on_an_empty_lakehouse_names_the_command(empty_home, monkeypatch):
     """Run in-process (marimo's App.run): one sentence and the pipeline button, no errors."""
     import importlib.util
 
@@ -218,7 +277,7 @@ def test_notebook_on_an_empty_lakehouse_names_the_command(empty_home, monkeypatc
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MATERIA_HOME", str(empty_home.home))
     monkeypatch.chdir(empty_home.home)
-    spec = importlib.util.spec_from_file_location("commodities_notebook", NOTEBOOK)
+    spec = importlib.util.spec_from_file_location("commodities_notebook", WORKBENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     outputs, defs = module.app.run()

@@ -1,103 +1,116 @@
-"""A small published lakehouse shaped exactly like the serving tables in docs/CONTRACTS.md.
+"""A published lakehouse for the workbench's tests, made by the real pipeline.
 
-Written with plain pyiceberg so that the workbench can be tested before (and without)
-the extract + transform pipeline. Values are realistic; Brazil coffee 2023 production
-carries the real vintages (64,300 in the 2022-06 release, 62,600 in 2022-12) and its
-balance sheet is USDA's own from the 2022-12 release. One row (Argentina corn 2019) is
-deliberately out of balance, as USDA's numbers sometimes are.
+`releases()` writes small PSD releases exactly like USDA's (testsupport.psd_fixtures):
+grains (corn, wheat) in 2022-10 and 2022-11, coffee in 2022-06 and 2022-12, livestock
+(beef: no area, no yield) in 2022-10. `published` serves them from the loopback PSD
+server, lands them with `materia extract psd` and publishes prod with `materia
+transform`, once per test session, so the notebook always reads what the transform
+really publishes (nothing here knows the serving schema).
 
-`publish(settings, env, ...)` writes one environment; swapping this module for a real
-extract + transform of the shared releases must not change the tests' assertions.
+The rows follow PSD's rules: E2 (EU-15) reports to 1998 and E4 (European Union) from
+1999, UR (USSR) to 1986 and its successors from 1987, never overlapping; every balance
+sheet balances (beginning stocks + production + imports = total supply = domestic
+consumption + exports + ending stocks) except Argentina corn 2019, which is off by 3 as
+USDA's own numbers sometimes are. Brazil coffee carries USDA's real 2022-12 figures and
+the real revision of 2023 production (64,300 in 2022-06, 62,600 in 2022-12).
+Tests compute what they expect from `releases()` with plain Python, never from the
+code under test.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+import random
+from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from materia.settings import Settings
+from testsupport.psd_fixtures import PsdRow, archive_layout
 
-# (metric, attribute_id) as in the PSD code list; yield and area carry their own units.
+# attribute id -> (description, unit kind); "q" takes the commodity's quantity unit.
 ATTRIBUTES = {
-    "area_harvested": ("004", "Area Harvested"),
-    "beginning_stocks": ("020", "Beginning Stocks"),
-    "production": ("028", "Production"),
-    "imports": ("057", "Imports"),
-    "total_supply": ("086", "Total Supply"),
-    "exports": ("088", "Exports"),
-    "domestic_consumption": ("125", "Domestic Consumption"),
-    "feed_consumption": ("130", "Feed Dom. Consumption"),
-    "ending_stocks": ("176", "Ending Stocks"),
-    "total_distribution": ("178", "Total Distribution"),
-    "yield": ("184", "Yield"),
+    "004": ("Area Harvested", "area"),
+    "020": ("Beginning Stocks", "q"),
+    "028": ("Production", "q"),
+    "057": ("Imports", "q"),
+    "086": ("Total Supply", "q"),
+    "088": ("Exports", "q"),
+    "113": ("TY Exports", "q"),
+    "125": ("Domestic Consumption", "q"),
+    "130": ("Feed Dom. Consumption", "q"),
+    "176": ("Ending Stocks", "q"),
+    "178": ("Total Distribution", "q"),
+    "184": ("Yield", "yield"),
 }
-METRICS = tuple(ATTRIBUTES)
-UNITS = {
-    "(1000 MT)": "08",
-    "(1000 60 KG BAGS)": "02",
-    "(1000 HA)": "04",
-    "(MT/HA)": "26",
-}
-
+UNITS = {"area": ("04", "(1000 HA)"), "yield": ("26", "(MT/HA)")}
+CORN, WHEAT, COFFEE, BEEF = "0440000", "0410000", "0711100", "0111000"
+# code -> (name, dataset, quantity unit (id, description), attributes, market years)
+GRAIN_ATTRS = ("004", "020", "028", "057", "086", "088", "113", "125", "130", "176", "178", "184")
+BALANCE_ATTRS = ("020", "028", "057", "086", "088", "125", "176", "178")
 COMMODITIES = {
-    "0440000": ("Corn", "(1000 MT)", dt.date(2022, 11, 1)),
-    "0711100": ("Coffee, Green", "(1000 60 KG BAGS)", dt.date(2022, 12, 1)),
-    "0410000": ("Wheat", "(1000 MT)", dt.date(2022, 11, 1)),
+    CORN: ("Corn", "psd_grains_pulses_csv.zip", ("08", "(1000 MT)"), GRAIN_ATTRS, range(2005, 2023)),
+    WHEAT: ("Wheat", "psd_grains_pulses_csv.zip", ("08", "(1000 MT)"), GRAIN_ATTRS, range(1984, 2023)),
+    COFFEE: ("Coffee, Green", "psd_coffee_csv.zip", ("02", "(1000 60 KG BAGS)"), BALANCE_ATTRS, range(2014, 2024)),
+    BEEF: ("Meat, Beef and Veal", "psd_livestock_csv.zip", ("07", "(1000 MT CWE)"), BALANCE_ATTRS, range(2010, 2024)),
+}  # fmt: skip
+RELEASES = {  # dataset -> release months, oldest first
+    "psd_grains_pulses_csv.zip": ("2022-10", "2022-11"),
+    "psd_coffee_csv.zip": ("2022-06", "2022-12"),
+    "psd_livestock_csv.zip": ("2022-10",),
 }
-COUNTRIES = {
-    "US": ("United States", False),
-    "CH": ("China", False),
-    "BR": ("Brazil", False),
-    "AR": ("Argentina", False),
-    "UP": ("Ukraine", False),
-    "IN": ("India", False),
-    "RS": ("Russia", False),
-    "VM": ("Vietnam", False),
-    "CO": ("Colombia", False),
-    "ID": ("Indonesia", False),
-    "E4": ("European Union", True),
-    "UR": ("Union of Soviet Socialist Repu", True),
+DATASETS = ",".join(RELEASES)
+COUNTRY_NAMES = {
+    "US": "United States", "CH": "China", "BR": "Brazil", "AR": "Argentina",
+    "UP": "Ukraine", "IN": "India", "RS": "Russia", "KZ": "Kazakhstan",
+    "UR": "Union of Soviet Socialist Repu", "E2": "EU-15", "E4": "European Union",
+    "AS": "Australia", "CA": "Canada", "VM": "Vietnam", "CO": "Colombia", "ID": "Indonesia",
+}  # fmt: skip
+# commodity -> country -> (production, imports, exports, ending stocks as a share of
+# production + imports, yield, years) around the last year; `years` limits a reporting
+# unit to its own years.
+BASE: dict[str, dict[str, tuple]] = {
+    CORN: {
+        "US": (370000, 2000, 55000, 0.09, 11.0, None),
+        "CH": (272000, 18000, 20, 0.7, 6.3, None),
+        "BR": (116000, 2000, 43000, 0.05, 5.5, None),
+        "E4": (66000, 17000, 4500, 0.1, 7.4, None),
+        "AR": (52000, 5, 38000, 0.05, 7.7, None),
+        "UP": (31000, 30, 26000, 0.1, 7.2, None),
+        "IN": (32000, 400, 3000, 0.05, 3.2, None),
+    },
+    WHEAT: {
+        "CH": (138000, 9000, 900, 0.9, 5.8, None),
+        "E4": (134300, 5000, 32000, 0.1, 5.7, range(1999, 2100)),
+        "E2": (90000, 4000, 20000, 0.1, 5.5, range(1900, 1999)),
+        "IN": (103000, 30, 7000, 0.15, 3.5, None),
+        "RS": (91000, 300, 40000, 0.12, 3.0, range(1987, 2100)),
+        "UP": (21000, 100, 15000, 0.1, 4.0, range(1987, 2100)),
+        "KZ": (16000, 50, 8000, 0.15, 1.2, range(1987, 2100)),
+        "UR": (90000, 20000, 500, 0.1, 1.9, range(1900, 1987)),
+        "US": (44900, 3000, 21000, 0.35, 3.1, None),
+        "CA": (33800, 500, 25000, 0.2, 3.4, None),
+        "AS": (36600, 200, 27500, 0.15, 2.8, None),
+        "AR": (17500, 5, 11000, 0.1, 3.0, None),
+    },
+    COFFEE: {
+        "BR": (60000, 75, 36000, 0.05, None, None),
+        "VM": (29000, 1500, 26000, 0.05, None, None),
+        "CO": (12500, 1700, 12000, 0.1, None, None),
+        "ID": (11000, 1200, 6500, 0.1, None, None),
+        "E4": (0, 46000, 900, 0.25, None, None),
+        "US": (0, 26000, 500, 0.25, None, None),
+    },
+    BEEF: {
+        "US": (12600, 1500, 1400, 0.02, None, None),
+        "BR": (10350, 60, 2900, 0.02, None, None),
+        "CH": (7180, 2700, 20, 0.02, None, None),
+        "E4": (6800, 350, 650, 0.02, None, None),
+        "IN": (4350, 0, 1450, 0.02, None, None),
+    },
 }
-
-# commodity -> country -> (production, imports, exports, consumption, feed share, yield)
-# around the last year; earlier years drift by a small deterministic trend.
-BASE = {
-    "0440000": {
-        "US": (370000, 2000, 55000, 310000, 0.45, 11.0),
-        "CH": (272000, 18000, 20, 290000, 0.65, 6.3),
-        "BR": (116000, 2000, 43000, 76000, 0.75, 5.5),
-        "AR": (52000, 5, 38000, 14000, 0.6, 7.7),
-        "UP": (31000, 30, 26000, 6500, 0.8, 7.2),
-        "IN": (32000, 400, 3000, 29000, 0.6, 3.2),
-        "E4": (66000, 17000, 4500, 79000, 0.8, 7.4),
-    },
-    "0711100": {
-        "BR": (60000, 75, 36000, 22400, 0.0, 0.0),
-        "VM": (29000, 1500, 26000, 3100, 0.0, 0.0),
-        "CO": (12500, 1700, 12000, 2200, 0.0, 0.0),
-        "ID": (11000, 1200, 6500, 4800, 0.0, 0.0),
-        "E4": (0, 46000, 900, 45000, 0.0, 0.0),
-    },
-    "0410000": {
-        "CH": (137000, 9000, 900, 148000, 0.2, 5.8),
-        "IN": (104000, 30, 7000, 108000, 0.05, 3.5),
-        "RS": (86000, 300, 40000, 42000, 0.4, 3.0),
-        "US": (48000, 3000, 21000, 30500, 0.05, 3.2),
-        "E4": (135000, 5000, 32000, 108000, 0.4, 5.7),
-    },
-}
-YEARS = {"0440000": range(2013, 2023), "0711100": range(2014, 2024), "0410000": range(2013, 2023)}
-USSR_YEARS = range(1987, 1992)
-# Brazil coffee from the real 2022-12 release: beginning stocks, production, imports,
-# total supply, exports, domestic consumption, ending stocks, total distribution.
-_BR_COFFEE_COLS = (
-    "beginning_stocks", "production", "imports", "total_supply",
-    "exports", "domestic_consumption", "ending_stocks", "total_distribution",
-)  # fmt: skip
+# Brazil coffee from the real 2022-12 release (beginning stocks, production, imports,
+# total supply, exports, domestic consumption, ending stocks, total distribution).
 BR_COFFEE = {
     2014: (9068, 57200, 34, 66302, 34146, 20210, 11946, 66302),
     2015: (11946, 54300, 52, 66298, 36573, 20420, 9305, 66298),
@@ -109,304 +122,173 @@ BR_COFFEE = {
     2021: (2373, 69900, 72, 72345, 45675, 22280, 4390, 72345),
     2022: (4390, 58100, 75, 62565, 39685, 22340, 540, 62565),
     2023: (540, 62600, 75, 63215, 36645, 22450, 4120, 63215),
-}  # an old aggregate series: never in world sums
+}
+# The revisions each later release makes: (commodity, country, market year) -> production
+# in the later release. Consumption and ending stocks follow, so every sheet balances.
+REVISIONS = {
+    "2022-11": {(CORN, "US", 2022): 353800.0, (CORN, "UP", 2022): 27000.0,
+                (WHEAT, "RS", 2022): 92000.0, (WHEAT, "AR", 2022): 15500.0,
+                (WHEAT, "E4", 2021): 138200.0},
+    "2022-12": {(COFFEE, "BR", 2023): 62600.0, (COFFEE, "VM", 2023): 30200.0},
+}  # fmt: skip
+FIRST_RELEASE_BR_COFFEE_2023 = 64300.0
+IMBALANCED = (CORN, "AR", 2019)  # ending stocks 3 above what the sheet implies
 
 
-@dataclass(frozen=True)
-class Tables:
-    obt_commodity_metrics: pl.DataFrame
-    fct_psd_latest: pl.DataFrame
-    fct_psd_vintages: pl.DataFrame
-    dim_commodity: pl.DataFrame
-    dim_country: pl.DataFrame
-    dim_attribute: pl.DataFrame
+def _sheet(
+    code: str, cc: str, year: int, last: int, base: tuple, prev_end: float, revised: float | None
+) -> dict:
+    """One balanced sheet (attribute -> value) from the base figures and a deterministic
+    wobble; `revised` replaces the production (consumption follows, as USDA's would)."""
+    prod0, imp0, exp0, stocks, yld0, _ = base
+    k = year - last  # 0 in the last year, negative before
+    rnd = random.Random(f"{code}|{cc}|{year}")
+    wobble = rnd.uniform(-0.04, 0.04)
+    prod = revised if revised is not None else float(round(prod0 * (1 + 0.012 * k + wobble)))
+    imp = float(round(imp0 * (1 + 0.01 * k)))
+    exp = float(round(exp0 * (1 + 0.015 * k + wobble / 2)))
+    supply = prev_end + prod + imp
+    cons = float(max(1, round(supply - exp - (prod + imp) * stocks)))
+    sheet = {"020": prev_end, "028": prod, "057": imp, "088": exp, "125": cons}
+    if yld0:
+        sheet["184"] = round(yld0 * (1 + 0.01 * k + wobble), 2)
+        sheet["004"] = float(round(prod / sheet["184"]))
+        sheet["130"] = float(round(cons * 0.55))
+        sheet["113"] = exp
+    return sheet
 
 
-def _wide_rows() -> list[dict]:
-    rows: list[dict] = []
-    for code, by_country in BASE.items():
-        name, unit, release = COMMODITIES[code]
-        years = list(YEARS[code])
-        series = list(by_country.items())
-        if code == "0410000":
-            series.append(("UR", (90000, 20000, 500, 110000, 0.4, 1.9)))
-        for cc, (prod0, imp0, exp0, cons0, feed_share, yld0) in series:
-            ending = round(cons0 * 0.12)
-            for i, year in enumerate(USSR_YEARS if cc == "UR" else years):
-                k = i - len(years) + 1  # 0 for the last year, negative before
-                wobble = ((i * 37 + len(cc) * 11 + int(code[:4])) % 9 - 4) / 100
-                prod = round(prod0 * (1 + 0.012 * k + wobble))
-                imp = round(imp0 * (1 + 0.01 * k))
-                exp = round(exp0 * (1 + 0.015 * k + wobble / 2))
-                beginning = ending
-                supply = beginning + prod + imp
-                cons = min(round(cons0 * (1 + 0.01 * k)), supply - exp - 1)
-                ending = supply - exp - cons
-                yld = round(yld0 * (1 + 0.01 * k + wobble), 2) if yld0 else None
-                row = {
-                    "commodity_code": code,
-                    "country_code": cc,
-                    "market_year": year,
-                    "release_month": release,
-                    "area_harvested": round(prod / yld) if yld else None,
-                    "yield": yld,
-                    "beginning_stocks": float(beginning),
-                    "production": float(prod),
-                    "imports": float(imp),
-                    "total_supply": float(supply),
-                    "exports": float(exp),
-                    "domestic_consumption": float(cons),
-                    "feed_consumption": float(round(cons * feed_share)) if yld0 else None,
-                    "ending_stocks": float(ending),
-                    "total_distribution": float(cons + exp + ending),
-                }
-                rows.append(row)
-    for row in rows:
-        key = (row["commodity_code"], row["country_code"], row["market_year"])
-        if key[:2] == ("0711100", "BR"):  # USDA's own numbers, release 2022-12
-            row.update(zip(_BR_COFFEE_COLS, map(float, BR_COFFEE[key[2]]), strict=True))
-        if key == ("0440000", "AR", 2019):  # USDA's totals disagree with its parts
-            row["ending_stocks"] += 3.0
-    return rows
+def _close(sheet: dict) -> dict:
+    sheet["086"] = sheet["020"] + sheet["028"] + sheet["057"]
+    sheet["176"] = sheet["086"] - sheet["088"] - sheet["125"]
+    sheet["178"] = sheet["086"]
+    return sheet
 
 
-def _with_units_and_names(wide: pl.DataFrame) -> pl.DataFrame:
-    unit = pl.col("commodity_code").replace_strict(
-        {c: u for c, (_, u, _) in COMMODITIES.items()}, return_dtype=pl.String
-    )
-    unit_cols = []
-    for m in METRICS:
-        u = (
-            pl.lit("(MT/HA)")
-            if m == "yield"
-            else pl.lit("(1000 HA)")
-            if m == "area_harvested"
-            else unit
-        )
-        unit_cols.append(pl.when(pl.col(m).is_not_null()).then(u).alias(f"{m}_unit"))
-    names = pl.col("commodity_code").replace_strict(
-        {c: n for c, (n, _, _) in COMMODITIES.items()}, return_dtype=pl.String
-    )
-    return wide.with_columns(
-        names.alias("commodity_name"),
-        pl.col("country_code")
-        .replace_strict({c: n for c, (n, _) in COUNTRIES.items()}, return_dtype=pl.String)
-        .alias("country_name"),
-        pl.col("country_code")
-        .replace_strict({c: a for c, (_, a) in COUNTRIES.items()}, return_dtype=pl.Boolean)
-        .alias("is_aggregate"),
-        *unit_cols,
-    )
+def sheets(release: str | None = None) -> dict[tuple[str, str, int], dict[str, float]]:
+    """(commodity, country, market year) -> attribute id -> value, as of `release`.
+
+    `release` None: the newest release of each dataset.
+    """
+    out: dict[tuple[str, str, int], dict[str, float]] = {}
+    for code, (_, dataset, _, _, years) in COMMODITIES.items():
+        months = RELEASES[dataset]
+        month = months[-1] if release is None else release
+        applied = [m for m in months if m <= month and m in REVISIONS]
+        for cc, base in BASE[code].items():
+            own = base[5] or range(1900, 2100)
+            prev_end = float(round((base[0] + base[1]) * base[3]))  # a steady start
+            for year in years:
+                if year not in own:
+                    continue
+                revised = None
+                for m in applied:
+                    revised = REVISIONS[m].get((code, cc, year), revised)
+                sheet = _sheet(code, cc, year, years[-1], base, prev_end, revised)
+                if (code, cc) == (COFFEE, "BR"):
+                    vals = BR_COFFEE[year]
+                    sheet = dict(zip(BALANCE_ATTRS, map(float, vals), strict=True))
+                    if year == 2023 and "2022-12" not in applied:
+                        sheet["028"] = FIRST_RELEASE_BR_COFFEE_2023
+                    sheet["020"] = prev_end if year > years[0] else sheet["020"]
+                sheet = _close(sheet)
+                if (code, cc, year) == IMBALANCED:
+                    sheet["176"] += 3.0
+                prev_end = sheet["176"]
+                out[(code, cc, year)] = sheet
+    return out
 
 
-def _derived(df: pl.DataFrame) -> pl.DataFrame:
-    world = (
-        df.filter(~pl.col("is_aggregate"))
-        .group_by("commodity_code", "market_year")
-        .agg(pl.col("production").sum().alias("_world"))
-    )
-    prev = df.select(
-        "commodity_code",
-        "country_code",
-        (pl.col("market_year") + 1).alias("market_year"),
-        pl.col("production").alias("_prev"),
-    )
-    return (
-        df.join(world, on=["commodity_code", "market_year"], how="left")
-        .join(prev, on=["commodity_code", "country_code", "market_year"], how="left")
-        .with_columns(
-            (pl.col("ending_stocks") / (pl.col("domestic_consumption") + pl.col("exports"))).alias(
-                "stocks_to_use"
-            ),
-            (pl.col("exports") - pl.col("imports")).alias("net_exports"),
-            pl.when(pl.col("_prev") > 0)
-            .then((pl.col("production") / pl.col("_prev") - 1) * 100)
-            .alias("production_yoy_pct"),
-            pl.when(~pl.col("is_aggregate") & (pl.col("_world") > 0))
-            .then(pl.col("production") / pl.col("_world"))
-            .alias("share_of_world_production"),
-        )
-        .drop("_world", "_prev")
-    )
+def rows(dataset: str, release: str) -> list[PsdRow]:
+    """The PSD rows of one dataset's release, stamped like USDA's files."""
+    year, month = int(release[:4]), release[5:]
+    current = sheets(release)
+    out = []
+    for (code, cc, my), sheet in sorted(current.items()):
+        name, ds, (qid, qdesc), attrs, years = COMMODITIES[code]
+        if ds != dataset:
+            continue
+        # The two newest market years carry the release's own stamp; history is older.
+        stamp = (year, month) if my >= years[-1] - 1 else (year - 1, "12") if my > 2005 else (my - 1, "00")  # fmt: skip
+        for attr in attrs:
+            if attr not in sheet:
+                continue
+            desc, kind = ATTRIBUTES[attr]
+            uid, udesc = (qid, qdesc) if kind == "q" else UNITS[kind]
+            rows_ = PsdRow(code, name, cc, COUNTRY_NAMES[cc], my, stamp[0], stamp[1], attr,
+                           desc, uid, udesc, sheet[attr])  # fmt: skip
+            out.append(rows_)
+    return out
 
 
-def _obt(rows: list[dict]) -> pl.DataFrame:
-    wide = pl.DataFrame(rows).with_columns(
-        pl.col("market_year").cast(pl.Int32),
-        pl.col(list(METRICS)).cast(pl.Float64),
-    )
-    df = _derived(_with_units_and_names(wide))
-    cols = ["commodity_code", "commodity_name", "country_code", "country_name", "is_aggregate"]
-    cols += ["market_year", "release_month"]
-    for m in METRICS:
-        cols += [m, f"{m}_unit"]
-    cols += ["stocks_to_use", "net_exports", "production_yoy_pct", "share_of_world_production"]
-    return df.select(cols).sort("commodity_code", "country_code", "market_year")
+def releases(root: Path) -> dict[str, list[str]]:
+    """Write every release under `root/archives/YYYY/MM/<dataset>`; dataset -> months."""
+    for dataset, months in RELEASES.items():
+        archive_layout(root, {m: rows(dataset, m) for m in months}, dataset)
+    return {d: list(m) for d, m in RELEASES.items()}
 
 
-def _long(obt: pl.DataFrame) -> pl.DataFrame:
-    parts = []
-    for m, (attr_id, attr_name) in ATTRIBUTES.items():
-        parts.append(
-            obt.filter(pl.col(m).is_not_null()).select(
-                "commodity_code",
-                "commodity_name",
-                "country_code",
-                "country_name",
-                "market_year",
-                pl.lit(attr_id).alias("attribute_id"),
-                pl.lit(attr_name).alias("attribute_name"),
-                pl.col(f"{m}_unit").replace_strict(UNITS, return_dtype=pl.String).alias("unit_id"),
-                pl.col(f"{m}_unit").alias("unit_description"),
-                pl.col(m).alias("value"),
-                "release_month",
-                pl.col("release_month").dt.year().cast(pl.Int32).alias("calendar_year"),
-                pl.col("release_month").dt.strftime("%m").alias("month"),
-            )
-        )
-    return pl.concat(parts).sort("commodity_code", "country_code", "market_year", "attribute_id")
+def all_rows() -> Iterator[tuple[str, PsdRow]]:
+    """(release, row) for every row of every release written by `releases()`."""
+    for dataset, months in RELEASES.items():
+        for m in months:
+            for r in rows(dataset, m):
+                yield m, r
 
 
-def _vintages(latest: pl.DataFrame) -> pl.DataFrame:
-    """Every latest value as first seen in its release, plus earlier estimates."""
-    cur = latest.select(
-        "commodity_code",
-        "country_code",
-        "market_year",
-        "attribute_id",
-        "unit_id",
-        "value",
-        "release_month",
-    )
-    earlier = [  # (commodity, country, year, attribute, value, release)
-        ("0711100", "BR", 2023, "028", 64300.0, dt.date(2022, 6, 1)),
-        ("0711100", "BR", 2023, "088", 39000.0, dt.date(2022, 6, 1)),
-        ("0711100", "VM", 2023, "028", 30800.0, dt.date(2022, 6, 1)),
-        ("0440000", "US", 2022, "028", 367300.0, dt.date(2022, 5, 1)),
-        ("0440000", "US", 2022, "028", 364700.0, dt.date(2022, 7, 1)),
-        ("0440000", "US", 2022, "028", 354200.0, dt.date(2022, 9, 1)),
-        ("0440000", "UP", 2022, "028", 25000.0, dt.date(2022, 5, 1)),
-    ]
-    units = {"0711100": "02", "0440000": "08"}
-    old = pl.DataFrame(
-        [
-            {
-                "commodity_code": c,
-                "country_code": cc,
-                "market_year": y,
-                "attribute_id": a,
-                "unit_id": units[c],
-                "value": v,
-                "release_month": r,
-            }
-            for c, cc, y, a, v, r in earlier
-        ],
-        schema=cur.schema,
-    )
-    return (
-        pl.concat([old, cur])
-        .with_columns(
-            pl.col("release_month").dt.year().cast(pl.Int32).alias("calendar_year"),
-            pl.col("release_month").dt.strftime("%m").alias("month"),
-        )
-        .sort("commodity_code", "country_code", "market_year", "attribute_id", "release_month")
-    )
-
-
-def tables() -> Tables:
-    obt = _obt(_wide_rows())
-    latest = _long(obt)
-    return Tables(
-        obt_commodity_metrics=obt,
-        fct_psd_latest=latest,
-        fct_psd_vintages=_vintages(latest),
-        dim_commodity=pl.DataFrame(
-            {
-                "commodity_code": list(COMMODITIES),
-                "commodity_name": [n for n, _, _ in COMMODITIES.values()],
-            }
-        ),
-        dim_country=pl.DataFrame(
-            {
-                "country_code": list(COUNTRIES),
-                "country_name": [n for n, _ in COUNTRIES.values()],
-                "is_aggregate": [a for _, a in COUNTRIES.values()],
-            }
-        ),
-        dim_attribute=pl.DataFrame(
-            {
-                "attribute_id": [a for a, _ in ATTRIBUTES.values()],
-                "attribute_name": [n for _, n in ATTRIBUTES.values()],
-                "metric_name": list(ATTRIBUTES),
-            }
-        ),
-    )
-
-
-def publish(settings: Settings, env: str = "prod", t: Tables | None = None) -> Tables:
-    """Write every serving table of `env` to the local Iceberg catalog (replacing it)."""
-    from materia import lakehouse
-
-    t = t or tables()
-    catalog = lakehouse.catalog(settings)
-    ns = lakehouse.namespace_for(env)
-    catalog.create_namespace_if_not_exists(ns)
-    for name, df in t.__dict__.items():
-        ident = f"{ns}.{name}"
-        if catalog.table_exists(ident):
-            catalog.drop_table(ident)
-        arrow = df.to_arrow()
-        table = catalog.create_table(ident, schema=arrow.schema)
-        table.append(arrow)
-    return t
-
-
-def dev_variant(t: Tables) -> Tables:
-    """A dev environment that changed one value and lost one row, for dev-vs-prod tests."""
-    obt = t.obt_commodity_metrics.with_columns(
-        pl.when(
-            (pl.col("commodity_code") == "0440000")
-            & (pl.col("country_code") == "US")
-            & (pl.col("market_year") == 2022)
-        )
-        .then(pl.col("production") + 1000)
-        .otherwise(pl.col("production"))
-        .alias("production")
-    ).filter(
-        ~(
-            (pl.col("commodity_code") == "0410000")
-            & (pl.col("country_code") == "UR")
-            & (pl.col("market_year") == 1987)
-        )
-    )
-    return Tables(**{**t.__dict__, "obt_commodity_metrics": obt})
-
-
-# --- pytest fixtures (imported by the workbench's test modules) ------------------------------
-def settings_for(home: Path) -> Settings:
+# --- building it with the real pipeline ---------------------------------------------------
+def settings_for(home: Path, **extra: str) -> Settings:
     """Local settings rooted at `home`, ignoring the developer's .env and environment."""
     from materia import settings as settings_mod
 
-    return settings_mod.load(environ={"MATERIA_HOME": str(home)}, dotenv=home / "no.env")
+    environ = {"MATERIA_HOME": str(home), **extra}
+    return settings_mod.load(environ=environ, dotenv=home / "no.env")
+
+
+def land_and_publish(
+    home: Path,
+    psd_root: Path,
+    datasets: str,
+    as_of: str,
+    backfill_from: str,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """`materia extract psd` from a loopback PSD server serving `psd_root`, then transform
+    (`environ` adds settings: R2 and the Iceberg REST catalog, say)."""
+    from materia import transform
+    from materia.extract import psd
+    from testsupport.psd_server import PsdServer
+
+    with PsdServer(psd_root) as srv:
+        s = settings_for(home, PSD_BASE_URL=srv.base_url, PSD_DATASETS=datasets, **(environ or {}))
+        code = psd.main(s, as_of=as_of, backfill_from=backfill_from)
+        if code != 0:
+            raise RuntimeError(f"extract psd from {psd_root} exited {code}")
+    transform.run(s, "prod")
+    return s
+
+
+def build(home: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Write the releases, land them and publish prod under `home`; its settings."""
+    root = home.parent / f"{home.name}-psd"
+    releases(root)
+    return land_and_publish(home, root, DATASETS, "2022-12-31", "2022-06", environ)
 
 
 # Built once per test process: every module that imports these fixtures gets its own
 # FixtureDef, so the memo (not pytest's session scope) is what shares the lakehouse.
 _BUILT: dict[str, Settings] = {}
-SHARED_PSD = Path(__file__).resolve().parents[3] / "shared" / "data" / "psd"
-# Coffee (two releases: the 64,300 → 62,600 revision) and cotton; grains would triple
-# the transform time without adding a check.
-REAL_DATASETS = "psd_coffee_csv.zip,psd_cotton_csv.zip"
+SHARED_PSD = Path(__file__).resolve().parents[2] / "shared" / "data" / "psd"
+# Coffee (two releases: the 64,300 → 62,600 revision), cotton, and grains (the world
+# totals of the data README).
+REAL_DATASETS = "psd_coffee_csv.zip,psd_cotton_csv.zip,psd_grains_pulses_csv.zip"
 
 
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A lakehouse with prod and dev_alice published; its settings."""
+    """prod published by extract + transform of `releases()`; its settings."""
     if "fixture" not in _BUILT:
-        s = settings_for(tmp_path_factory.mktemp("workbench"))
-        t = publish(s, "prod")
-        publish(s, "dev_alice", dev_variant(t))
-        _BUILT["fixture"] = s
+        _BUILT["fixture"] = build(tmp_path_factory.mktemp("workbench") / "home")
     return _BUILT["fixture"]
 
 
@@ -421,16 +303,6 @@ def real_published(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     if not (SHARED_PSD / "archives").is_dir():
         pytest.skip(f"real PSD data not found at {SHARED_PSD} (needs ../shared/data/psd)")
     if "real" not in _BUILT:
-        from materia import transform
-        from materia.extract import psd
-        from materia.settings import load
-        from testsupport.psd_server import PsdServer
-
-        home = tmp_path_factory.mktemp("real")
-        with PsdServer(SHARED_PSD) as srv:
-            env = {"MATERIA_HOME": str(home), "PSD_BASE_URL": srv.base_url}
-            s = load(environ={**env, "PSD_DATASETS": REAL_DATASETS}, dotenv=home / "no.env")
-            assert psd.main(s, as_of="2022-12-31", backfill_from="2022-06") == 0
-        transform.run(s, "prod")
-        _BUILT["real"] = s
+        home = tmp_path_factory.mktemp("real") / "home"
+        _BUILT["real"] = land_and_publish(home, SHARED_PSD, REAL_DATASETS, "2022-12-31", "2022-06")
     return _BUILT["real"]

@@ -1,30 +1,129 @@
-"""The workbench in headless Chromium: the live notebook, and the offline report."""
+"""The workbench and its report in headless Chromium (Playwright, Debian's chromium).
+
+The lakehouse is the generated releases landed and transformed by the real pipeline
+(testsupport/lakehouse_fixture.py). Run with UPDATE_SCREENSHOT=1 to refresh the README's
+screenshot (docs/workbench.png) from the first test.
+"""
 
 from __future__ import annotations
 
+import io
+import os
 import re
-import time
+import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from materia import reports
-from testsupport import lakehouse_fixture
-from testsupport.browser import chromium, marimo_run
+from testsupport import clean_env
+from testsupport import lakehouse_fixture as fx
+from testsupport.browser import REPO, chart_titles, chromium, marimo, wait_for_charts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-published = lakehouse_fixture.published
-real_published = lakehouse_fixture.real_published
+published = fx.published
+SCREENSHOT = REPO / "docs" / "workbench.png"
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
 
 
-def _watch(page, errors: list[str]) -> None:
+def _watch(page, errors: list[str], outside: list[str]) -> None:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))
 
 
-def test_report_renders_offline_with_every_request_blocked(published, tmp_path):
+def _world(commodity, year, attr, release=None):
+    return sum(s[attr] for (c, _, y), s in fx.sheets(release).items() if (c, y) == (commodity, year))  # fmt: skip
+
+
+def _overflowing(page) -> list[str]:
+    """Elements (through shadow roots) whose content is wider than their box: clipped."""
+    return page.evaluate(
+        """() => { const out = [];
+      (function deep(root) { for (const el of root.querySelectorAll('*')) {
+        const s = getComputedStyle(el);
+        if (el.scrollWidth > el.clientWidth + 1 && ['auto', 'scroll', 'hidden'].includes(s.overflowX)
+            && el.clientWidth > 0) out.push(el.tagName + ' ' + el.scrollWidth + '>' + el.clientWidth);
+        if (el.shadowRoot) deep(el.shadowRoot); } })(document);
+      if (document.documentElement.scrollWidth > window.innerWidth) out.push('page');
+      return out; }"""
+    )
+
+
+def test_workbench_world_row_commodity_switch_release_comparison_and_xlsx(published, tmp_path):
+    errors: list[str] = []
+    outside: list[str] = []
+    with (
+        marimo(published.home, tmp_path / "marimo.log", env=clean_env(published.home)) as srv,
+        chromium(tmp_path / "profile") as ctx,
+    ):
+        page = ctx.new_page()
+        _watch(page, errors, outside)
+        page.goto(srv.url)
+        wait_for_charts(page, "Corn", minimum=5)
+        assert chart_titles(page) == [
+            "Corn: production by country",
+            "Corn: top producers 2022/23",
+            "Corn: top exporters 2022/23",
+            "Corn: stocks-to-use",
+            "Corn, World 2022/23: production by release",
+        ]
+        page.get_by_role("heading", name="Production (1000 MT)").wait_for()
+        # The World row closes the top producers: the sum over every country, 100 %.
+        producers = page.locator("table.plain").filter(has_text="Top producers 2022/23")
+        world = producers.get_by_role("row").filter(has_text="World")
+        cells = world.locator("td").all_inner_texts()
+        assert cells[:4] == ["", "World", f"{_world(fx.CORN, 2022, '028'):,.0f}", "100.0"]
+        assert re.fullmatch(r"[+-]\d+\.\d", cells[4])  # the change on the year before
+        # The release comparison: October's estimate beside November's, and the change.
+        before, after = _world(fx.CORN, 2022, "028", "2022-10"), _world(fx.CORN, 2022, "028")
+        sheet = page.locator("table.sheet").first
+        assert re.search(r"2022/23 Oct\s+2022/23 Nov\s+change", sheet.inner_text())
+        production = sheet.get_by_role("row").filter(has_text="Production").inner_text()
+        assert f"{before:,.0f}" in production and f"{after:,.0f}" in production
+        assert f"{after - before:+,.0f}" in production
+        assert _overflowing(page) == []  # nothing clipped at 1280 px
+        # The dev panel is in the notebook, collapsed.
+        assert page.get_by_text("Dev environment (plan").is_visible()
+        assert not page.get_by_role("button", name="Plan and apply").is_visible()
+        page.screenshot(path=str(tmp_path / "workbench.png"))
+
+        # An Excel download with a descriptive name, holding the sheet's numbers.
+        with page.expect_download() as dl:
+            page.get_by_text("Excel", exact=True).nth(2).click()
+        download = dl.value
+        assert download.suggested_filename == "corn-world-balance-sheet-2022-11.xlsx"
+        with zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes())) as zf:
+            strings = zf.read("xl/sharedStrings.xml").decode()
+            values = zf.read("xl/worksheets/sheet1.xml").decode()
+        assert "Production" in strings and "2022/23 Nov" in strings
+        assert f"<v>{after:.0f}</v>" in values
+
+        # A commodity switch redraws every chart, with the commodity's own unit and years.
+        picker = page.locator("select").filter(has=page.locator("option", has_text="Wheat"))
+        picker.select_option(label="Coffee, Green")
+        wait_for_charts(page, "Coffee, Green", minimum=5)
+        page.get_by_role("heading", name="Production (1000 60-kg bags)").wait_for()
+        assert "Coffee, Green, World 2023/24: production by release" in chart_titles(page)
+        # Beef has no area and no yield: the metric list leaves them out.
+        picker.select_option(label="Meat, Beef and Veal")
+        wait_for_charts(page, "Meat, Beef and Veal", minimum=3)
+        metric = page.locator("select").filter(has=page.locator("option", has_text="Imports")).first  # fmt: skip
+        options = metric.locator("option").all_inner_texts()
+        assert "Yield" not in options and "Area harvested" not in options and "Production" in options  # fmt: skip
+        assert page.get_by_role("row").filter(has_text="World").count() >= 1
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "workbench.png", SCREENSHOT)
+    assert errors == [], errors
+    assert outside == [], outside
+    assert srv.tracebacks() == ""
+
+
+def test_report_opened_offline_draws_every_chart_and_its_csvs(published, tmp_path):
     out = tmp_path / "report.html"
     assert reports.main(published, out=out) == 0
-    seen, blocked, errors = [], [], []
+    blocked, errors, seen = [], [], []
 
     def route(r):
         url = r.request.url
@@ -38,72 +137,69 @@ def test_report_renders_offline_with_every_request_blocked(published, tmp_path):
     with chromium(tmp_path / "profile") as ctx:
         ctx.route("**/*", route)
         page = ctx.new_page()
-        _watch(page, errors)
-        requests: list[str] = []
-        page.on("request", lambda req: requests.append(req.url))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(out.as_uri())
-        page.wait_for_selector("#chart-0 svg .mark-line path", timeout=60_000)
-        page.wait_for_function("document.querySelectorAll('div.chart svg').length"
-                               " === document.querySelectorAll('div.chart').length")  # fmt: skip
-        # Marks drawn in each chart: lines and points, or bars (the top producers).
+        page.wait_for_function(
+            "document.querySelectorAll('div.chart').length > 0 && "
+            "document.querySelectorAll('div.chart svg').length === "
+            "document.querySelectorAll('div.chart').length"
+        )
+        # Marks drawn in each chart: lines and points, or bars.
         marks = page.eval_on_selector_all(
             "div.chart",
             "els => els.map(e => e.querySelectorAll("
             "'.mark-line path, .mark-rect path, .mark-symbol path').length)",
         )
-        line = page.locator("#chart-0 svg .mark-line path").first.get_attribute("d")
-        bars = page.locator("#chart-1 svg .mark-rect path").count()
-        text = page.inner_text("body")
+        titles = chart_titles(page)
+        with page.expect_download() as dl:
+            page.get_by_text("CSV: corn-world-balance-sheet-2022-11.csv").click()
+        text = Path(dl.value.path()).read_text()
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
-    assert blocked == [] and errors == []
-    assert all(u == out.as_uri() or u.startswith("data:") for u in requests), requests
-    assert len(marks) == 5 and all(n > 0 for n in marks), marks
-    assert line and line.count("L") >= 5  # a real polyline, not an empty mark
-    assert bars >= 5  # one bar per top producer
-    # The notebook's own words, not the report's: its heading and its picker captions.
-    assert "Commodities workbench" in text and "Commodity: Corn" in text
-    assert "(1000 MT)" in text and "chart failed" not in text
+    assert blocked == [] and errors == [], (blocked, errors)
+    assert all(u == out.as_uri() or u.startswith("data:") for u in seen)
+    assert len(marks) == 8 and all(n > 0 for n in marks), marks
+    assert titles[:2] == ["Wheat: top producers 2022/23", "Wheat: production of the top countries"]
+    assert (
+        text.splitlines()[0]
+        == "item,unit,2018/19,2019/20,2020/21,2021/22,2022/23 Oct,2022/23 Nov,change"
+    )
 
 
-def _canvas(page) -> str:
-    return page.locator(".vega-embed canvas").first.evaluate("c => c.toDataURL()")
-
-
-def test_notebook_follows_the_picker_and_plans_a_dev_environment(real_published, tmp_path):
-    """On the real releases (coffee + cotton): change the commodity, then plan dev."""
-    errors: list[str] = []
-    outside: list[str] = []
-    local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+def test_marimo_edit_shows_results_on_open(published, tmp_path):
+    """The project's [tool.marimo] turns auto-run on: no Run button press needed."""
     with (
-        marimo_run(real_published.home, tmp_path / "marimo.log") as url,
+        marimo(
+            published.home, tmp_path / "edit.log", mode="edit", env=clean_env(published.home)
+        ) as srv,  # fmt: skip
         chromium(tmp_path / "profile") as ctx,
     ):
         page = ctx.new_page()
-        _watch(page, errors)
-        page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
-        page.goto(url)
-        page.wait_for_selector(".vega-embed canvas", timeout=120_000)
-        page.get_by_role("heading", name="Production (1000 60 KG BAGS)").wait_for(timeout=60_000)
-        before = _canvas(page)
+        page.goto(srv.url)
+        wait_for_charts(page, "Corn", minimum=5, timeout_s=180)
 
-        picker = page.locator("select").filter(has=page.locator("option", has_text="Cotton"))
-        picker.select_option(label="Cotton")
-        page.get_by_role("heading", name="Production (1000 480 lb. Bales)").wait_for(timeout=60_000)
-        deadline = time.monotonic() + 60
-        after = _canvas(page)
-        while after == before and time.monotonic() < deadline:
-            page.wait_for_timeout(250)
-            after = _canvas(page)
-        assert after != before, "the time-series chart did not change with the commodity"
 
-        # The dev panel: plan dev_<user> (nothing changed), publish, compare with prod.
+def test_dev_panel_plans_a_dev_environment(published, tmp_path):
+    errors: list[str] = []
+    outside: list[str] = []
+    with (
+        marimo(published.home, tmp_path / "marimo.log", env=clean_env(published.home)) as srv,
+        chromium(tmp_path / "profile") as ctx,
+    ):
+        page = ctx.new_page()
+        _watch(page, errors, outside)
+        page.goto(srv.url)
+        wait_for_charts(page, "Corn", minimum=5)
+        page.get_by_text("Dev environment (plan").click()
         page.get_by_role("button", name="Plan and apply").click()
         summary = page.get_by_role("heading", name=re.compile(r"^dev_\w+ matches prod"))
-        summary.wait_for(timeout=240_000)
+        srv.wait(summary, timeout_s=240)
         page.get_by_text("Row counts per serving table").wait_for()
-        page.wait_for_timeout(1500)  # the publish refresh must not wipe the result
+        page.get_by_role("strong").filter(
+            has_text=re.compile(r"^transform dev_\w+: .* as run ")
+        ).wait_for()
         assert summary.is_visible()
-
+    assert srv.tracebacks() == ""
     assert errors == [], errors
     assert outside == [], outside

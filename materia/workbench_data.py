@@ -1,0 +1,306 @@
+"""What the workbench reads: one commodity at a time, all from one publication.
+
+The notebook and the report never load a whole serving table. `open_workbench(settings,
+env)` takes the environment's newest publication (the snapshot of every serving table
+one successful run published: `materia.lakehouse.current_publication`) and reads those
+snapshots with DuckDB (`materia.lakehouse.duck`): a commodity pick reads only that
+commodity's rows (filter pushdown), a few tens of milliseconds at full size, and the
+last picks stay cached. Everything a pick shows comes from one run; a newer publication
+opens a new Workbench.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from materia import psd_codes
+from materia.errors import MateriaError
+from materia.lakehouse import Publication
+from materia.settings import Settings
+
+OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
+    "obt_commodity_metrics",
+    "fct_psd_vintages",
+    "fct_psd_latest",
+    "dim_attribute",
+)
+VINTAGE_COLUMNS = ("country_code", "market_year", "attribute_id", "value", "release_month")
+CACHED_COMMODITIES = 3  # picks kept in memory (a commodity is a few MB at full size)
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="materia-read")
+
+
+def envs(settings: Settings) -> list[str]:
+    """Published environments, prod first (empty when nothing is published yet)."""
+    from materia import lakehouse
+
+    return lakehouse.list_envs(settings)
+
+
+def publication(settings: Settings, env: str = "prod") -> Publication:
+    """The environment's newest publication (MateriaError naming what to run when none)."""
+    from materia import lakehouse
+
+    pub = lakehouse.current_publication(settings, lakehouse.check_env(env))
+    if pub is None:
+        hint = (
+            "run `uv run materia pipeline run` first"
+            if env == "prod"
+            else f"run `uv run materia transform --env {env}` first"
+        )
+        raise MateriaError(f"nothing published for {env!r} in {lakehouse.where(settings)}: {hint}")  # fmt: skip
+    return pub
+
+
+class Reader:
+    """A DuckDB database that reads published snapshots; one cursor per query."""
+
+    def __init__(self, settings: Settings) -> None:
+        import duckdb
+
+        from materia.lakehouse import duck
+
+        # Small and bounded: it only filters; polars holds the results.
+        self.con = duckdb.connect(config={"memory_limit": "256MB", "threads": 2})
+        duck.load_extensions(self.con, settings)
+
+    @staticmethod
+    def source(metadata_location: str) -> str:
+        from materia.lakehouse import duck
+
+        return duck.scan_sql(metadata_location)
+
+    def frame(self, sql: str, params: list | None = None) -> pl.DataFrame:
+        cur = self.con.cursor()
+        try:
+            return cur.execute(sql, params or []).pl()
+        finally:
+            cur.close()
+
+
+# --- a commodity --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Commodity:
+    """One commodity of one publication: its OBT rows now, its vintages when first used
+    (they are read in the background meanwhile, so the first charts need not wait)."""
+
+    code: str
+    name: str
+    release: dt.date  # the newest landed release holding it
+    metrics: pl.DataFrame  # obt_commodity_metrics rows
+    pending_vintages: Future = field(repr=False, compare=False)  # -> VINTAGE_COLUMNS
+    attribute_ids: dict[str, str] = field(default_factory=lambda: dict(psd_codes.METRICS))
+    # Frames derived from this one (world totals, …), computed once per pick.
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: object, compute):
+        """`compute()`, once per key for this commodity (a pick's cells share it)."""
+        if key not in self.derived:
+            self.derived[key] = compute()
+        return self.derived[key]
+
+    @property
+    def vintages(self) -> pl.DataFrame:
+        return self.pending_vintages.result()
+
+    @property
+    def previous_release(self) -> dt.date | None:
+        """The release before `release`, as this commodity's vintages know it."""
+
+        def compute() -> dt.date | None:
+            earlier = self.vintages.filter(pl.col("release_month") < self.release)
+            return earlier["release_month"].max() if earlier.height else None  # type: ignore[return-value]
+
+        return self.memo("previous_release", compute)
+
+    @property
+    def country_names(self) -> dict[str, str]:
+        return self.memo(
+            "country_names",
+            lambda: dict(self.metrics.select("country_code", "country_name").unique().iter_rows()),
+        )
+
+
+class Workbench:
+    """One publication of one environment, read a commodity at a time."""
+
+    def __init__(self, settings: Settings, env: str, pub: Publication, reader: Reader) -> None:
+        self.settings, self.publication, self.reader = settings, pub, reader
+        self.env = env
+        self._lock = threading.Lock()
+        self._commodities: pl.DataFrame | None = None
+        self._cache: OrderedDict[str, Commodity] = OrderedDict()
+        self._changes: dict[tuple[str, ...] | None, pl.DataFrame] = {}
+
+    def _source(self, name: str) -> str:
+        ref = self.publication.tables.get(name)
+        if ref is None:
+            raise MateriaError(f"table {name} is not in the newest publication of {self.env!r}")
+        return self.reader.source(ref.metadata_location)
+
+    def _read(self, name: str, columns: str, where: str = "", params: list | None = None):
+        return self.reader.frame(f"SELECT {columns} FROM {self._source(name)} {where}", params)
+
+    def table(self, name: str, columns: str = "*") -> pl.DataFrame:
+        """A whole (small) serving table of this publication."""
+        return self._read(name, columns)
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows of every table in the publication."""
+        return {
+            n: int(self._read(n, "count(*) AS n")["n"][0]) for n in sorted(self.publication.tables)
+        }
+
+    # --- pickers ---------------------------------------------------------------------------
+    def commodities(self) -> pl.DataFrame:
+        """(commodity_code, commodity_name, release_month, countries), sorted by name."""
+        if self._commodities is None:
+            self._commodities = self._read(
+                OBT,
+                "commodity_code, any_value(commodity_name) AS commodity_name, "
+                "max(release_month) AS release_month, "
+                "count(DISTINCT country_code)::INTEGER AS countries",
+                "GROUP BY commodity_code ORDER BY commodity_name, commodity_code",
+            )
+        if self._commodities.height == 0:
+            raise MateriaError(f"environment {self.env!r} has no rows in {OBT}")
+        return self._commodities
+
+    def code(self, name_or_code: str) -> str:
+        """A commodity's code, given its name (any case) or its code."""
+        df = self.commodities()
+        wanted = name_or_code.strip()
+        hits = df.filter(
+            (pl.col("commodity_code") == wanted)
+            | (pl.col("commodity_name").str.to_lowercase() == wanted.lower())
+        )
+        if hits.height == 0:
+            raise MateriaError(f"no commodity named {name_or_code!r} in environment {self.env!r}")
+        return hits["commodity_code"][0]
+
+    def commodity(self, name_or_code: str) -> Commodity:
+        code = self.code(name_or_code)
+        with self._lock:
+            if code in self._cache:
+                self._cache.move_to_end(code)
+                return self._cache[code]
+        c = self._load(code)
+        with self._lock:
+            self._cache[code] = c
+            while len(self._cache) > CACHED_COMMODITIES:
+                self._cache.popitem(last=False)
+        return c
+
+    def _load(self, code: str) -> Commodity:
+        where = "WHERE commodity_code = ?"
+        # DuckDB works outside the GIL: the vintages arrive while the pick's first cells run.
+        vintages = _BACKGROUND.submit(self._read, VINTAGES, ", ".join(VINTAGE_COLUMNS), where, [code])  # fmt: skip
+        metrics = self._read(OBT, "*", where + " ORDER BY country_code, market_year", [code])
+        row = self.commodities().filter(commodity_code=code).row(0, named=True)
+        return Commodity(
+            code=code,
+            name=row["commodity_name"],
+            release=row["release_month"],
+            metrics=metrics,
+            pending_vintages=vintages,
+        )
+
+    # --- what changed in the newest release, across every commodity ------------------------
+    def changes(self, codes: list[str] | None = None) -> pl.DataFrame:
+        """Every value the newest release of its commodity revised, with its previous value
+        (of every commodity, or of `codes` only).
+
+        (commodity_code, commodity_name, country_code, country_name, market_year,
+        attribute_id, attribute_name, unit, release, previous_release, previous, current).
+        New series (no earlier value) are not revisions and are left out.
+        """
+        key = tuple(sorted(codes)) if codes is not None else None
+        if key not in self._changes:
+            self._changes[key] = self._read_changes(key)
+        return self._changes[key]
+
+    def _read_changes(self, codes: tuple[str, ...] | None) -> pl.DataFrame:
+        pub, src = self.publication, self._source
+        keys = "commodity_code, country_code, market_year, attribute_id"
+        attribute_names = (
+            f"SELECT attribute_id, any_value(attribute_name) AS attribute_name "
+            f"FROM {src(DIM_ATTRIBUTE)} GROUP BY 1"
+            if DIM_ATTRIBUTE in pub.tables
+            else "SELECT NULL::VARCHAR AS attribute_id, NULL::VARCHAR AS attribute_name"
+        )
+        unit_names = (
+            f"SELECT unit_id, any_value(unit_description) AS unit FROM {src(LATEST)} GROUP BY 1"
+            if LATEST in pub.tables
+            else "SELECT NULL::VARCHAR AS unit_id, NULL::VARCHAR AS unit"
+        )
+        # `cur` (the newest release's rows, ~1 % of the table) is materialised once; the
+        # full table is only scanned, never held: a few tens of MB at full size.
+        vintages = src(VINTAGES)
+        only = f"WHERE commodity_code IN ({', '.join('?' * len(codes))})" if codes else ""
+        if codes is not None and not codes:
+            only = "WHERE false"
+        sql = f"""
+        WITH rel AS (
+          SELECT commodity_code, max(release_month) AS release
+          FROM {src(OBT)} {only} GROUP BY 1
+        ), cur AS MATERIALIZED (
+          SELECT {keys}, unit_id, value AS current, release
+          FROM {vintages} v JOIN rel USING (commodity_code)
+          WHERE v.release_month = rel.release
+        ), prev AS (
+          SELECT {keys}, arg_max(value, release_month) AS previous
+          FROM {vintages} v JOIN rel USING (commodity_code) SEMI JOIN cur USING ({keys})
+          WHERE v.release_month < rel.release
+          GROUP BY ALL
+        ), prev_release AS (
+          SELECT commodity_code, max(release_month) AS previous_release
+          FROM {vintages} v JOIN rel USING (commodity_code)
+          WHERE v.release_month < rel.release GROUP BY 1
+        ), names AS (
+          SELECT commodity_code, country_code, any_value(commodity_name) AS commodity_name,
+                 any_value(country_name) AS country_name
+          FROM {src(OBT)} GROUP BY ALL
+        )
+        SELECT commodity_code, n.commodity_name, country_code, n.country_name, market_year,
+               attribute_id, a.attribute_name, u.unit, cur.release, pr.previous_release,
+               prev.previous, cur.current
+        FROM cur
+        JOIN prev USING ({keys})
+        LEFT JOIN prev_release pr USING (commodity_code)
+        LEFT JOIN names n USING (commodity_code, country_code)
+        LEFT JOIN ({attribute_names}) a USING (attribute_id)
+        LEFT JOIN ({unit_names}) u USING (unit_id)
+        WHERE prev.previous IS DISTINCT FROM cur.current
+        ORDER BY ALL
+        """
+        return self.reader.frame(sql, list(codes or ()))
+
+
+# --- opening, cached per publication -----------------------------------------------------
+_readers: dict[tuple, Reader] = {}
+_workbenches: OrderedDict[tuple, Workbench] = OrderedDict()
+_open_lock = threading.Lock()
+
+
+def open_workbench(settings: Settings, env: str = "prod") -> Workbench:
+    """The newest publication of `env`, ready for picks (cached until a newer one lands)."""
+    from materia.lakehouse.catalogs import catalog_key
+
+    pub = publication(settings, env)
+    ident = (catalog_key(settings), env, pub.run_id)
+    with _open_lock:
+        if ident in _workbenches:
+            _workbenches.move_to_end(ident)
+            return _workbenches[ident]
+        reader_key = (catalog_key(settings), settings.r2 is not None)
+        reader = _readers.get(reader_key) or _readers.setdefault(reader_key, Reader(settings))
+        wb = Workbench(settings, env, pub, reader)
+        _workbenches[ident] = wb
+        while len(_workbenches) > 4:
+            _workbenches.popitem(last=False)
+        return wb

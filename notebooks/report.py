@@ -1,0 +1,189 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="materia · commodities report")
+
+
+@app.cell
+def _():
+    import marimo as mo
+    import polars as pl
+
+    from materia import analysis as an
+    from materia import charts, excel, reports, tables, wasde
+    from materia import settings as settings_mod
+    from materia import workbench_data as wd
+    from materia.errors import MateriaError
+
+    return MateriaError, an, charts, excel, mo, pl, reports, settings_mod, tables, wasde, wd
+
+
+@app.cell
+def _(mo, reports, settings_mod, wd):
+    # `materia report commodities` passes these; `marimo run notebooks/report.py --
+    # --commodity Corn --country US` works too.
+    def _listed(value):
+        return [] if value is None else [str(v) for v in (value if isinstance(value, list) else [value])]  # fmt: skip
+
+    _args = mo.cli_args()
+    settings = settings_mod.load()
+    plan = reports.plan(
+        settings,
+        str(_args.get("env") or "prod"),
+        _listed(_args.get("commodity")),
+        _listed(_args.get("country")),
+        int(_args.get("years") or reports.DEFAULT_YEARS),
+    )
+    wb = wd.open_workbench(settings, plan.env)
+    return plan, settings, wb
+
+
+@app.cell
+def _(mo, tables):
+    mo.Html(
+        tables.SHEET_CSS
+        + "<h1>Commodities report</h1><p>USDA PSD supply and demand. The world is the sum of "
+        "every reporting country (the EU and the USSR included, as USDA counts them); "
+        "world stocks-to-use is ending stocks / domestic consumption, a country's "
+        "ending stocks / (domestic consumption + exports). Tables list the newest market "
+        "years first; each has its data as a CSV download.</p>"
+    )
+    return
+
+
+@app.cell
+def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
+    def csv(df, *name):
+        return mo.download(
+            excel.csv_bytes(df),
+            filename=excel.file_name(*name, ext="csv"),
+            mimetype="text/csv",
+            label=f"CSV: {excel.file_name(*name, ext='csv')}",
+        )
+
+    def sheet(c, region):
+        try:
+            bs = wasde.balance_sheet(c, region, years=plan.years)
+        except MateriaError as e:  # e.g. a series without supply and use
+            return [mo.md(f"{e}.")]
+        caption = f"{bs.region}: supply and demand {an.in_parens(an.quantity_unit(c))}"
+        return [
+            mo.Html(tables.sheet_html(bs.table, caption, bs.note)),
+            csv(bs.table, c.name, bs.region, "balance sheet", c.release.strftime("%Y-%m")),
+        ]
+
+    def section(code):
+        c = wb.commodity(code)
+        stamp = c.release.strftime("%Y-%m")
+        previous = f", previous release {c.previous_release:%B %Y}" if c.previous_release else ""
+        parts = [
+            mo.md(f"## {c.name}\nPSD release **{c.release:%B %Y}**{previous}."),
+            *sheet(c, an.WORLD),
+        ]
+        for cc in plan.countries:
+            if cc in c.country_names:
+                parts += sheet(c, cc)
+            else:
+                parts.append(mo.md(f"No {c.name} data for country {cc}."))
+        changed = wasde.what_changed(wb.changes(plan.commodities), [code], n=None)
+        if changed.height:
+            shown = changed.select(
+                pl.col("country_name").alias("country"),
+                pl.col("year").alias("market year"),
+                pl.concat_str("attribute_name", pl.lit(" "), "unit").alias("attribute"),
+                "previous",
+                pl.col("current").alias("this release"),
+                "change",
+                pl.col("change_pct").alias("change %"),
+            )
+            parts += [
+                mo.Html(
+                    tables.html_table(
+                        shown.head(10),
+                        f"What changed in the {c.release:%B %Y} release (largest of {changed.height:,})",
+                    )
+                ),  # fmt: skip
+                csv(shown, c.name, "what changed", stamp),
+            ]
+        else:
+            parts.append(mo.md(f"The {c.release:%B %Y} release changed no {c.name} value."))
+        metric = "production" if an.has_data(c, "production") else "imports"
+        if not an.has_data(c, metric):
+            parts.append(mo.md(f"No production or imports of {c.name} to rank."))
+            return mo.vstack(parts)
+        year = an.latest_year(c, metric)
+        label = an.year_label(c.code, year)
+        unit = an.quantity_unit(c)
+        top = an.top_countries(c, metric, year=year, n=10)
+        top_table = top.select(
+            "rank",
+            pl.col("country_name").alias("country"),
+            pl.col("value").alias(an.label(metric, unit)),
+            (pl.col("world_share") * 100).alias("share of world %"),
+            pl.col("change_pct").alias(f"change on {an.year_label(c.code, year - 1)} %"),
+        )
+        leaders = top.filter(pl.col("rank").is_not_null())["country_code"].head(5).to_list()
+        series = an.time_series(c, leaders, metric, (year - plan.years + 1, year))
+        wide = an.wide_series(c, series).rename({"market_year": "market year"})
+        parts += [
+            charts.bar_chart(
+                top,
+                f"{c.name}: top {'producers' if metric == 'production' else 'importers'} {label}",
+                an.label(metric, unit),
+            ),  # fmt: skip
+            mo.Html(
+                tables.html_table(
+                    top_table, f"{an.METRICS[metric]}, {label}: top countries and the world"
+                )
+            ),  # fmt: skip
+            csv(top_table, c.name, "top countries", label, stamp),
+            charts.line_chart(
+                c.code,
+                series,
+                f"{c.name}: {an.METRICS[metric].lower()} of the top countries",
+                an.label(metric, unit),
+            ),  # fmt: skip
+            mo.Html(tables.html_table(wide, f"{an.label(metric, unit)}, newest first")),
+            csv(wide, c.name, an.METRICS[metric], stamp),
+        ]
+        return mo.vstack(parts)
+
+    mo.vstack([section(code) for code in plan.commodities])
+    return
+
+
+@app.cell
+def _(mo, pl, settings, tables):
+    # How fresh the data is, from the run log (`materia runs` shows the whole of it).
+    from materia import runlog as _runlog
+
+    try:
+        _h = _runlog.health(settings)
+    except Exception as _e:  # the log lives on R2 in prod: unreachable is not fatal here
+        _h = {"last_success": {}, "newest_release": {}, "failures": [], "error": str(_e)}
+    _rows = [
+        *(
+            {"what": f"last successful {k}", "when": v[:16].replace("T", " ")}
+            for k, v in _h["last_success"].items()
+        ),  # fmt: skip
+        *(
+            {"what": f"newest release of {k}", "when": v} for k, v in _h["newest_release"].items()
+        ),  # fmt: skip
+    ]
+    mo.vstack(
+        [
+            mo.md("## Pipeline health"),
+            mo.Html(tables.html_table(pl.DataFrame(_rows)))
+            if _rows
+            else mo.md("No runs logged yet."),  # fmt: skip
+            mo.md(f"{len(_h['failures'])} recent failed run(s): see `materia runs --failed`.")
+            if _h["failures"]
+            else None,
+            mo.md(f"Run log unreadable: {_h['error']}") if _h.get("error") else None,
+        ]
+    )
+    return
+
+
+if __name__ == "__main__":
+    app.run()
