@@ -185,6 +185,7 @@ def run(
             result.seconds = time.monotonic() - started
             say(result.summary())
             return result
+        _prewarm(settings)
         compiled = sqlmesh_project.compiled(settings)
         rebuild = pub is None or pub.project != fp
         result.reason = batch.reason
@@ -232,6 +233,25 @@ def run(
     result.seconds = time.monotonic() - started
     say(result.summary())
     return result
+
+
+def _prewarm(settings: Settings) -> None:
+    """Import what publishing needs (pyiceberg: about a second of pure Python) in the
+    background, while the main thread waits on DuckDB with the GIL released."""
+    import importlib
+    import threading
+
+    names = ["pyiceberg.table", "pyiceberg.io.pyarrow"]
+    names.append("pyiceberg.catalog.rest" if settings.iceberg else "pyiceberg.catalog.sql")
+
+    def work() -> None:
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # publishing imports it again and reports the error there
+                return
+
+    threading.Thread(target=work, name="materia-prewarm", daemon=True).start()
 
 
 def _steps(run_db, store, compiled, batch, env, result, say) -> str:

@@ -61,13 +61,10 @@ class Reader:
     """A DuckDB database that reads published snapshots; one cursor per query."""
 
     def __init__(self, settings: Settings) -> None:
-        import duckdb
-
         from materia.lakehouse import duck
 
         # Small and bounded: it only filters; polars holds the results.
-        self.con = duckdb.connect(config={"memory_limit": "256MB", "threads": 2})
-        duck.load_extensions(self.con, settings)
+        self.con = duck.connect(settings, memory_limit="256MB")
 
     @staticmethod
     def source(metadata_location: str) -> str:

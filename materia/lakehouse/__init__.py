@@ -3,7 +3,8 @@
 - `catalogs`: the catalog of these settings and each environment's namespace;
 - `publish`: a run's serving tables, written and then made visible in one commit;
 - `publications`: the log of runs readers follow (whole runs, never half of one);
-- `read`: `read_table` and friends, always at the newest publication's snapshots;
+- `read`: `read_table` and friends, always at the newest publication's snapshots, all
+  through DuckDB (no pyiceberg on the read side);
 - `duck`: DuckDB over a published snapshot; `guard`: the no-collapse checks;
 - `iceberg_io`: every lower-level pyiceberg call, in one place.
 """
@@ -15,7 +16,6 @@ from materia.lakehouse.read import (
     current_publication,
     list_envs,
     read_table,
-    snapshot_ids,
     table_exists,
 )
 
@@ -29,7 +29,6 @@ __all__ = [
     "list_envs",
     "namespace_for",
     "read_table",
-    "snapshot_ids",
     "table_exists",
     "where",
 ]

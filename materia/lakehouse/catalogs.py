@@ -130,3 +130,22 @@ def local_metadata_location(settings: Settings, namespace: str, table: str) -> s
         except sqlite3.Error:
             return None
     return row[0] if row else None
+
+
+def local_namespaces_with(settings: Settings, table: str) -> list[str]:
+    """Namespaces of the embedded catalog that hold `table` (from its SQLite file)."""
+    import sqlite3
+
+    path = settings.lakehouse_dir / "catalog.db"
+    if settings.iceberg is not None or not path.is_file():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        try:
+            rows = db.execute(
+                "SELECT DISTINCT table_namespace FROM iceberg_tables WHERE catalog_name = ? "
+                "AND table_name = ?",
+                (CATALOG_NAME, table),
+            ).fetchall()
+        except sqlite3.Error:
+            return []
+    return sorted(r[0] for r in rows)

@@ -74,21 +74,16 @@ def load(cat: Catalog, namespace: str) -> Table | None:
         return None
 
 
-def current(table: Table | None) -> Publication | None:
-    """The newest publication recorded in `table` (None before the first)."""
-    if table is None or table.current_snapshot() is None:
+def newest(rows: list[dict]) -> Publication | None:
+    """The newest publication among rows of the log (None for no rows)."""
+    if not rows:
         return None
-    import pyarrow.compute as pc
-
-    rows = table.scan().to_arrow()
-    if rows.num_rows == 0:
-        return None
-    newest = pc.max(rows["sequence"]).as_py()
-    run = rows.filter(pc.equal(rows["sequence"], newest)).to_pylist()
+    sequence = max(r["sequence"] for r in rows)
+    run = [r for r in rows if r["sequence"] == sequence]
     first = run[0]
     return Publication(
         run_id=first["run_id"],
-        sequence=newest,
+        sequence=sequence,
         published_at=first["published_at"],
         tables={
             r["table_name"]: TableRef(r["snapshot_id"], r["metadata_location"], r["row_count"])
@@ -96,6 +91,14 @@ def current(table: Table | None) -> Publication | None:
         },
         inputs=json.loads(first["inputs"]),
     )
+
+
+def current(table: Table | None) -> Publication | None:
+    """The newest publication recorded in `table` (None before the first): for the writer,
+    which appends to that very table; readers use `materia.lakehouse.read`."""
+    if table is None or table.current_snapshot() is None:
+        return None
+    return newest(table.scan().to_arrow().to_pylist())
 
 
 def append(

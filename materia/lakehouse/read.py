@@ -1,31 +1,26 @@
 """The one way materia reads published data: every table at the snapshot the newest
 publication names, so a reader always sees all tables from the same successful run.
 
-Frames are cached per (catalog, namespace, table, snapshot, columns, filter): a repeated
-read costs one metadata lookup of the publication log.
+All reads go through DuckDB (`materia.lakehouse.duck`), never pyiceberg: a reader needs
+the publication log and `iceberg_scan` of the snapshots it names, which DuckDB does on
+its own, so the notebook and reports start without pyiceberg's import and memory.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from materia.errors import MateriaError, first_line
-from materia.lakehouse import catalogs as cat_mod
-from materia.lakehouse import publications
-from materia.lakehouse.publications import Publication
+from materia.lakehouse import catalogs, duck
+from materia.lakehouse.publications import TABLE, Publication, newest
 from materia.settings import Settings
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl
-    from pyiceberg.catalog import Catalog
-    from pyiceberg.table import Table
 
-_CACHE_SIZE = 32
-_frames: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
-_catalogs: dict[tuple[str, ...], Catalog] = {}
-_pubs: dict[tuple, tuple[int | None, Publication | None]] = {}
+_connections: dict[tuple[str, ...], duckdb.DuckDBPyConnection] = {}
 _lock = threading.Lock()
 
 
@@ -37,15 +32,21 @@ def _settings(settings: Settings | None) -> Settings:
     return settings_mod.load()
 
 
-def _catalog(settings: Settings) -> Catalog:
-    key = cat_mod.catalog_key(settings)
+def connection(settings: Settings, fresh: bool = False) -> duckdb.DuckDBPyConnection:
+    """A cursor on this catalog's shared reading connection (one per catalog). `fresh`:
+    reconnect first (an attached REST catalog does not see namespaces created later)."""
+    key = catalogs.catalog_key(settings)
     with _lock:
-        cat = _catalogs.get(key)
-    if cat is None:
-        cat = cat_mod.catalog(settings)
-        with _lock:
-            _catalogs[key] = cat
-    return cat
+        if fresh and key in _connections:
+            _connections.pop(key).close()
+        con = _connections.get(key)
+        if con is None:
+            try:
+                con = _connections[key] = duck.connect(settings)
+            except Exception as e:
+                where = catalogs.where(settings)
+                raise MateriaError(f"cannot read {where}: {first_line(e)}") from e
+        return con.cursor()
 
 
 def _hint(env: str) -> str:
@@ -57,35 +58,24 @@ def _hint(env: str) -> str:
 def current_publication(settings: Settings | None = None, env: str = "prod") -> Publication | None:
     """The newest successful run of `env` (None before the first)."""
     settings = _settings(settings)
-    ns = cat_mod.namespace_for(env)
-    cat = _catalog(settings)
-    try:
-        table = publications.load(cat, ns)
-    except Exception as e:
-        raise MateriaError(
-            f"cannot read {ns}.publications in {cat_mod.where(settings)}: {first_line(e)}"
-        ) from e
-    snap = table.current_snapshot() if table is not None else None
-    key = (cat_mod.catalog_key(settings), ns)
-    sid = snap.snapshot_id if snap else None
-    with _lock:
-        cached = _pubs.get(key)
-    if cached is not None and cached[0] == sid:
-        return cached[1]
-    pub = publications.current(table)
-    with _lock:
-        _pubs[key] = (sid, pub)
-    return pub
-
-
-def _published(settings: Settings, env: str, name: str) -> tuple[Table, int]:
-    pub = current_publication(settings, env)
-    ns = cat_mod.namespace_for(env)
-    if pub is None or name not in pub.tables:
-        raise MateriaError(
-            f"no published table {ns}.{name} in {cat_mod.where(settings)}: {_hint(env)}"
-        )
-    return _catalog(settings).load_table((ns, name)), pub.tables[name].snapshot_id
+    ns = catalogs.namespace_for(env)
+    source = duck.publications_sql(settings, ns)
+    if source is None:
+        return None
+    for fresh in (False, True):
+        cur = connection(settings, fresh)
+        try:
+            rel = cur.execute(f"SELECT * FROM {source}")
+            names = [d[0] for d in rel.description]
+            return newest([dict(zip(names, r, strict=True)) for r in rel.fetchall()])
+        except Exception as e:
+            if settings.iceberg is None or "does not exist" not in str(e):
+                raise MateriaError(
+                    f"cannot read {ns}.{TABLE} in {catalogs.where(settings)}: {first_line(e)}"
+                ) from e
+        finally:
+            cur.close()
+    return None  # the REST catalog has no such namespace or table (even after reconnecting)
 
 
 def read_table(
@@ -93,55 +83,39 @@ def read_table(
     env: str = "prod",
     settings: Settings | None = None,
     columns: list[str] | None = None,
-    row_filter: object | None = None,
+    where: str | None = None,
 ) -> pl.DataFrame:
     """A serving table of `env` as polars, at the snapshot of the newest publication.
 
-    `row_filter` is a pyiceberg expression or its string form, e.g.
-    "commodity_code == '0440000'", pushed down to the files. Treat the result as
-    read-only (polars frames are immutable anyway).
+    `where` is a DuckDB SQL condition (e.g. "commodity_code = '0440000'"), pushed down
+    to the Parquet files.
     """
-    import polars as pl
-
     settings = _settings(settings)
-    table, snapshot_id = _published(settings, env, name)
-    key = (
-        cat_mod.catalog_key(settings),
-        cat_mod.namespace_for(env),
-        name,
-        snapshot_id,
-        tuple(columns) if columns else None,
-        str(row_filter) if row_filter is not None else None,
-    )
-    with _lock:
-        if key in _frames:
-            _frames.move_to_end(key)
-            return _frames[key]
-    scan_args: dict = {"snapshot_id": snapshot_id}
-    if columns:
-        scan_args["selected_fields"] = tuple(columns)
-    if row_filter is not None:
-        scan_args["row_filter"] = row_filter
-    try:
-        frame = pl.from_arrow(table.scan(**scan_args).to_arrow())
-    except ValueError as e:  # unknown column names, a bad filter
+    pub = current_publication(settings, env)
+    ns = catalogs.namespace_for(env)
+    if pub is None or name not in pub.tables:
         raise MateriaError(
-            f"cannot read {cat_mod.namespace_for(env)}.{name}: {first_line(e)}"
-        ) from e
-    assert isinstance(frame, pl.DataFrame)
-    with _lock:
-        _frames[key] = frame
-        while len(_frames) > _CACHE_SIZE:
-            _frames.popitem(last=False)
-    return frame
+            f"no published table {ns}.{name} in {catalogs.where(settings)}: {_hint(env)}"
+        )
+    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+    sql = f"SELECT {cols} FROM {duck.scan_sql(pub.tables[name].metadata_location)}"
+    if where:
+        sql += f" WHERE {where}"
+    cur = connection(settings)
+    try:
+        return cur.execute(sql).pl()
+    except Exception as e:  # unknown column names, a bad condition
+        raise MateriaError(f"cannot read {ns}.{name}: {first_line(e)}") from e
+    finally:
+        cur.close()
 
 
 def clear_cache() -> None:
-    """Forget cached frames, publications and catalogs (tests; after changing settings)."""
+    """Close the reading connections (tests; after changing settings)."""
     with _lock:
-        _frames.clear()
-        _catalogs.clear()
-        _pubs.clear()
+        for con in _connections.values():
+            con.close()
+        _connections.clear()
 
 
 def table_exists(name: str, env: str = "prod", settings: Settings | None = None) -> bool:
@@ -151,16 +125,19 @@ def table_exists(name: str, env: str = "prod", settings: Settings | None = None)
 
 def list_envs(settings: Settings) -> list[str]:
     """Environments with a publication: prod first."""
-    cat = _catalog(settings)
-    envs = []
-    for ns in cat.list_namespaces():
-        env = cat_mod.env_of(".".join(ns))
-        if env is not None and publications.load(cat, ".".join(ns)) is not None:
-            envs.append(env)
+    if settings.iceberg is None:
+        namespaces = catalogs.local_namespaces_with(settings, TABLE)
+    else:
+        cur = connection(settings, fresh=True)  # namespaces created since are seen
+        try:
+            namespaces = [
+                r[0]
+                for r in cur.execute(
+                    "SELECT DISTINCT schema_name FROM duckdb_tables() "
+                    f"WHERE database_name = '{duck.REST}' AND table_name = '{TABLE}'"
+                ).fetchall()
+            ]
+        finally:
+            cur.close()
+    envs = [e for ns in namespaces if (e := catalogs.env_of(ns)) is not None]
     return sorted(envs, key=lambda e: (e != "prod", e))
-
-
-def snapshot_ids(settings: Settings, env: str, name: str) -> list[int]:
-    """Every snapshot id of a table, oldest first (history; for tests and audits)."""
-    table = _catalog(settings).load_table((cat_mod.namespace_for(env), name))
-    return [s.snapshot_id for s in table.snapshots()]

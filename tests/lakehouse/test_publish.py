@@ -64,7 +64,7 @@ def test_a_run_is_visible_only_through_its_publication(local_settings):
     pub = lh.current_publication(local_settings)
     assert (pub.sequence, pub.tables["obt"].rows) == (1, 50)
     assert lh.read_table("obt", settings=local_settings).height == 50
-    filtered = lh.read_table("obt", settings=local_settings, row_filter="market_year == 2003")
+    filtered = lh.read_table("obt", settings=local_settings, where="market_year = 2003")
     assert filtered["production"].to_list() == [3.0]
 
 
