@@ -65,7 +65,7 @@ def sqlmesh_project(settings: Settings) -> tuple[int, int]:
 
     with tempfile.TemporaryDirectory(prefix="materia-check-") as tmp:
         # A scratch home: the check never touches the real warehouse or landing area.
-        scratch = dataclasses.replace(settings, home=Path(tmp), env="local", r2=None)
+        scratch = dataclasses.replace(settings, home=Path(tmp), deployment="local", r2=None)
         try:
             ctx = Context(
                 paths=[str(sqlmesh_project.PROJECT)], config=sqlmesh_project.config(scratch)

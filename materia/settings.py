@@ -119,7 +119,9 @@ class HetznerSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    env: str
+    # MATERIA_ENV: where landing, the catalog and workers are. Not to be confused with a
+    # transform's target environment (prod, dev_<name>): an Iceberg namespace.
+    deployment: str
     home: Path
     psd_base_url: str
     psd_datasets: tuple[str, ...]
@@ -176,7 +178,7 @@ class Settings:
         (`load(s.to_environ())` reproduces them). Worker and cloud credentials are left
         out on purpose: a pipeline never needs them, so a child never carries them."""
         env = {
-            "MATERIA_ENV": self.env,
+            "MATERIA_ENV": self.deployment,
             "MATERIA_HOME": str(self.home),
             "PSD_BASE_URL": self.psd_base_url,
             "PSD_DATASETS": ",".join(self.psd_datasets),
@@ -323,7 +325,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
     notify, gitlab = get("MATERIA_NOTIFY"), get("GITLAB_READ_TOKEN")
 
     return Settings(
-        env=menv,
+        deployment=menv,
         home=home,
         psd_base_url=(get("PSD_BASE_URL", DEFAULT_PSD_BASE_URL) or "").rstrip("/"),
         psd_datasets=datasets,

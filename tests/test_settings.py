@@ -23,7 +23,7 @@ def _load(tmp_path: Path, **env: str):
 def test_local_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = _load(tmp_path)
-    assert s.env == "local" and s.r2 is None and s.iceberg is None
+    assert s.deployment == "local" and s.r2 is None and s.iceberg is None
     assert s.home == tmp_path / ".materia" and s.home.is_absolute()
     assert s.psd_base_url == DEFAULT_PSD_BASE_URL
     assert s.psd_datasets == ("psd_alldata_csv.zip",)
@@ -73,7 +73,7 @@ def test_environment_selection_and_errors(tmp_path):
     with pytest.raises(SettingsError, match="R2_ENDPOINT.*ICEBERG_REST_URI"):
         _load(tmp_path, MATERIA_ENV="prod")
     s = _load(tmp_path, MATERIA_ENV="prod", ICEBERG_REST_URI="http://127.0.0.1:2", **R2)
-    assert s.env == "prod" and s.worker_provider == "hetzner"
+    assert s.deployment == "prod" and s.worker_provider == "hetzner"
 
 
 def test_dotenv_is_read_and_environment_wins(tmp_path):
@@ -132,7 +132,7 @@ def test_to_environ_gives_a_child_the_same_pipeline_settings(tmp_path):
     child_env = s.to_environ()
     assert "HCLOUD_TOKEN" not in child_env and "never-in-a-child" not in child_env.values()
     child = load(child_env, dotenv=tmp_path / "none")
-    for field in ("env", "home", "psd_base_url", "psd_datasets", "psd_as_of", "r2", "iceberg",
+    for field in ("deployment", "home", "psd_base_url", "psd_datasets", "psd_as_of", "r2", "iceberg",
                   "download_deadline_s", "max_archive_bytes", "snapshot_retention"):  # fmt: skip
         assert getattr(child, field) == getattr(s, field), field
     assert child.snapshot_retention == timedelta(days=2)
