@@ -23,18 +23,18 @@ def send(settings: Settings, title: str, body: str, kind: str = INFO) -> bool:
         return False
     import apprise
 
-    from materia.secrets import known_values, redact
+    from materia.secrets import redactor
 
-    values = set(settings.secret_values()) | known_values()
+    redact = redactor(settings)
     ap = apprise.Apprise()
     if not ap.add(settings.notify.get()):
         print("alert: MATERIA_NOTIFY holds no usable Apprise URL", file=sys.stderr)
         return False
     ok = ap.notify(
-        title=redact(title, values),
-        body=redact(body, values),
+        title=redact(title),
+        body=redact(body),
         notify_type=apprise.NotifyType(kind),
     )
     if not ok:
-        print(f"alert: not every destination took {redact(title, values)!r}", file=sys.stderr)
+        print(f"alert: not every destination took {redact(title)!r}", file=sys.stderr)
     return bool(ok)

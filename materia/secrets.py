@@ -19,7 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -55,6 +55,12 @@ def redact(text: str, values: Iterable[str] | None = None) -> str:
         if v:
             text = text.replace(v, MASK)
     return text
+
+
+def redactor(settings) -> Callable[[str], str]:
+    """`redact` for one run: this settings object's secrets and every value known here."""
+    values = set(settings.secret_values()) | known_values()
+    return lambda text: redact(text, values)
 
 
 class RedactingFilter(logging.Filter):

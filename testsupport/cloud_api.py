@@ -183,6 +183,12 @@ class StandinApi:
         self._pending.append((time.time() + seconds, fn))
         self.advance()
 
+    def finish_pending(self) -> None:
+        """Run every transition now, whatever its time (for one held with `math.inf`)."""
+        pending, self._pending = self._pending, []
+        for _, fn in pending:
+            fn()
+
     def advance(self) -> None:
         """Run every transition whose time has come (state moves on each request)."""
         now = time.time()

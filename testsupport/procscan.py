@@ -73,3 +73,19 @@ class ProcScanner:
                         self.remote_env_hits.add(s)
             self.samples += 1
             time.sleep(0.05)
+
+
+def children(pid: int) -> list[str]:
+    """The command names (`comm`) of the live children of `pid`."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        ppid = int(text[text.rindex(")") + 2 :].split()[1])
+        if ppid == pid:
+            out.append(comm)
+    return out

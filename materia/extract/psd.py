@@ -268,7 +268,7 @@ def _say(settings: Settings, text: str, err: bool = False) -> None:
     from materia import secrets
 
     print(
-        secrets.redact(text, settings.secret_values()),
+        secrets.redactor(settings)(text),
         file=sys.stderr if err else sys.stdout,
         flush=True,
     )

@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 
 from materia.errors import MateriaError
 from materia.settings import Settings
-from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, reap, worker_labels
+from materia.workers.base import SERVER_TYPES, Instance, reap
 from materia.workers.cheapest import ranked
-from materia.workers.prices import instance_type
 from materia.workers.reaping import reap_dead_runs
 from materia.workers.registry import configured, provider_for
-from materia.workers.ssh import HostKey, cloud_init
+from materia.workers.ssh import worker_spec
 
 
 def _providers(settings: Settings, on: str | None) -> list:
@@ -40,14 +39,7 @@ def create(settings: Settings, pipeline: str, on: str | None) -> tuple[Instance,
     provider = provider_for(settings, name)
     # No owner label: a worker made by hand has no run to outlive; only the TTL reaps it.
     run_id = f"manual-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-    host_key = HostKey.generate() if provider.name != "local" else None
-    spec = InstanceSpec(
-        name=f"materia-{pipeline}-{run_id}",
-        pipeline=pipeline,
-        server_type=instance_type(provider.name, pipeline),
-        labels=worker_labels(pipeline, run_id),
-        user_data=cloud_init(host_key) if host_key else None,
-    )
+    spec, host_key = worker_spec(provider.name, pipeline, run_id)
     inst = provider.create_instance(spec)
     pinned = f"{inst.host or inst.name} {host_key.public}" if host_key else None
     return inst, pinned

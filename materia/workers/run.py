@@ -24,12 +24,13 @@ from pathlib import Path
 
 from materia import runlog
 from materia.errors import MateriaError
+from materia.secrets import redactor
 from materia.settings import Settings
 from materia.workers import alive, record, ship, signals
-from materia.workers.base import SERVER_TYPES, Instance, InstanceSpec, Provider, reap, worker_labels
+from materia.workers.base import SERVER_TYPES, Instance, Provider, reap
 from materia.workers.prices import instance_type
 from materia.workers.reaping import reap_dead_runs
-from materia.workers.ssh import HostKey, SshTarget, clean_env, cloud_init, pin, wait_until_usable
+from materia.workers.ssh import HostKey, SshTarget, clean_env, pin, wait_until_usable, worker_spec
 
 # The worker's directory for this run; MATERIA_WORKER_ROOT lets a host put it elsewhere.
 _DIR = 'd="${MATERIA_WORKER_ROOT:-$HOME/materia-worker}/%s"'
@@ -56,14 +57,6 @@ class RunResult:
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def redactor(settings: Settings) -> Callable[[str], str]:
-    """Redact this run's secrets and every value materia.secrets knows."""
-    from materia import secrets as known
-
-    values = set(settings.secret_values()) | known.known_values()
-    return lambda text: known.redact(text, values)
 
 
 def worker_env(settings: Settings, share_home: bool, run_id: str) -> dict[str, str]:
@@ -137,13 +130,8 @@ def run_on_worker(
                 code = ship.bundle()
                 reap_dead_runs(settings, provider, say)
                 reap(provider, ttl, log=say)
-                host_key = HostKey.generate() if remote else None
-                spec = InstanceSpec(
-                    name=name,
-                    pipeline=pipeline,
-                    server_type=instance_type(provider.name, pipeline),
-                    labels=worker_labels(pipeline, run_id, alive.owner_id(settings)),
-                    user_data=cloud_init(host_key) if host_key else None,
+                spec, host_key = worker_spec(
+                    provider.name, pipeline, run_id, alive.owner_id(settings)
                 )
                 say(
                     f"worker: creating {provider.name} {spec.server_type} {name} for {pipeline}, code {code.describe}"

@@ -136,3 +136,20 @@ def wait_until_usable(target: SshTarget, deadline: float, what: str) -> None:
                 f"{what}: host key does not match the key injected at creation; refusing to connect"
             )
         time.sleep(0.3)
+
+
+def worker_spec(provider: str, pipeline: str, run_id: str, owner: str | None = None):
+    """What to create for a pipeline's worker on `provider`, and the host key pinned in
+    its cloud-init (None for the local provider, which has no SSH)."""
+    from materia.workers.base import InstanceSpec, worker_labels
+    from materia.workers.prices import instance_type
+
+    host_key = HostKey.generate() if provider != "local" else None
+    spec = InstanceSpec(
+        name=f"materia-{pipeline}-{run_id}",
+        pipeline=pipeline,
+        server_type=instance_type(provider, pipeline),
+        labels=worker_labels(pipeline, run_id, owner),
+        user_data=cloud_init(host_key) if host_key else None,
+    )
+    return spec, host_key

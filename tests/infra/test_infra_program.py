@@ -28,12 +28,21 @@ class Mocks(pulumi.runtime.Mocks):
         return {}
 
 
+EXPORTS: dict[str, pulumi.Output] = {}
+
+
 @pytest.fixture(scope="module")
 def program():
     mocks = Mocks()
     pulumi.runtime.set_mocks(mocks, project="materia", stack="prod", preview=False)
     pulumi.runtime.set_all_config({"materia:sshPublicKey": PUBLIC_KEY})
-    names = runpy.run_path(str(PROGRAM))
+    mp = pytest.MonkeyPatch()
+    # What the program exports, as `pulumi stack output` (and the deploy job) will see it.
+    mp.setattr(pulumi, "export", lambda name, value: EXPORTS.__setitem__(name, value))
+    try:
+        names = runpy.run_path(str(PROGRAM))
+    finally:
+        mp.undo()
     return mocks, names
 
 
@@ -90,9 +99,20 @@ def test_firewall_allows_only_ssh_in(program):
 
 
 @pulumi.runtime.test
-def test_exports_supervisor_ip(program):
+def test_exports_the_supervisors_address_and_id(program):
+    """The deploy job reads `supervisor_ip` and `supervisor_id`: they must be the server's."""
     mocks, names = program
-    return names["server"].ipv4_address.apply(lambda ip: ip == "203.0.113.7" or pytest.fail(ip))
+    assert sorted(EXPORTS) == ["supervisor_id", "supervisor_ip"]
+
+    def check(values):
+        ip, exported_id, server_id = values
+        assert len(by_type(mocks, "hcloud:index/server:Server")) == 1
+        assert ip == "203.0.113.7"  # the address the provider reports for the server
+        assert exported_id == server_id
+
+    return pulumi.Output.all(
+        EXPORTS["supervisor_ip"], EXPORTS["supervisor_id"], names["server"].id
+    ).apply(check)
 
 
 def test_project_file_declares_what_the_program_reads() -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from testsupport import procscan
 from testsupport.gitrepo import GIT_ENV, git
 
 SCRIPT = Path(__file__).resolve().parents[2] / "supervisor" / "supervisor.sh"
@@ -198,7 +199,11 @@ def test_sigterm_stops_cleanly_while_sleeping(rig: Rig) -> None:
                 break
             time.sleep(0.1)
         assert rig.ticks() == ["1"]
-        time.sleep(0.3)
+        for _ in range(300):  # the loop is asleep once its `sleep` child exists
+            if "sleep" in procscan.children(proc.pid):
+                break
+            time.sleep(0.1)
+        assert "sleep" in procscan.children(proc.pid)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     finally:

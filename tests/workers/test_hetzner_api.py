@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hcloud import APIException, Client
 from hcloud.images import Image
@@ -70,13 +72,14 @@ def test_create_get_list_delete_with_labels(api: FakeHetzner):
 
 
 def test_actions_progress_slowly_when_asked(api: FakeHetzner):
-    api.action_seconds = 0.5
+    api.action_seconds = math.inf  # held until the test lets it finish: no time window
     c = client(api)
     c.ssh_keys.create(name="k", public_key=PUB)
     r = create(c, "slow", {})
     assert r.action.status == "running"
     assert c.servers.get_by_id(r.server.id).status == "initializing"
     assert api.booted == []
+    api.finish_pending()
     r.action.wait_until_finished(max_retries=100)
     assert r.action.status == "success"
     assert c.servers.get_by_id(r.server.id).status == "running"

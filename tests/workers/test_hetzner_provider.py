@@ -77,10 +77,9 @@ def test_wait_for_ssh_is_bounded(cloud):
     cloud.servers.ready = False  # the server boots, sshd never answers
     p = provider(cloud)
     inst = p.create_instance(spec("materia-extract-d"))
-    t = time.monotonic()
+    # Bounded: it gives up with this error (a hang would be stopped by pytest-timeout).
     with pytest.raises(MateriaError, match=r"materia-extract-d .*SSH not ready after 1s"):
         p.wait_for_ssh(inst, timeout=1.0)
-    assert time.monotonic() - t < 30  # bounded, not hanging (generous on a loaded machine)
 
 
 def test_host_key_is_pinned_not_learned(cloud, tmp_path: Path):
