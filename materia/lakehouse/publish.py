@@ -20,6 +20,7 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -197,6 +198,7 @@ def publish(
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="materia-publish-", dir=settings.tmp_dir) as td:
+        exported = _export([j for j in jobs if j.changed], con, Path(td))
         for job in jobs:
             name = job.out.name
             if not job.changed:
@@ -204,7 +206,7 @@ def publish(
                 result.changed[name] = None
                 continue
             try:
-                ref, nbytes = _write(cat, ns, job, con, Path(td), run_id)
+                ref, nbytes = _write(cat, ns, job, con, exported[name].result(), run_id)
             except MateriaError:
                 raise
             except Exception as e:
@@ -235,18 +237,34 @@ def publish(
     return result
 
 
-def _write(cat, ns: str, job: _Job, con, scratch: Path, run_id: str) -> tuple[TableRef, int]:
-    """Write one table's new files and commit them; (its new ref, bytes of Parquet)."""
+def _export(jobs: list[_Job], con, scratch: Path) -> dict[str, Future]:
+    """Every changed table as a local Parquet file, two at a time on their own cursors
+    (DuckDB writes one file on one core); table name → future of the file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def export(job: _Job) -> Path:
+        local = scratch / f"{job.out.name}.parquet"
+        order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
+        cur = con.cursor()
+        try:
+            cur.execute(
+                f"COPY ({job.select}{order}) TO '{local}' "
+                "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
+            )
+        finally:
+            cur.close()
+        return local
+
+    with ThreadPoolExecutor(2, thread_name_prefix="materia-export") as pool:
+        return {job.out.name: pool.submit(export, job) for job in jobs}
+
+
+def _write(cat, ns: str, job: _Job, con, local: Path, run_id: str) -> tuple[TableRef, int]:
+    """Commit one table's new Parquet file; (its new ref, bytes of Parquet)."""
     import pyarrow as pa
     from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
 
     name = job.out.name
-    local = scratch / f"{name}.parquet"
-    order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
-    con.execute(
-        f"COPY ({job.select}{order}) TO '{local}' "
-        "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
-    )
     arrow_schema = con.execute(f"{job.select} LIMIT 0").arrow().schema
     schema = iceberg_io.iceberg_schema(pa.schema(arrow_schema))
     props = {iceberg_io.FINGERPRINT_KEY: job.fingerprint, "materia.run_id": run_id}
