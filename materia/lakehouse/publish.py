@@ -242,11 +242,15 @@ def _export(jobs: list[_Job], con, scratch: Path) -> dict[str, Future]:
     (DuckDB writes one file on one core); table name → future of the file."""
     from concurrent.futures import ThreadPoolExecutor
 
+    # A cursor starts in the default database: put it where `con` is.
+    database, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
+
     def export(job: _Job) -> Path:
         local = scratch / f"{job.out.name}.parquet"
         order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
         cur = con.cursor()
         try:
+            cur.execute(f'USE "{database}"."{schema}"')
             cur.execute(
                 f"COPY ({job.select}{order}) TO '{local}' "
                 "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
