@@ -17,6 +17,7 @@ import pytest
 from materia import locks
 from materia.errors import MateriaError
 from materia.storage import LandingStore
+from testsupport.locks import held_elsewhere
 
 
 def _dead_pid() -> int:
@@ -41,14 +42,7 @@ def _record(host: str, pid: int, expires_in: timedelta) -> bytes:
 # --- local ------------------------------------------------------------------------------------
 def test_local_lock_refuses_a_live_holder_in_another_process(tmp_path):
     path = tmp_path / "locks" / "transform-prod.lock"
-    code = (
-        "import sys, time; from pathlib import Path; from materia import locks\n"
-        f"with locks.hold(locks.LocalLock(Path({str(path)!r})), 'x'):\n"
-        "    print('held', flush=True); time.sleep(60)\n"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_elsewhere(path) as holder:
         with (
             pytest.raises(MateriaError) as err,
             locks.hold(locks.LocalLock(path), "a transform of prod"),
@@ -57,9 +51,6 @@ def test_local_lock_refuses_a_live_holder_in_another_process(tmp_path):
         message = str(err.value)
         assert f"pid {holder.pid}" in message and socket.gethostname() in message
         assert "a transform of prod is already running; nothing was changed" in message
-    finally:
-        holder.kill()
-        holder.wait()
     # The kernel released it with the process: taken at once, and said so.
     said: list[str] = []
     with locks.hold(locks.LocalLock(path), "x", say=said.append):

@@ -17,6 +17,7 @@ from materia import settings as settings_mod
 from materia.errors import MateriaError
 from materia.storage import LandingStore
 from testsupport import clean_env, psd_fixtures, run_cli
+from testsupport.locks import held_elsewhere
 
 
 @pytest.fixture
@@ -347,20 +348,9 @@ def test_stale_lock_is_taken_over(settings) -> None:
 
 
 def test_live_lock_from_this_host_is_respected(settings) -> None:
-    path = settings.home / "supervisor" / "tick.lock"
-    code = (
-        "import time; from pathlib import Path; from materia import locks\n"
-        f"with locks.hold(locks.LocalLock(Path({str(path)!r})), 'x'):\n"
-        "    print('held', flush=True); time.sleep(60)\n"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with held_elsewhere(settings.home / "supervisor" / "tick.lock"):
         assert supervisor.main(settings) == 0  # busy is not a failure: nothing ran
         assert not (settings.home / "supervisor" / "state.json").exists()
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_schedule_from_env() -> None:

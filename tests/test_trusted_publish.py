@@ -20,8 +20,8 @@ import pytest
 from materia import lakehouse, transform
 from materia.errors import MateriaError
 from materia.storage import LandingStore
+from testsupport import free_port, published
 from testsupport import psd_fixtures as fx
-from testsupport import published
 
 ALL = "psd_alldata_csv"
 BR23 = ("0711100", "BR", 2023, "028")
@@ -289,11 +289,7 @@ def test_a_mistyped_setting_never_shows_its_value(cli, materia_env):
 
 
 def test_an_unreachable_r2_is_one_line(cli, materia_env):
-    import socket as s
-
-    with s.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once we leave: nothing listens there
+    port = free_port()  # nothing listens there
     env = {
         **materia_env,
         "R2_ENDPOINT": f"http://127.0.0.1:{port}",
