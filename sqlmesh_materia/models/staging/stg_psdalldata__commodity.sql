@@ -25,7 +25,7 @@ UNION ALL BY NAME
 SELECT
   *
   EXCLUDE (etag, month_archives, newest),
-  BOOL_OR(CAST(newest AS BOOLEAN)) OVER key AS newest
+  BOOL_OR(newest::BOOLEAN) OVER key AS newest
 FROM raw.psd_alldata
 WHERE
   month_archives > 1
