@@ -22,26 +22,43 @@ class AuditFailed(MateriaError):
         return f"audit {self.audit} failed on {self.model}: {self.rows:,} row(s), e.g. {shown}"
 
 
-def run(con, compiled: Compiled, only: set[str] | None = None) -> dict[str, float]:
-    """Build the models (all, or `only` these) and audit each; seconds per model."""
+def run(
+    con, compiled: Compiled, only: set[str] | None = None, as_views: frozenset[str] = frozenset()
+) -> dict[str, float]:
+    """Build the models (all, or `only` these) and audit each; seconds per model.
+
+    `as_views`: models built as views this time, whatever their kind (same rows; for a
+    model read once, a view saves writing a table that is dropped right after)."""
     timings: dict[str, float] = {}
     for model in compiled.models:
         if only is not None and model.name not in only:
             continue
         t0 = time.perf_counter()
-        _build(con, model)
+        _build(con, model, model.name in as_views)
         for audit in model.audits:
             _audit(con, model, audit.name, audit.sql)
         timings[model.name] = time.perf_counter() - t0
     return timings
 
 
-def _build(con, model: Model) -> None:
-    what = "VIEW" if model.kind == "VIEW" else "TABLE"
+def _build(con, model: Model, as_view: bool = False) -> None:
+    what = "VIEW" if as_view or model.kind == "VIEW" else "TABLE"
     try:
+        if model.name in _built_as(con, "VIEW" if what == "TABLE" else "TABLE"):
+            con.execute(f"DROP {'TABLE' if what == 'VIEW' else 'VIEW'} {model.qualified}")
         con.execute(f"CREATE OR REPLACE {what} {model.qualified} AS {model.sql}")
     except Exception as e:
         raise MateriaError(f"model {model.name} failed: {first_line(e)}") from e
+
+
+def _built_as(con, what: str) -> set[str]:
+    """schema.name of the run database's views (or tables)."""
+    src = "duckdb_views() WHERE NOT internal AND" if what == "VIEW" else "duckdb_tables() WHERE"
+    rows = con.execute(
+        f"SELECT schema_name || '.' || {what.lower()}_name FROM {src} "
+        "database_name = current_database()"
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def _audit(con, model: Model, name: str, sql: str) -> None:

@@ -73,14 +73,15 @@ def inflate(source: Path | IO[bytes], dest: Path) -> str:
 
 
 # --- the rows: one rule set, in SQL for the fast pass ------------------------------------
-def read_csv_sql(path: Path, names: list[str]) -> str:
+def read_csv_sql(path: Path, names: list[str], options: str = "") -> str:
     """DuckDB's reader for a PSD CSV with header `names`: every column as text, strict,
     nothing guessed; PSD columns are then selected by name."""
     columns = ", ".join("'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names)
     p = str(path).replace("'", "''")
     return (
         f"read_csv('{p}', columns = {{{columns}}}, header = true, auto_detect = false, "
-        "delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)"
+        "delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false"
+        f"{options})"
     )
 
 
@@ -144,6 +145,9 @@ def check_header(path: Path) -> list[str]:
     return names
 
 
+CANNOT_LOCATE = "a row DuckDB could not parse"
+
+
 def locate(path: Path, release: date) -> str:
     """`line N: <fault>` for the first bad line (a slow scan, run only after a failure)."""
     names = check_header(path)
@@ -159,18 +163,31 @@ def locate(path: Path, release: date) -> str:
             return f"line {reader.line_num}: malformed CSV ({e})"
         if reader.line_num <= 1:
             return "line 2: header but no data rows"
-    return "a row DuckDB could not parse"
+    return CANNOT_LOCATE
+
+
+# The check streams the file once: 1 MiB read buffers (PSD lines are short) keep the
+# extractor's peak RSS near 70 MiB instead of ~150 MiB, at the same speed.
+CHECK_READ_OPTIONS = ", buffer_size = 1048576"
 
 
 def check(con, path: Path, release: date) -> int:
     """Check an inflated PSD CSV with DuckDB; its data row count, or ArchiveError."""
+    import duckdb
+
     names = check_header(path)
+    reader = read_csv_sql(path, names, CHECK_READ_OPTIONS)
     try:
         rows, bad = con.execute(
-            f"SELECT count(*), count({fault_sql(release)}) FROM {read_csv_sql(path, names)}"
+            f"SELECT count(*), count({fault_sql(release)}) FROM {reader}"
         ).fetchone()
-    except Exception:  # DuckDB's CSV errors carry no line number: find it ourselves
-        raise ArchiveError(locate(path, release)) from None
+    except (duckdb.OutOfMemoryException, duckdb.IOException):
+        raise  # the machine's fault, not the archive's: never reported as a bad row
+    except duckdb.Error as e:  # DuckDB's CSV errors carry no line number: find it ourselves
+        fault = locate(path, release)
+        if fault == CANNOT_LOCATE:
+            fault = f"DuckDB cannot read it ({str(e).splitlines()[0][:160]})"
+        raise ArchiveError(fault) from None
     if bad or not rows:
         raise ArchiveError(locate(path, release))
     return rows

@@ -39,6 +39,8 @@ Progress = Callable[[str], None]
 TRANSFORM_VERSION = "2"
 _HERE = Path(__file__).resolve().parent
 _LOADER = (_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py")
+# Between steps only the vintages read staging: a view over the CSV saves writing a table.
+STAGING_AS_VIEW = frozenset({"staging.stg_psdalldata__commodity"})
 VINTAGE_MODELS = {
     "raw.psd_alldata",
     "staging.stg_psdalldata__commodity",
@@ -269,7 +271,10 @@ def _steps(run_db, store, compiled, batch, env, result, say) -> str:
         result.rows_loaded += inputs.load(run_db, store, loads)
         result.archives_read += len(loads)
         try:
-            executor.run(con, compiled, None if last else VINTAGE_MODELS)
+            if last:
+                executor.run(con, compiled)
+            else:  # only the vintages read staging: a view over the CSV, no table
+                executor.run(con, compiled, VINTAGE_MODELS, as_views=STAGING_AS_VIEW)
         except executor.AuditFailed as e:
             raise MateriaError(
                 f"transform {env}: {e}; in {_culprits(e, [a for a, *_ in loads], store)}; "

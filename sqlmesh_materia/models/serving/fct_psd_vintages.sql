@@ -23,7 +23,7 @@ MODEL (
   description 'PSD value history: a row per (series, release_month) in which the value first appeared or changed.'
 );
 
-WITH cur AS (
+WITH cur AS NOT MATERIALIZED (
   SELECT
     commodity_code,
     country_code,
@@ -37,7 +37,7 @@ WITH cur AS (
   FROM staging.stg_psdalldata__commodity
   WHERE
     vintage_step
-), months AS (
+), months AS NOT MATERIALIZED (
   SELECT
     COUNT(DISTINCT release_month) AS n
   FROM cur
@@ -56,34 +56,49 @@ WITH cur AS (
         n
       FROM months
     ) <= 1 AND prior.value IS DISTINCT FROM cur.value
-), several /* Several releases in one step: compare in month order. */ AS (
+), several /* Several releases in one step: the prior value, then each month in order.
+   Built from a union, not a second join, so that it costs nothing in the usual step. */ AS (
   SELECT
-    cur.*,
-    CASE WHEN ROW_NUMBER() OVER w = 1 THEN prior.value ELSE LAG(cur.value) OVER w END AS previous_value
-  FROM cur
-  LEFT JOIN materia_input.vintage_prior AS prior
-    ON cur.commodity_code = prior.commodity_code
-    AND cur.country_code = prior.country_code
-    AND cur.market_year = prior.market_year
-    AND cur.attribute_id = prior.attribute_id
-  WHERE
-    (
-      SELECT
-        n
-      FROM months
-    ) > 1
-  WINDOW w AS (
-    PARTITION BY cur.commodity_code, cur.country_code, cur.market_year, cur.attribute_id
-    ORDER BY cur.release_month
+    *,
+    LAG(value) OVER (
+      PARTITION BY commodity_code, country_code, market_year, attribute_id
+      ORDER BY is_prior DESC, release_month
+    ) AS previous_value
+  FROM (
+    SELECT
+      commodity_code,
+      country_code,
+      market_year,
+      attribute_id,
+      value,
+      TRUE AS is_prior
+    FROM materia_input.vintage_prior
+    WHERE
+      (
+        SELECT
+          n
+        FROM months
+      ) > 1
+    UNION ALL BY NAME
+    SELECT
+      *,
+      FALSE AS is_prior
+    FROM cur
+    WHERE
+      (
+        SELECT
+          n
+        FROM months
+      ) > 1
   )
 )
 SELECT
   *
 FROM single
-UNION ALL
+UNION ALL BY NAME
 SELECT
   *
-  EXCLUDE (previous_value)
+  EXCLUDE (previous_value, is_prior)
 FROM several
 WHERE
-  previous_value IS DISTINCT FROM value
+  NOT is_prior AND previous_value IS DISTINCT FROM value
