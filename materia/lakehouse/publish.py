@@ -206,7 +206,8 @@ def publish(
                 result.changed[name] = None
                 continue
             try:
-                ref, nbytes = _write(cat, ns, job, con, exported[name].result(), run_id)
+                local = _exported(exported, name, job, con, Path(td))
+                ref, nbytes = _write(cat, ns, job, con, local, run_id)
             except MateriaError:
                 raise
             except Exception as e:
@@ -242,25 +243,45 @@ def _export(jobs: list[_Job], con, scratch: Path) -> dict[str, Future]:
     (DuckDB writes one file on one core); table name → future of the file."""
     from concurrent.futures import ThreadPoolExecutor
 
-    # A cursor starts in the default database: put it where `con` is.
-    database, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
-
-    def export(job: _Job) -> Path:
-        local = scratch / f"{job.out.name}.parquet"
-        order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
-        cur = con.cursor()
-        try:
-            cur.execute(f'USE "{database}"."{schema}"')
-            cur.execute(
-                f"COPY ({job.select}{order}) TO '{local}' "
-                "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
-            )
-        finally:
-            cur.close()
-        return local
-
+    where = _where(con)
     with ThreadPoolExecutor(2, thread_name_prefix="materia-export") as pool:
-        return {job.out.name: pool.submit(export, job) for job in jobs}
+        return {job.out.name: pool.submit(_export_one, job, con, where, scratch) for job in jobs}
+
+
+def _exported(exported: dict[str, Future], name: str, job: _Job, con, scratch: Path) -> Path:
+    """The table's Parquet file. Two sorts at once can outgrow the run's memory limit
+    (rarely: it depends on how they interleave); then the table is exported again once
+    no other export runs."""
+    import duckdb
+
+    try:
+        return exported[name].result()
+    except duckdb.OutOfMemoryException:
+        for future in exported.values():
+            future.exception()  # wait for every export, failed or not
+        log.info("export of %s retried alone (memory)", name)
+        return _export_one(job, con, _where(con), scratch)
+
+
+def _where(con) -> str:
+    """`con`'s current database and schema (a new cursor starts in the default one)."""
+    database, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
+    return f'"{database}"."{schema}"'
+
+
+def _export_one(job: _Job, con, where: str, scratch: Path) -> Path:
+    local = scratch / f"{job.out.name}.parquet"
+    order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
+    cur = con.cursor()
+    try:
+        cur.execute(f"USE {where}")
+        cur.execute(
+            f"COPY ({job.select}{order}) TO '{local}' "
+            "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
+        )
+    finally:
+        cur.close()
+    return local
 
 
 def _write(cat, ns: str, job: _Job, con, local: Path, run_id: str) -> tuple[TableRef, int]:
