@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from materia.errors import first_line
 from materia.settings import Settings
 from materia.storage import LandingStore
 
@@ -261,3 +262,20 @@ def health(settings: Settings, failures: int = 5) -> dict:
             {k: r.get(k) for k in ("started", "pipeline", "where", "error")} for r in failed
         ],
     }
+
+
+def health_table(settings: Settings) -> dict:
+    """`health` as the workbench and the report show it: `rows` (what, when), the recent
+    `failures`, and `error` when the log cannot be read (on R2 in prod: not fatal there)."""
+    try:
+        h = health(settings)
+    except Exception as e:
+        h = {"last_success": {}, "newest_release": {}, "failures": [], "error": first_line(e)}
+    h["rows"] = [
+        *(
+            {"what": f"last successful {k}", "when": v[:16].replace("T", " ")}
+            for k, v in h["last_success"].items()
+        ),
+        *({"what": f"newest release of {k}", "when": v} for k, v in h["newest_release"].items()),
+    ]
+    return h

@@ -157,19 +157,8 @@ def _(mo, pl, settings, tables):
     # How fresh the data is, from the run log (`materia runs` shows the whole of it).
     from materia import runlog as _runlog
 
-    try:
-        _h = _runlog.health(settings)
-    except Exception as _e:  # the log lives on R2 in prod: unreachable is not fatal here
-        _h = {"last_success": {}, "newest_release": {}, "failures": [], "error": str(_e)}
-    _rows = [
-        *(
-            {"what": f"last successful {k}", "when": v[:16].replace("T", " ")}
-            for k, v in _h["last_success"].items()
-        ),  # fmt: skip
-        *(
-            {"what": f"newest release of {k}", "when": v} for k, v in _h["newest_release"].items()
-        ),  # fmt: skip
-    ]
+    _h = _runlog.health_table(settings)
+    _rows = _h["rows"]
     mo.vstack(
         [
             mo.md("## Pipeline health"),

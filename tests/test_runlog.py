@@ -182,3 +182,20 @@ def test_runs_fold_parts_into_their_run_and_health_sums_up(tmp_path):
             "error": "PSD Online answered 503 (gave up after 4 attempts)",
         }
     ]
+    shown = runlog.health_table(s)
+    assert shown["rows"] == [
+        {"what": "last successful extract", "when": "2026-11-25 02:00"},
+        {"what": "last successful transform", "when": "2026-11-26 03:00"},
+        {"what": "newest release of psd_alldata_csv", "when": "2026-11"},
+    ]
+    assert shown["failures"] == health["failures"] and "error" not in shown
+
+
+def test_an_unreadable_run_log_is_a_line_in_the_health_table(tmp_path):
+    s = settings.load(environ={"MATERIA_HOME": str(tmp_path)}, dotenv=tmp_path / "none")
+    _log(s, {"source": "in-process", "run_id": "a", "pipeline": "extract", "status": "ok"})
+    for log_file in tmp_path.rglob("*.jsonl"):
+        log_file.write_text("{not json\n")
+    shown = runlog.health_table(s)
+    assert shown["rows"] == [] and shown["failures"] == []
+    assert shown["error"] and "\n" not in shown["error"]
