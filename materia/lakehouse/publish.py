@@ -240,7 +240,8 @@ def publish(
 
 def _export(jobs: list[_Job], con, scratch: Path) -> dict[str, Future]:
     """Every changed table as a local Parquet file, two at a time on their own cursors
-    (DuckDB writes one file on one core); table name → future of the file."""
+    (DuckDB writes one file on one core); returns when all are done: table name → the
+    future of its file (its exception, if that export failed)."""
     from concurrent.futures import ThreadPoolExecutor
 
     where = _where(con)
