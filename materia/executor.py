@@ -35,8 +35,7 @@ def run(
             continue
         t0 = time.perf_counter()
         _build(con, model, model.name in as_views)
-        for audit in model.audits:
-            _audit(con, model, audit.name, audit.sql)
+        audit(con, model)
         timings[model.name] = time.perf_counter() - t0
     return timings
 
@@ -49,6 +48,13 @@ def _build(con, model: Model, as_view: bool = False) -> None:
         con.execute(f"CREATE OR REPLACE {what} {model.qualified} AS {model.sql}")
     except Exception as e:
         raise MateriaError(f"model {model.name} failed: {first_line(e)}") from e
+
+
+def audit(con, model: Model) -> None:
+    """Run every audit of `model` on what it holds now; AuditFailed on the first that
+    returns rows."""
+    for a in model.audits:
+        _audit(con, model, a.name, a.sql)
 
 
 def _built_as(con, what: str) -> set[str]:

@@ -12,7 +12,8 @@ MODEL (
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
     unique_grain(columns := (commodity_code, country_code, market_year)),
-    yield_in_range
+    yield_in_range,
+    no_negative_production_obt
   ),
   description 'Newest key metrics per commodity, country and market year with units and derived stocks_to_use, net_exports, production_yoy_pct and share_of_world_production.'
 );

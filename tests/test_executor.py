@@ -1,0 +1,62 @@
+"""materia.executor: the audits that end-to-end runs cannot reach on their own.
+
+A negative production is stopped by the vintages' audit before the OBT is built, and no
+loaded row can carry a NULL key; these audits guard the models against a future change
+of their SQL, so each is shown to fire here, on the compiled project and a real DuckDB.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from materia import executor, sqlmesh_project
+from materia import settings as settings_mod
+
+OBT = "serving.obt_commodity_metrics"
+GOOD = {
+    "commodity_code": "'0440000'",
+    "country_code": "'US'",
+    "market_year": "2022",
+    "release_month": "DATE '2022-12-01'",
+    "production": "348750.0",
+    "yield": "10.8",
+    "yield_unit": "'(MT/HA)'",
+}
+
+
+@pytest.fixture(scope="module")
+def obt(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    settings = settings_mod.load(environ={"MATERIA_HOME": str(home)}, dotenv=home / "none")
+    return sqlmesh_project.compiled(settings).model(OBT)
+
+
+def _table(**bad: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS warehouse")
+    con.execute("USE warehouse")
+    con.execute("CREATE SCHEMA serving")
+    row = {**GOOD, **bad}
+    con.execute(f"CREATE TABLE {OBT} AS SELECT " + ", ".join(f"{v} AS {k}" for k, v in row.items()))
+    return con
+
+
+def test_a_good_row_passes_every_audit(obt):
+    executor.audit(_table(), obt)
+
+
+@pytest.mark.parametrize(
+    ("audit", "bad"),
+    [
+        ("no_negative_production_obt", {"production": "-1.0"}),
+        ("not_null", {"country_code": "NULL::VARCHAR"}),
+        ("yield_in_range", {"yield": "250.0"}),
+    ],
+)
+def test_each_obt_audit_fires_on_the_row_that_breaks_it(obt, audit, bad):
+    assert audit in {a.name for a in obt.audits}
+    with pytest.raises(executor.AuditFailed) as failed:
+        executor.audit(_table(**bad), obt)
+    assert (failed.value.audit, failed.value.rows) == (audit, 1)
+    assert f"audit {audit} failed on {OBT}: 1 row(s)" in str(failed.value)
