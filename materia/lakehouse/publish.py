@@ -251,15 +251,13 @@ def _export(jobs: list[_Job], con, scratch: Path) -> dict[str, Future]:
 
 def _exported(exported: dict[str, Future], name: str, job: _Job, con, scratch: Path) -> Path:
     """The table's Parquet file. Two sorts at once can outgrow the run's memory limit
-    (rarely: it depends on how they interleave); then the table is exported again once
-    no other export runs."""
+    (rarely: it depends on how they interleave); then the table is exported again, alone
+    (`_export` has returned, so no other export runs)."""
     import duckdb
 
     try:
         return exported[name].result()
     except duckdb.OutOfMemoryException:
-        for future in exported.values():
-            future.exception()  # wait for every export, failed or not
         log.info("export of %s retried alone (memory)", name)
         return _export_one(job, con, _where(con), scratch)
 
