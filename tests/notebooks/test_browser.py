@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,25 @@ def _watch(page, errors: list[str], outside: list[str]) -> None:
     page.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))
 
 
+@contextmanager
+def _workbench(published, tmp_path, mode: str = "run", timeout_s: float = 120):
+    """`marimo <mode>` on the published fixture in Chromium, at the first Corn render;
+    yields (server, page, console errors, requests that left the machine)."""
+    errors: list[str] = []
+    outside: list[str] = []
+    with (
+        marimo(
+            published.home, tmp_path / f"{mode}.log", mode=mode, env=clean_env(published.home)
+        ) as srv,  # fmt: skip
+        chromium(tmp_path / "profile") as ctx,
+    ):
+        page = ctx.new_page()
+        _watch(page, errors, outside)
+        page.goto(srv.url)
+        wait_for_charts(page, "Corn", minimum=5, timeout_s=timeout_s)
+        yield srv, page, errors, outside
+
+
 def _world(commodity, year, attr, release=None):
     return sum(s[attr] for (c, _, y), s in fx.sheets(release).items() if (c, y) == (commodity, year))  # fmt: skip
 
@@ -52,16 +72,7 @@ def _overflowing(page) -> list[str]:
 
 
 def test_workbench_world_row_commodity_switch_release_comparison_and_xlsx(published, tmp_path):
-    errors: list[str] = []
-    outside: list[str] = []
-    with (
-        marimo(published.home, tmp_path / "marimo.log", env=clean_env(published.home)) as srv,
-        chromium(tmp_path / "profile") as ctx,
-    ):
-        page = ctx.new_page()
-        _watch(page, errors, outside)
-        page.goto(srv.url)
-        wait_for_charts(page, "Corn", minimum=5)
+    with _workbench(published, tmp_path) as (srv, page, errors, outside):
         assert chart_titles(page) == [
             "Corn: production by country",
             "Corn: top producers 2022/23",
@@ -169,28 +180,12 @@ def test_report_opened_offline_draws_every_chart_and_its_csvs(published, tmp_pat
 
 def test_marimo_edit_shows_results_on_open(published, tmp_path):
     """The project's [tool.marimo] turns auto-run on: no Run button press needed."""
-    with (
-        marimo(
-            published.home, tmp_path / "edit.log", mode="edit", env=clean_env(published.home)
-        ) as srv,  # fmt: skip
-        chromium(tmp_path / "profile") as ctx,
-    ):
-        page = ctx.new_page()
-        page.goto(srv.url)
-        wait_for_charts(page, "Corn", minimum=5, timeout_s=180)
+    with _workbench(published, tmp_path, mode="edit", timeout_s=180):
+        pass  # the charts drew without a Run
 
 
 def test_dev_panel_plans_a_dev_environment(published, tmp_path):
-    errors: list[str] = []
-    outside: list[str] = []
-    with (
-        marimo(published.home, tmp_path / "marimo.log", env=clean_env(published.home)) as srv,
-        chromium(tmp_path / "profile") as ctx,
-    ):
-        page = ctx.new_page()
-        _watch(page, errors, outside)
-        page.goto(srv.url)
-        wait_for_charts(page, "Corn", minimum=5)
+    with _workbench(published, tmp_path) as (srv, page, errors, outside):
         page.get_by_text("Dev environment (plan").click()
         page.get_by_role("button", name="Plan and apply").click()
         summary = page.get_by_role("heading", name=re.compile(r"^dev_\w+ matches prod"))
