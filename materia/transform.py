@@ -273,7 +273,7 @@ def _steps(run_db, store, compiled, batch, env, result, say) -> str:
         try:
             if last:
                 executor.run(con, compiled)
-            else:  # only the vintages read staging: a view over the CSV, no table
+            else:
                 executor.run(con, compiled, VINTAGE_MODELS, as_views=STAGING_AS_VIEW)
         except executor.AuditFailed as e:
             raise MateriaError(
