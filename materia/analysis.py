@@ -1,18 +1,22 @@
 """What the workbench computes for one commodity: plain functions on its polars frames.
 
-The world is the sum over every country reporting in the release. In PSD, E2 (EU-15, to
-1998), E4 (European Union, from 1999) and UR (USSR, to 1986) are the sole reporting units
-for their members in their years (no member-state rows overlap them), so they are
-countries like any other: summed, ranked, and given a share. That reproduces USDA's
-published world totals. Stocks-to-use is ending stocks / (domestic consumption +
-exports) for a country, and ending stocks / domestic consumption for the world (world
-exports are someone's imports), as USDA computes it.
+The world is the sum over every country of the primary files in the release. In PSD, E2
+(EU-15, to 1998), E4 (European Union, from 1999) and UR (USSR, to 1986) are the sole
+reporting units for their members in their years (no member-state rows overlap them), so
+they are countries like any other: summed, ranked, and given a share. That reproduces
+USDA's published world totals. Breakdown files (EU member states, Russia's spring and
+winter wheat: `materia.psd_datasets`) are shown under their parent (`breakdowns`), never
+summed into a world. Stocks-to-use is ending stocks / (domestic consumption + exports)
+for a country, and ending stocks / domestic consumption for the world (world exports are
+someone's imports), as USDA computes it. A world yield is on the countries' basis
+(`materia.psd_commodities.yield_basis`): lint kg/ha for cotton, rough basis for rice.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from materia import psd_codes, psd_commodities
 from materia.errors import MateriaError
 from materia.workbench_data import Commodity
 
@@ -56,9 +60,6 @@ SERIES_METRICS = (
     "yield",
     "area_harvested",
 )
-# PSD reports livestock, poultry and dairy by calendar year ("2022"), the rest by
-# marketing year ("2022/23").
-CALENDAR_YEAR_PREFIXES = ("00", "01", "02")
 
 
 def check_metric(metric: str) -> str:
@@ -69,10 +70,9 @@ def check_metric(metric: str) -> str:
 
 # --- labels -------------------------------------------------------------------------------
 def year_label(commodity_code: str, year: int) -> str:
-    """USDA's label of a market year: "2022/23", or "2022" for calendar-year commodities."""
-    if commodity_code.startswith(CALENDAR_YEAR_PREFIXES):
-        return str(year)
-    return f"{year}/{(year + 1) % 100:02d}"
+    """USDA's label of a PSD market year by its commodity group's rule: "2022/23" (coffee's
+    Market_Year 2023 is 2022/23), or "2022" for livestock and dairy."""
+    return psd_commodities.year_label(commodity_code, year)
 
 
 def in_parens(unit_text: str) -> str:
@@ -90,6 +90,9 @@ def unit(c: Commodity, metric: str) -> str:
     """The unit of a metric for this commodity, e.g. "(1000 60 KG BAGS)"; "" when unknown."""
     if check_metric(metric) == "stocks_to_use":
         return "(%)"
+    basis = psd_commodities.yield_basis(c.code)
+    if metric == "yield" and basis is not None and basis.basis:
+        return f"{basis.unit[:-1]}, {basis.basis})"  # "(MT/HA, rough basis)"
 
     def compute() -> str:
         units = c.metrics[f"{metric}_unit"].drop_nulls()
@@ -142,11 +145,12 @@ def countries(c: Commodity) -> pl.DataFrame:
 # --- the world ---------------------------------------------------------------------------------
 def world(c: Commodity) -> pl.DataFrame:
     """World rows by market year: every quantity summed over every reporting country,
-    yield = production / area harvested, stocks-to-use = ending stocks / domestic use."""
-    return c.memo("world", lambda: _world(c.metrics))
+    the yield on the countries' basis, stocks-to-use = ending stocks / domestic use."""
+    return c.memo("world", lambda: _world(c))
 
 
-def _world(df: pl.DataFrame) -> pl.DataFrame:
+def _world(c: Commodity) -> pl.DataFrame:
+    df = c.metrics
     sums = [pl.col(m).sum().alias(m) if df[m].is_not_null().any() else pl.lit(None, pl.Float64).alias(m) for m in (*QUANTITIES, "area_harvested")]  # fmt: skip
     out = (
         df.group_by("market_year")
@@ -154,11 +158,33 @@ def _world(df: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             pl.lit(WORLD).alias("country_code"),
             pl.lit(WORLD_NAME).alias("country_name"),
-            _ratio("production", "area_harvested").alias("yield"),
             _ratio("ending_stocks", "domestic_consumption").alias("stocks_to_use"),
         )
     )
-    return out.sort("market_year")
+    return out.join(world_yield(c), on="market_year", how="left").sort("market_year")
+
+
+def world_yield(c: Commodity) -> pl.DataFrame:
+    """(market_year, yield): factor x Σ numerator / Σ area harvested over the countries,
+    on their basis (cotton: bales x 217.72 kg / ha; rice: rough production / ha)."""
+    basis = psd_commodities.yield_basis(c.code) or psd_commodities.MT_PER_HA
+    df = c.metrics
+    if basis.numerator == psd_codes.METRICS["production"]:
+        num = df.select("market_year", pl.col("production").alias("num"), "area_harvested")
+    else:  # another attribute (rice's rough production): from the long-form rows
+        rows = c.lines.filter(pl.col("attribute_id") == basis.numerator)
+        num = df.select("country_code", "market_year", "area_harvested").join(
+            rows.select("country_code", "market_year", pl.col("value").alias("num")),
+            on=["country_code", "market_year"],
+            how="left",
+        )
+    sums = num.group_by("market_year").agg(pl.col("num").sum(), pl.col("area_harvested").sum())
+    return sums.select(
+        "market_year",
+        pl.when(pl.col("area_harvested") > 0)
+        .then(pl.col("num") * basis.factor / pl.col("area_harvested"))
+        .alias("yield"),
+    )
 
 
 def _ratio(num: str, den: str) -> pl.Expr:

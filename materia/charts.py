@@ -93,26 +93,35 @@ def bar_chart(top: pl.DataFrame, title: str, x_title: str) -> Chart:
 
 
 def revision_chart(rev: pl.DataFrame, title: str, y_title: str) -> Chart:
-    """An estimate by release month: monthly ticks labelled "Nov 2022"."""
-    return Chart(
-        _chart(rev, title)
-        .mark_line(point=True, interpolate="step-after")
-        .encode(
-            x=alt.X(
-                "yearmonth(release_month):T",
-                title="PSD release",
-                axis=alt.Axis(
-                    format="%b %Y", tickCount={"interval": "month", "step": 1}, labelAngle=-45
-                ),  # fmt: skip
-            ),
-            y=alt.Y(
-                "value:Q", title=y_title, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.0f")
-            ),  # fmt: skip
-            tooltip=[
-                alt.Tooltip("yearmonth(release_month):T", title="Release", format="%b %Y"),
-                alt.Tooltip("value:Q", title=y_title, format=",.0f"),
-                alt.Tooltip("change:Q", title="Change", format="+,.0f"),
-            ],
-        )
-        .properties(height=220)
+    """An estimate in each loaded release ("Nov 2022" on the axis, only the releases
+    loaded, oldest first): a filled point where the release revised it, a hollow one where
+    it carried the earlier estimate."""
+    df = rev.sort("release_month").with_columns(
+        pl.col("release_month").dt.strftime("%b %Y").alias("release"),
+        pl.when(pl.col("revised"))
+        .then(pl.lit("revised"))
+        .otherwise(pl.lit("unchanged"))
+        .alias("status"),  # fmt: skip
     )
+    order = df["release"].to_list()
+    base = alt.Chart().encode(
+        x=alt.X("release:O", title="PSD release loaded", sort=order, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y(
+            "value:Q", title=y_title, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.0f")
+        ),  # fmt: skip
+    )
+    points = base.mark_point(size=70, opacity=1).encode(
+        fill=alt.Fill(
+            "status:N",
+            title="Estimate",
+            scale=alt.Scale(domain=["revised", "unchanged"], range=["#1f77b4", "white"]),
+        ),
+        tooltip=[
+            alt.Tooltip("release:O", title="Release"),
+            alt.Tooltip("value:Q", title=y_title, format=",.0f"),
+            alt.Tooltip("change:Q", title="Change", format="+,.0f"),
+            alt.Tooltip("status:N", title="Estimate"),
+        ],
+    )
+    layered = alt.layer(base.mark_line(), points, data=df, title=title)
+    return Chart(layered.properties(width="container", height=220, usermeta=USERMETA))

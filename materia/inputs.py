@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from materia import psd_archive
+from materia import psd_archive, psd_datasets
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import duck
 from materia.lakehouse.publications import TableRef
@@ -157,6 +157,8 @@ def load(
     for old in run.scratch.glob("step-*"):  # the previous step's files are done with
         if old != step:
             shutil.rmtree(old, ignore_errors=True)
+    for item, *_ in archives:  # an unregistered dataset is refused before any row loads
+        psd_datasets.landed(item.stem, store.url(item.key))
     total, parts = 0, []
     with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
 

@@ -26,7 +26,9 @@ CATALOG = "warehouse"  # the DuckDB catalog name models are qualified with
 # Bump when `compile` changes what it produces for the same project files.
 COMPILER_VERSION = "1"
 # Files outside the project that decide what the models compute.
-_ALSO = (ROOT / "materia" / "psd_codes.py",)
+_ALSO = tuple(
+    ROOT / "materia" / f for f in ("psd_codes.py", "psd_datasets.py", "psd_commodities.py")
+)
 
 
 def config(settings: Settings, database: Path | None = None):

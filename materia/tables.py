@@ -26,9 +26,11 @@ def number(value: float | None, decimals: int = 0, sign: bool = False) -> str:
 
 
 def decimals_for(values: list[float | None], unit: str = "") -> int:
-    """0 for big quantities, 2 below 1,000 (MMT, yields), 1 for percentages."""
+    """0 for big quantities and kg/ha, 2 below 1,000 (MMT, yields), 1 for percentages."""
     if "%" in unit:
         return 1
+    if "KG/HA" in unit.upper():
+        return 0
     present = [abs(v) for v in values if v is not None and v == v]
     return 2 if present and max(present) < 1000 else 0
 
@@ -53,7 +55,8 @@ def formats(df: pl.DataFrame, signed: tuple[str, ...] = ()) -> dict[str, Callabl
 
 def sheet_html(table: pl.DataFrame, caption: str, note: str = "") -> str:
     """A balance sheet (item, unit, value columns…) as an HTML table; each line keeps
-    one number format (percent to 1 decimal, small values to 2, the rest whole)."""
+    one number format (percent to 1 decimal, small values to 2, the rest whole); an item
+    indented with two spaces is a part of the line above it."""
     cols = [c for c in table.columns if c not in ("item", "unit")]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", "", *cols])
     body = []
@@ -64,8 +67,10 @@ def sheet_html(table: pl.DataFrame, caption: str, note: str = "") -> str:
             f'<td class="num">{number(v, d, sign=(c == "change"))}</td>'
             for c, v in zip(cols, values, strict=True)
         )
+        item = row["item"]
+        indent = ' class="part"' if item.startswith("  ") else ""  # a part of the line above
         body.append(
-            f'<tr><th scope="row">{html.escape(row["item"])}</th>'
+            f'<tr><th scope="row"{indent}>{html.escape(item.strip())}</th>'
             f'<td class="unit">{html.escape(row["unit"])}</td>{cells}</tr>'
         )
     foot = f'<p class="sheet-note">{html.escape(note)}</p>' if note else ""
@@ -84,6 +89,7 @@ table.sheet th{text-align:left;font-weight:500} table.sheet thead th{font-weight
 table.sheet td.num,table.plain td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.plain th.num{text-align:right}
 table.sheet td.unit{color:#57606a} .sheet-note{color:#9a6700}
+table.sheet th.part{padding-left:1.6rem;font-weight:400;color:#57606a}
 .wb-table{max-height:420px;overflow:auto} .wb-table table.plain{width:100%}
 </style>
 """

@@ -55,6 +55,7 @@ SERVING = (
     Output("dim_commodity", "serving.dim_commodity"),
     Output("dim_country", "serving.dim_country"),
     Output("dim_attribute", "serving.dim_attribute"),
+    Output("dim_dataset", "serving.dim_dataset"),
 )
 
 

@@ -1,10 +1,12 @@
-"""Unit conversions where USDA uses them: bushels, bales, bags, million metric tons.
+"""Unit conversions where USDA uses them: bushels, bales, bags, million metric tons, acres.
 
 PSD serves each commodity's quantities in one unit ("(1000 MT)", "(1000 60 KG BAGS)",
 "1000 480 lb. Bales", ...). `choices(code, psd_unit)` lists the units an analyst can
 show them in, the PSD unit first, each with the factor that converts a PSD value.
 Bushel weights are USDA's: wheat and soybeans 60 lb, corn (and sorghum, rye) 56 lb,
-barley 48 lb, oats 32 lb; a pound is 0.45359237 kg.
+barley 48 lb, oats 32 lb; a pound is 0.45359237 kg. A US balance sheet in bushels shows
+area in million acres and yield in bushels per acre, as WASDE's U.S. tables do
+(`us_units`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from materia.errors import MateriaError
+from materia.psd_commodities import BALE_KG, LB_KG
 
-LB_KG = 0.45359237
 # commodity code -> pounds per bushel
 BUSHEL_LB = {
     "0410000": 60,  # wheat
@@ -24,8 +26,8 @@ BUSHEL_LB = {
     "0430000": 48,  # barley
     "0452000": 32,  # oats
 }
-BALE_KG = 480 * LB_KG  # a 480-lb bale: 217.72 kg
 BAG_KG = 60.0
+ACRES_PER_HA = 1 / 0.40468564224  # an acre is 0.40468564224 ha
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,12 @@ def by_label(commodity_code: str, psd_unit: str, label: str | None) -> Unit:
             return u
     known = ", ".join(u.label for u in options)
     raise MateriaError(f"unit {label!r} does not apply to {psd_unit}: use one of {known}")
+
+
+def us_units(commodity_code: str, unit: Unit | None) -> tuple[Unit, Unit] | None:
+    """(area, yield) units of a US balance sheet whose quantities are in bushels: million
+    acres (from 1000 HA) and bushels per acre (from MT/HA); None for any other unit."""
+    bu = bushels_per_mt(commodity_code)
+    if unit is None or bu is None or unit.label != "million bushels":
+        return None
+    return Unit("million acres", ACRES_PER_HA / 1000), Unit("bushels per acre", bu / ACRES_PER_HA)

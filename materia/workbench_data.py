@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from materia import psd_codes
+from materia import psd_codes, releases
 from materia.errors import MateriaError
 from materia.lakehouse import Publication
+from materia.releases import Release
 from materia.settings import Settings
 
 OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
@@ -31,6 +32,13 @@ OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
     "dim_attribute",
 )
 VINTAGE_COLUMNS = ("country_code", "market_year", "attribute_id", "value", "release_month")
+LATEST_SCHEMA = {
+    "commodity_code": pl.String, "commodity_name": pl.String, "country_code": pl.String,
+    "country_name": pl.String, "market_year": pl.Int32, "attribute_id": pl.String,
+    "attribute_name": pl.String, "unit_description": pl.String, "value": pl.Float64,
+    "release_month": pl.Date, "dataset": pl.String, "dataset_role": pl.String,
+    "parent_country_code": pl.String,
+}  # fmt: skip
 CACHED_COMMODITIES = 3  # picks kept in memory (a commodity is a few MB at full size)
 _BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="materia-read")
 
@@ -83,14 +91,23 @@ class Reader:
 # --- a commodity --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Commodity:
-    """One commodity of one publication: its OBT rows now, its vintages when first used
-    (they are read in the background meanwhile, so the first charts need not wait)."""
+    """One commodity of one publication: its OBT rows now; its vintages and its long-form
+    latest rows (every attribute, and the breakdowns under it) when first used (they are
+    read in the background meanwhile, so the first charts need not wait).
+
+    Only primary rows make the commodity's own data (`metrics`, `lines`, `vintages`):
+    breakdown rows (EU member states under the EU's codes) are `breakdown`, never part of
+    a world. `releases` are the months the landed primary files holding it were published
+    (from the publication's archives and the dataset registry), whether or not a value
+    changed in them."""
 
     code: str
     name: str
     release: dt.date  # the newest landed release holding it
     metrics: pl.DataFrame  # obt_commodity_metrics rows
     pending_vintages: Future = field(repr=False, compare=False)  # -> VINTAGE_COLUMNS
+    pending_latest: Future | None = field(default=None, repr=False, compare=False)
+    releases: tuple[Release, ...] = ()
     attribute_ids: dict[str, str] = field(default_factory=lambda: dict(psd_codes.METRICS))
     # Frames derived from this one (world totals, …), computed once per pick.
     derived: dict = field(default_factory=dict, repr=False, compare=False)
@@ -102,18 +119,66 @@ class Commodity:
         return self.derived[key]
 
     @property
+    def latest(self) -> pl.DataFrame:
+        """fct_psd_latest rows of this commodity and of the breakdowns under it."""
+        if self.pending_latest is None:
+            return pl.DataFrame(schema=LATEST_SCHEMA)
+        return self.pending_latest.result()
+
+    @property
+    def lines(self) -> pl.DataFrame:
+        """Every attribute of the commodity's primary rows, long form (balance sheets)."""
+        return self.memo(
+            "lines",
+            lambda: self.latest.filter(
+                (pl.col("commodity_code") == self.code) & (pl.col("dataset_role") == "primary")
+            ),
+        )
+
+    @property
+    def breakdown(self) -> pl.DataFrame:
+        """Rows of breakdown datasets that split this commodity's reporting units."""
+        return self.memo(
+            "breakdown", lambda: self.latest.filter(pl.col("dataset_role") == "breakdown")
+        )
+
+    @property
     def vintages(self) -> pl.DataFrame:
-        return self.pending_vintages.result()
+        """The commodity's primary vintages: keys of breakdown rows are left out."""
+
+        def compute() -> pl.DataFrame:
+            parts = self.breakdown.filter(commodity_code=self.code)
+            v = self.pending_vintages.result()
+            if parts.height == 0:
+                return v
+            keys = parts.select("country_code", "market_year").unique()
+            return v.join(keys, on=["country_code", "market_year"], how="anti")
+
+        return self.memo("vintages", compute)
 
     @property
     def previous_release(self) -> dt.date | None:
-        """The release before `release`, as this commodity's vintages know it."""
+        """The commodity's release before `release` (None: only one is loaded)."""
+        earlier = [r.month for r in self.releases if r.month < self.release]
+        return max(earlier) if earlier else None
 
-        def compute() -> dt.date | None:
-            earlier = self.vintages.filter(pl.col("release_month") < self.release)
-            return earlier["release_month"].max() if earlier.height else None  # type: ignore[return-value]
+    def release_of(self, month: dt.date | None) -> Release | None:
+        return next((r for r in self.releases if r.month == month), None)
 
-        return self.memo("previous_release", compute)
+    def header(self, unit: str = "", **more: str) -> dict[str, str]:
+        """An export's header block: commodity, the files and release it comes from (and
+        the release compared with), its unit, and whatever `more` adds."""
+        current = self.release_of(self.release)
+        previous = self.previous_release
+        out = {
+            "Commodity": f"{self.name} ({self.code})",
+            "Dataset": ", ".join(f"{d}.zip" for d in current.datasets) if current else "",
+            "Release": f"{self.release:%B %Y}"
+            + (f" (compared with {previous:%B %Y})" if previous else " (the only one loaded)"),
+        }
+        if unit:
+            out["Unit"] = unit
+        return {**out, **more}
 
     @property
     def country_names(self) -> dict[str, str]:
@@ -197,6 +262,7 @@ class Workbench:
         where = "WHERE commodity_code = ?"
         # DuckDB works outside the GIL: the vintages arrive while the pick's first cells run.
         vintages = _BACKGROUND.submit(self._read, VINTAGES, ", ".join(VINTAGE_COLUMNS), where, [code])  # fmt: skip
+        latest = _BACKGROUND.submit(self._read_latest, code)
         metrics = self._read(OBT, "*", where + " ORDER BY country_code, market_year", [code])
         row = self.commodities().filter(commodity_code=code).row(0, named=True)
         return Commodity(
@@ -205,77 +271,42 @@ class Workbench:
             release=row["release_month"],
             metrics=metrics,
             pending_vintages=vintages,
+            pending_latest=latest,
+            releases=releases.of_commodity(self.publication.archives, code),
         )
+
+    def _read_latest(self, code: str) -> pl.DataFrame:
+        """fct_psd_latest rows of the commodity and of the breakdowns splitting it."""
+        if LATEST not in self.publication.tables:
+            return pl.DataFrame(schema=LATEST_SCHEMA)
+        cols = ", ".join(LATEST_SCHEMA)
+        where = "WHERE commodity_code = ? OR parent_commodity_code = ?"
+        df = self._read(LATEST, cols, where + " ORDER BY ALL", [code, code])
+        return df.cast(LATEST_SCHEMA)  # type: ignore[arg-type]
 
     # --- what changed in the newest release, across every commodity ------------------------
     def changes(self, codes: list[str] | None = None) -> pl.DataFrame:
-        """Every value the newest release of its commodity revised, with its previous value
-        (of every commodity, or of `codes` only).
+        """Every value the newest release of its commodity revised since the release before
+        it (of every commodity, or of `codes` only); commodities with one release loaded
+        have nothing to compare yet (`materia.releases`).
 
         (commodity_code, commodity_name, country_code, country_name, market_year,
         attribute_id, attribute_name, unit, release, previous_release, previous, current).
-        New series (no earlier value) are not revisions and are left out.
+        New series (no earlier value) and breakdown rows are not revisions: left out.
         """
         key = tuple(sorted(codes)) if codes is not None else None
         if key not in self._changes:
-            self._changes[key] = self._read_changes(key)
+            self._changes[key] = releases.read_changes(self, key)
         return self._changes[key]
 
-    def _read_changes(self, codes: tuple[str, ...] | None) -> pl.DataFrame:
-        pub, src = self.publication, self._source
-        keys = "commodity_code, country_code, market_year, attribute_id"
-        attribute_names = (
-            f"SELECT attribute_id, any_value(attribute_name) AS attribute_name "
-            f"FROM {src(DIM_ATTRIBUTE)} GROUP BY 1"
-            if DIM_ATTRIBUTE in pub.tables
-            else "SELECT NULL::VARCHAR AS attribute_id, NULL::VARCHAR AS attribute_name"
-        )
-        unit_names = (
-            f"SELECT unit_id, any_value(unit_description) AS unit FROM {src(LATEST)} GROUP BY 1"
-            if LATEST in pub.tables
-            else "SELECT NULL::VARCHAR AS unit_id, NULL::VARCHAR AS unit"
-        )
-        # `cur` (the newest release's rows, ~1 % of the table) is materialised once; the
-        # full table is only scanned, never held: a few tens of MB at full size.
-        vintages = src(VINTAGES)
-        only = f"WHERE commodity_code IN ({', '.join('?' * len(codes))})" if codes else ""
-        if codes is not None and not codes:
-            only = "WHERE false"
-        sql = f"""
-        WITH rel AS (
-          SELECT commodity_code, max(release_month) AS release
-          FROM {src(OBT)} {only} GROUP BY 1
-        ), cur AS MATERIALIZED (
-          SELECT {keys}, unit_id, value AS current, release
-          FROM {vintages} v JOIN rel USING (commodity_code)
-          WHERE v.release_month = rel.release
-        ), prev AS (
-          SELECT {keys}, arg_max(value, release_month) AS previous
-          FROM {vintages} v JOIN rel USING (commodity_code) SEMI JOIN cur USING ({keys})
-          WHERE v.release_month < rel.release
-          GROUP BY ALL
-        ), prev_release AS (
-          SELECT commodity_code, max(release_month) AS previous_release
-          FROM {vintages} v JOIN rel USING (commodity_code)
-          WHERE v.release_month < rel.release GROUP BY 1
-        ), names AS (
-          SELECT commodity_code, country_code, any_value(commodity_name) AS commodity_name,
-                 any_value(country_name) AS country_name
-          FROM {src(OBT)} GROUP BY ALL
-        )
-        SELECT commodity_code, n.commodity_name, country_code, n.country_name, market_year,
-               attribute_id, a.attribute_name, u.unit, cur.release, pr.previous_release,
-               prev.previous, cur.current
-        FROM cur
-        JOIN prev USING ({keys})
-        LEFT JOIN prev_release pr USING (commodity_code)
-        LEFT JOIN names n USING (commodity_code, country_code)
-        LEFT JOIN ({attribute_names}) a USING (attribute_id)
-        LEFT JOIN ({unit_names}) u USING (unit_id)
-        WHERE prev.previous IS DISTINCT FROM cur.current
-        ORDER BY ALL
-        """
-        return self.reader.frame(sql, list(codes or ()))
+    def compared(self) -> list[tuple[str, dt.date, dt.date]]:
+        """(commodity, newest release, the release before it) of every commodity with two
+        releases loaded: what `changes` compares."""
+        return releases.compared(self, None)
+
+    def source(self, name: str) -> str:
+        """The SQL that reads a table of this publication (MateriaError when absent)."""
+        return self._source(name)
 
 
 # --- opening, cached per publication -----------------------------------------------------

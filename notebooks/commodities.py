@@ -13,7 +13,7 @@ def _():
     import polars as pl
 
     from materia import analysis as an
-    from materia import charts, excel, tables, units, wasde
+    from materia import balance, breakdowns, charts, excel, tables, units, wasde
     from materia import settings as settings_mod
     from materia import workbench_data as wd
     from materia.errors import MateriaError
@@ -35,13 +35,14 @@ def _():
             label=label,
         )
 
-    def downloads(name, frames):
-        """Excel (one sheet per frame) and CSV (the first frame), built on click."""
+    def downloads(name, frames, header=None):
+        """Excel (one sheet per frame, each with the header block: source, dataset,
+        release, unit) and CSV (the first frame), built on click."""
         first = next(iter(frames.values()))
         return mo.hstack(
             [
                 mo.download(
-                    lambda: excel.xlsx_bytes(frames),
+                    lambda: excel.xlsx_bytes(frames, header),
                     filename=excel.file_name(*name),
                     mimetype=excel.XLSX_MIME,
                     label="Excel",
@@ -59,6 +60,8 @@ def _():
     return (
         MateriaError,
         an,
+        balance,
+        breakdowns,
         browse,
         charts,
         downloads,
@@ -87,7 +90,9 @@ def _(mo):
     # Commodities workbench
 
     USDA PSD supply and demand from the newest published run. The world is the sum of
-    every reporting country (the EU and the USSR included, as USDA counts them).
+    every reporting country of the primary files (the EU and the USSR included, as USDA
+    counts them); breakdown files (EU member states, Russia's spring and winter wheat) are
+    shown under their parent, never added to the world.
     """)
     return
 
@@ -223,7 +228,14 @@ def _(
                 wrap=True,
             ),
             mo.hstack([countries_picker, from_year, to_year], justify="start", wrap=True),
-            mo.md(f"**{c.name}**: PSD release {c.release:%b %Y}."),
+            mo.md(
+                f"**{c.name}**: PSD release {c.release:%b %Y}"
+                + (
+                    f", compared with {c.previous_release:%b %Y}."
+                    if c.previous_release
+                    else ", the only release loaded: nothing to compare yet."
+                )
+            ),
         ]
     )
     return
@@ -276,7 +288,9 @@ def _(an, c, charts, countries_picker, downloads, in_unit, metric_picker, mo, sh
                 ),
                 show(_wide, label=_title),
                 downloads(
-                    (c.name, an.METRICS[metric], _span, f"{c.release:%Y-%m}"), {_title: _wide}
+                    (c.name, an.METRICS[metric], _span, f"{c.release:%Y-%m}"),
+                    {_title: _wide},
+                    c.header(unit_of(metric)),
                 ),
             ]
         )
@@ -308,12 +322,16 @@ def _(an, c, charts, downloads, in_unit, mo, pl, show, unit, years):
         [
             mo.md(
                 f"## Top producers and exporters, {_label}\n"
-                "Shares are of the world: the sum over every reporting country. "
-                "The last row of each table is the world."
+                "Shares are of the world: the sum over every reporting country of the "
+                "primary files. The last row of each table is the world."
             ),
             mo.hstack(_charts, widths="equal", align="start"),
             mo.hstack(list(_tabs.values()), widths="equal", align="start", wrap=True),
-            downloads((c.name, "top countries", _label, f"{c.release:%Y-%m}"), _frames)
+            downloads(
+                (c.name, "top countries", _label, f"{c.release:%Y-%m}"),
+                _frames,
+                c.header(unit.label),
+            )
             if _frames
             else None,
         ]
@@ -340,6 +358,36 @@ def _(an, c, charts, mo, selected, years):
 
 
 @app.cell
+def _(breakdowns, c, downloads, mo, show, unit):
+    # Breakdown files under their parent: the parts, their sum and the parent's own value.
+    _parts = breakdowns.parents(c)
+    mo.stop(not _parts)
+    _out = []
+    for _dataset, _parent in _parts:
+        _b = breakdowns.breakdown(c, _dataset, _parent, "production", 5, unit)
+        _caption = f"{_b.title}: production ({unit.label}), release {_b.release:%b %Y}"
+        _out += [
+            show(_b.table, _caption),
+            mo.md(_b.note) if _b.note else None,
+            downloads(
+                (c.name, _b.parent_name, "breakdown", f"{_b.release:%Y-%m}"),
+                {"breakdown": _b.table},
+                c.header(unit.label, Dataset=f"{_dataset}.zip", Release=f"{_b.release:%B %Y}"),
+            ),
+        ]
+    mo.vstack(
+        [
+            mo.md(
+                "## Breakdowns\nParts of a reporting unit, from PSD's breakdown files: shown "
+                "under their parent, never added to the world."
+            ),
+            *_out,
+        ]
+    )
+    return
+
+
+@app.cell
 def _(an, c, mo):
     _ranked = an.default_countries(c, n=200)
     _names = c.country_names
@@ -355,29 +403,33 @@ def _(an, c, mo):
 
 
 @app.cell
-def _(MateriaError, bs_region, bs_years, c, downloads, mo, tables, unit, wasde):
+def _(MateriaError, balance, bs_region, bs_years, c, downloads, mo, tables, unit):
     try:
-        _bs = wasde.balance_sheet(c, bs_region.value, years=bs_years.value, unit=unit)
+        _bs = balance.balance_sheet(c, bs_region.value, years=bs_years.value, unit=unit)
     except MateriaError as _e:
         _out = mo.callout(mo.md(str(_e)), kind="warn")
     else:
-        _previous = f" (previous {_bs.previous_release:%b %Y})" if _bs.previous_release else ""
+        _previous = f" beside {_bs.previous_release:%b %Y}" if _bs.previous_release else ""
         _caption = f"{_bs.title}, PSD release {_bs.release:%b %Y}{_previous}"
         _out = mo.vstack(
             [
                 mo.Html(tables.sheet_html(_bs.table, _caption, _bs.note)),
+                mo.md(_bs.compared + ".") if _bs.compared else None,
                 downloads(
                     (c.name, _bs.region, "balance sheet", f"{c.release:%Y-%m}"),
                     {"balance sheet": _bs.table},
+                    c.header(unit.label, Region=_bs.region),
                 ),  # fmt: skip
             ]
         )
     mo.vstack(
         [
             mo.md(
-                "## Balance sheet\nBeginning stocks + production + imports = total supply = "
-                "domestic consumption + exports + ending stocks. The newest year shows the "
-                "previous release's estimate beside this one's, and the change."
+                "## Balance sheet\nEvery supply and use line PSD reports for the commodity: "
+                "supply (beginning stocks, production, imports) = total supply, use "
+                "(domestic consumption, exports, ending stocks, ...) = total distribution; "
+                "parts indented under their line. The newest year shows the previous "
+                "release's estimate beside this one's, and the change."
             ),
             mo.hstack([bs_region, bs_years], justify="start"),
             _out,
@@ -394,12 +446,18 @@ def _(an, bs_region, c, charts, metric, mo, pl, show, to_year, unit_of, wasde):
     _who = bs_region.selected_key
     _title = f"{c.name}, {_who} {an.year_label(c.code, _year)}: {an.METRICS[_m].lower()} by release"
     _most = wasde.most_revised(c, _m)
+    _loaded = ", ".join(f"{r.month:%b %Y}" for r in c.releases) or "none"
     mo.vstack(
         [
-            mo.md("## Revisions\nHow the estimate moved across the landed releases."),
+            mo.md(
+                "## Revisions\nHow the estimate moved across the releases loaded "
+                f"({_loaded}): a filled point where a release revised it."
+            ),
             charts.revision_chart(_rev, _title, an.label(_m, an.unit(c, _m)))
             if _rev.height > 1
-            else mo.md(f"{_title}: {_rev.height} release(s), no revision."),
+            else mo.md(
+                f"{_title}: only the {c.release:%B %Y} release is loaded, nothing to compare yet."
+            ),
             mo.md(
                 f"Most revised {an.METRICS[_m].lower()} estimates ({unit_of(_m) if _m not in an.QUANTITIES else an.unit(c, _m).strip('()')})"
             ),  # fmt: skip
@@ -429,7 +487,7 @@ def _(c, mo, wb):
     _attributes = dict(_all.select("attribute_name", "attribute_id").unique().sort("attribute_name").iter_rows())  # fmt: skip
     changes_commodity = mo.ui.multiselect(_commodities, label="Commodities (all when empty)")
     changes_attribute = mo.ui.multiselect(_attributes, label="Attributes (all when empty)")
-    changes_by = mo.ui.radio({"largest %": "pct", "largest absolute": "abs"}, value="largest %", label="Sort by", inline=True)  # fmt: skip
+    changes_by = mo.ui.radio({"largest absolute": "abs", "largest %": "pct"}, value="largest absolute", label="Sort by", inline=True)  # fmt: skip
     return changes_attribute, changes_by, changes_commodity
 
 
@@ -448,23 +506,37 @@ def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, p
         pl.col("country_name").alias("country"),
         pl.col("year").alias("market year"),
         pl.concat_str("attribute_name", pl.lit(" "), "unit").alias("attribute"),
+        pl.col("previous_release").dt.strftime("%b %Y").alias("previous release"),
         "previous",
+        pl.col("release").dt.strftime("%b %Y").alias("release"),
         pl.col("current").alias("this release"),
         "change",
         pl.col("change_pct").alias("change %"),
     )
+    _compared = {code for code, *_ in wb.compared()}
+    _alone = sorted(
+        n for code, n in wb.commodities().select("commodity_code", "commodity_name").iter_rows()
+        if code not in _compared
+    )  # fmt: skip
     mo.vstack(
         [
             mo.md(
-                "## What changed in this release\nEvery value the newest release of its "
-                f"commodity revised ({_top.height:,}), largest first, across every commodity and country."  # fmt: skip
+                "## What changed in this release\nEvery value each commodity's newest release "
+                f"revised since the release before it ({_top.height:,}), largest first in the "
+                "commodity's unit, across every commodity and country; both releases are named "
+                "on each row."
+                + (
+                    f" Only one release loaded, nothing to compare yet: {', '.join(_alone)}."
+                    if _alone
+                    else ""
+                )
             ),
             mo.hstack(
                 [changes_commodity, changes_attribute, changes_by], justify="start", wrap=True
             ),  # fmt: skip
             browse(_shown)
             if _top.height
-            else mo.md("No value changed: one release landed, or none revised."),  # fmt: skip
+            else mo.md("No value changed between the releases compared."),  # fmt: skip
             downloads(("what changed", wb.env, f"{_newest:%Y-%m}"), {"what changed": _shown}),
         ]
     )

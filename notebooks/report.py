@@ -10,12 +10,26 @@ def _():
     import polars as pl
 
     from materia import analysis as an
-    from materia import charts, excel, reports, tables, wasde
+    from materia import balance, breakdowns, charts, excel, reports, tables, wasde
     from materia import settings as settings_mod
     from materia import workbench_data as wd
     from materia.errors import MateriaError
 
-    return MateriaError, an, charts, excel, mo, pl, reports, settings_mod, tables, wasde, wd
+    return (
+        MateriaError,
+        an,
+        balance,
+        breakdowns,
+        charts,
+        excel,
+        mo,
+        pl,
+        reports,
+        settings_mod,
+        tables,
+        wasde,
+        wd,
+    )
 
 
 @app.cell
@@ -43,7 +57,9 @@ def _(mo, tables):
     mo.Html(
         tables.SHEET_CSS
         + "<h1>Commodities report</h1><p>USDA PSD supply and demand. The world is the sum of "
-        "every reporting country (the EU and the USSR included, as USDA counts them); "
+        "every reporting country of the primary files (the EU and the USSR included, as "
+        "USDA counts them); breakdowns (EU member states, Russia's spring and winter wheat) "
+        "are shown under their parent, never added to the world; "
         "world stocks-to-use is ending stocks / domestic consumption, a country's "
         "ending stocks / (domestic consumption + exports). Tables list the newest market "
         "years first; each has its data as a CSV download.</p>"
@@ -52,7 +68,7 @@ def _(mo, tables):
 
 
 @app.cell
-def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
+def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables, wasde, wb):
     def csv(df, *name):
         return mo.download(
             excel.csv_bytes(df),
@@ -63,14 +79,30 @@ def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
 
     def sheet(c, region):
         try:
-            bs = wasde.balance_sheet(c, region, years=plan.years)
+            bs = balance.balance_sheet(c, region, years=plan.years)
         except MateriaError as e:  # e.g. a series without supply and use
             return [mo.md(f"{e}.")]
         caption = f"{bs.region}: supply and demand {an.in_parens(an.quantity_unit(c))}"
         return [
             mo.Html(tables.sheet_html(bs.table, caption, bs.note)),
+            mo.md(bs.compared + ".") if bs.compared else None,
             csv(bs.table, c.name, bs.region, "balance sheet", c.release.strftime("%Y-%m")),
         ]
+
+    def parts(c, unit):
+        out = []
+        for dataset, parent in breakdowns.parents(c):
+            b = breakdowns.breakdown(c, dataset, parent, "production", plan.years)
+            out += [
+                mo.Html(
+                    tables.html_table(
+                        b.table, f"{b.title}: production {unit}, release {b.release:%B %Y}"
+                    )
+                ),  # fmt: skip
+                mo.md(b.note) if b.note else None,
+                csv(b.table, c.name, b.parent_name, "breakdown", b.release.strftime("%Y-%m")),
+            ]
+        return out
 
     def section(code):
         c = wb.commodity(code)
@@ -86,6 +118,7 @@ def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
             else:
                 parts.append(mo.md(f"No {c.name} data for country {cc}."))
         changed = wasde.what_changed(wb.changes(plan.commodities), [code], n=None)
+        since = f"{c.previous_release:%B %Y}" if c.previous_release else ""
         if changed.height:
             shown = changed.select(
                 pl.col("country_name").alias("country"),
@@ -100,13 +133,19 @@ def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
                 mo.Html(
                     tables.html_table(
                         shown.head(10),
-                        f"What changed in the {c.release:%B %Y} release (largest of {changed.height:,})",
+                        f"What changed in the {c.release:%B %Y} release since {since} (largest of {changed.height:,})",
                     )
                 ),  # fmt: skip
                 csv(shown, c.name, "what changed", stamp),
             ]
+        elif c.previous_release is None:
+            parts.append(
+                mo.md(
+                    f"Only the {c.release:%B %Y} release of {c.name} is loaded: nothing to compare yet."
+                )  # fmt: skip
+            )
         else:
-            parts.append(mo.md(f"The {c.release:%B %Y} release changed no {c.name} value."))
+            parts.append(mo.md(f"The {c.release:%B %Y} release changed no {c.name} value since {since}."))  # fmt: skip
         metric = "production" if an.has_data(c, "production") else "imports"
         if not an.has_data(c, metric):
             parts.append(mo.md(f"No production or imports of {c.name} to rank."))
@@ -145,6 +184,7 @@ def _(MateriaError, an, charts, excel, mo, pl, plan, tables, wasde, wb):
             ),  # fmt: skip
             mo.Html(tables.html_table(wide, f"{an.label(metric, unit)}, newest first")),
             csv(wide, c.name, an.METRICS[metric], stamp),
+            *parts(c, an.in_parens(unit)),
         ]
         return mo.vstack(parts)
 

@@ -21,6 +21,7 @@ MODELS = {
     "raw.psd_alldata",
     "staging.stg_psdalldata__commodity",
     "cleaned.cln_psd_latest",
+    "cleaned.cln_psd_dataset",
     "cleaned.cln_psdalldata__commodity_pivoted",
     "serving.obt_commodity_metrics",
     "serving.fct_psd_latest",
@@ -28,6 +29,7 @@ MODELS = {
     "serving.dim_commodity",
     "serving.dim_country",
     "serving.dim_attribute",
+    "serving.dim_dataset",
 }
 
 

@@ -1,13 +1,14 @@
-"""materia.wasde on the generated releases, published by the real pipeline: balance sheets
-with the previous release beside this one, revisions, and what a release changed.
-Expected values come from testsupport/lakehouse_fixture.py's rows, summed in Python."""
+"""materia.wasde on the generated releases, published by the real pipeline: how an estimate
+moved across the loaded releases, and what each commodity's newest release changed since
+the one before it. Expected values come from testsupport/lakehouse_fixture.py's rows,
+summed in Python."""
 
 from __future__ import annotations
 
 import pytest
 
 from materia import analysis as an
-from materia import units, wasde
+from materia import wasde
 from materia import workbench_data as wd
 from materia.errors import MateriaError
 from testsupport import lakehouse_fixture as fx
@@ -28,72 +29,6 @@ def _sum(commodity, year, attr, release=None, country=None):
     )
 
 
-def _rows(bs) -> dict[str, dict]:
-    return {r["item"]: r for r in bs.table.iter_rows(named=True)}
-
-
-def test_world_balance_sheet_has_the_previous_release_beside_this_one(wb):
-    corn = wb.commodity("Corn")
-    bs = wasde.balance_sheet(corn, an.WORLD, years=3)
-    assert (bs.region, bs.title) == ("World", "Corn: World supply and demand")
-    assert bs.value_columns == ["2020/21", "2021/22", "2022/23 Oct", "2022/23 Nov", "change"]
-    rows = _rows(bs)
-    assert list(rows) == [
-        "Area harvested", "Yield", "Beginning stocks", "Production", "Imports",
-        "Total supply", "Feed", "Domestic consumption", "Exports", "Ending stocks",
-        "Stocks-to-use",
-    ]  # fmt: skip
-    prod = rows["Production"]
-    assert prod["2022/23 Oct"] == _sum(fx.CORN, 2022, "028", "2022-10")
-    assert prod["2022/23 Nov"] == _sum(fx.CORN, 2022, "028", "2022-11")
-    assert prod["change"] == prod["2022/23 Nov"] - prod["2022/23 Oct"] != 0
-    assert prod["2020/21"] == _sum(fx.CORN, 2020, "028")
-    stu = rows["Stocks-to-use"]
-    assert stu["unit"] == "%"
-    assert stu["2022/23 Oct"] == pytest.approx(
-        100 * _sum(fx.CORN, 2022, "176", "2022-10") / _sum(fx.CORN, 2022, "125", "2022-10")
-    )
-    assert rows["Yield"]["2021/22"] == pytest.approx(
-        _sum(fx.CORN, 2021, "028") / _sum(fx.CORN, 2021, "004")
-    )
-    assert bs.note == ""  # the world's sheet balances
-
-
-def test_country_sheets_units_and_usdas_own_imbalances(wb):
-    wheat = wb.commodity("Wheat")
-    eu = wasde.balance_sheet(wheat, "E4", years=2)
-    rows = _rows(eu)
-    assert eu.region == "European Union"
-    # 2021/22 was revised in the newest release; the sheet shows this release's value.
-    assert rows["Production"]["2021/22"] == 138_200
-    us = fx.sheets()[(fx.WHEAT, "US", 2022)]
-    got = _rows(wasde.balance_sheet(wheat, "US"))["Stocks-to-use"]["2022/23 Nov"]
-    assert got == pytest.approx(100 * us["176"] / (us["125"] + us["088"]))
-
-    bushels = units.by_label(fx.WHEAT, "(1000 MT)", "million bushels")
-    in_bu = _rows(wasde.balance_sheet(wheat, an.WORLD, unit=bushels))
-    in_mt = _rows(wasde.balance_sheet(wheat, an.WORLD))
-    assert in_bu["Production"]["unit"] == "million bushels"
-    assert in_bu["Production"]["2021/22"] == pytest.approx(
-        in_mt["Production"]["2021/22"] * 1000 / (60 * 0.45359237) / 1000
-    )
-    assert in_bu["Yield"]["2021/22"] == in_mt["Yield"]["2021/22"]  # not a quantity
-
-    corn = wb.commodity("Corn")
-    argentina = wasde.balance_sheet(corn, "AR", years=5)
-    assert "Does not balance in USDA's numbers: 2019/20" in argentina.note
-    assert "supply minus distribution is -3.0" in argentina.note and "(1000 MT)" in argentina.note
-    assert wasde.imbalances(corn).select("country_code", "market_year").rows() == [("AR", 2019)]
-    with pytest.raises(MateriaError, match="no Corn data for country 'XX'"):
-        wasde.balance_sheet(corn, "XX")
-
-
-def test_a_commodity_with_one_release_has_no_previous_column(wb):
-    beef = wasde.balance_sheet(wb.commodity("Meat, Beef and Veal"), an.WORLD, years=2)
-    assert beef.value_columns == ["2022", "2023"]  # calendar years, no "change"
-    assert "Yield" not in beef.table["item"].to_list()
-
-
 def test_revisions_of_a_country_and_of_the_world(wb):
     coffee = wb.commodity("Coffee, Green")
     rev = wasde.revisions(coffee, "BR", 2023)
@@ -111,6 +46,21 @@ def test_revisions_of_a_country_and_of_the_world(wb):
     assert (top["country_name"], top["year"], top["latest"]) == ("European Union", "2021/22", 138_200)  # fmt: skip
     with pytest.raises(MateriaError, match="derived"):
         wasde.revisions(coffee, "BR", 2023, "stocks_to_use")
+
+
+def test_revisions_mark_every_loaded_release_even_one_that_changed_nothing(wb):
+    # China's wheat is not revised in November: the estimate is carried, marked unchanged.
+    wheat = wb.commodity("Wheat")
+    rev = wasde.revisions(wheat, "CH", 2022)
+    assert [d.isoformat() for d in rev["release_month"]] == ["2022-10-01", "2022-11-01"]
+    assert rev["revised"].to_list() == [True, False]
+    assert rev["change"].to_list() == [None, 0.0]
+    assert [r.month.isoformat() for r in wheat.releases] == ["2022-10-01", "2022-11-01"]
+    assert wheat.releases[-1].datasets == ("psd_grains_pulses_csv",)
+    # The EU member states (a breakdown file of 2022-11) are no release of wheat's own.
+    beef = wb.commodity("Meat, Beef and Veal")
+    assert [r.month.isoformat() for r in beef.releases] == ["2022-10-01"]
+    assert beef.previous_release is None
 
 
 def _changed_in_python() -> dict[tuple, tuple[float, float]]:
@@ -143,18 +93,21 @@ def test_what_changed_lists_every_revision_of_the_newest_releases(wb):
         "Coffee, Green", "Brazil", "Production", "(1000 60 KG BAGS)",
     )  # fmt: skip
 
-    by_pct = wasde.what_changed(changes, n=None)
-    assert by_pct["change_pct"].abs().is_sorted(descending=True)
-    by_abs = wasde.what_changed(changes, by="abs", n=3)
+    # By default the largest absolute change in the commodity's unit comes first; the
+    # percentage is a choice (it puts small series first).
+    by_abs = wasde.what_changed(changes, n=3)
     assert by_abs.height == 3 and by_abs["change"].abs().is_sorted(descending=True)
     assert by_abs["change"].abs()[0] == max(abs(b - a) for a, b in got.values())
-    only = wasde.what_changed(changes, [fx.COFFEE], ["028"], n=None)
+    by_pct = wasde.what_changed(changes, by="pct", n=None)
+    assert by_pct["change_pct"].abs().is_sorted(descending=True)
+    only = wasde.what_changed(changes, [fx.COFFEE], ["028"], by="pct", n=None)
     coffee = sorted(
         ((cc, a, b) for (c, cc, _, at), (a, b) in got.items() if (c, at) == (fx.COFFEE, "028")),
         key=lambda t: -abs(t[2] / t[1] - 1),
     )
     assert only.select("country_code", "previous", "current").rows() == coffee
-    assert set(only["year"]) == {"2023/24"} and len(coffee) == 2
+    # PSD's coffee Market_Year 2023 is USDA's 2022/23.
+    assert set(only["year"]) == {"2022/23"} and len(coffee) == 2
     with pytest.raises(MateriaError, match="sort what changed by 'abs' or 'pct'"):
         wasde.what_changed(changes, by="size")
 
@@ -164,3 +117,8 @@ def test_what_changed_of_some_commodities_only(wb):
     assert set(some["commodity_code"]) == {fx.COFFEE}
     assert some.equals(wb.changes().filter(commodity_code=fx.COFFEE))
     assert wb.changes([]).height == 0
+    # Beef has one release loaded: nothing to compare, so nothing "changed".
+    assert wb.changes([fx.BEEF]).height == 0
+    assert {code for code, *_ in wb.compared()} == {fx.CORN, fx.WHEAT, fx.COFFEE}
+    # The EU member states loaded beside the grains are not revisions of wheat or corn.
+    assert not set(wb.changes()["country_code"]) & {"FR", "GM", "PL"}

@@ -2,7 +2,8 @@
 
 `releases()` writes small PSD releases exactly like USDA's (testsupport.psd_fixtures):
 grains (corn, wheat) in 2022-10 and 2022-11, coffee in 2022-06 and 2022-12, livestock
-(beef: no area, no yield) in 2022-10. `published` serves them from the loopback PSD
+(beef: no area, no yield) in 2022-10, and the EU member states of the grains release
+(`psd_eu_area_prod_csv.zip`, a breakdown) in 2022-11. `published` serves them from the loopback PSD
 server, lands them with `materia extract psd` and publishes prod with `materia
 transform`, once per test session, so the notebook always reads what the transform
 really publishes (nothing here knows the serving schema).
@@ -26,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from materia.settings import Settings
-from testsupport.psd_fixtures import PsdRow, archive_layout
+from testsupport.psd_fixtures import EU_FILE, PsdRow, archive_layout, eu_breakdown_rows
 
 # attribute id -> (description, unit kind); "q" takes the commodity's quantity unit.
 ATTRIBUTES = {
@@ -58,6 +59,9 @@ RELEASES = {  # dataset -> release months, oldest first
     "psd_grains_pulses_csv.zip": ("2022-10", "2022-11"),
     "psd_coffee_csv.zip": ("2022-06", "2022-12"),
     "psd_livestock_csv.zip": ("2022-10",),
+    # A breakdown beside them: EU member states under the EU's wheat and corn codes
+    # (built like PSD Online's file); it must change no world total.
+    EU_FILE: ("2022-11",),
 }
 DATASETS = ",".join(RELEASES)
 COUNTRY_NAMES = {
@@ -201,6 +205,8 @@ def sheets(release: str | None = None) -> dict[tuple[str, str, int], dict[str, f
 
 def rows(dataset: str, release: str) -> list[PsdRow]:
     """The PSD rows of one dataset's release, stamped like USDA's files."""
+    if dataset == EU_FILE:  # the member states of the grains release's EU rows
+        return eu_breakdown_rows(rows("psd_grains_pulses_csv.zip", release))
     year, month = int(release[:4]), release[5:]
     current = sheets(release)
     out = []
@@ -279,9 +285,12 @@ def build(home: Path, environ: dict[str, str] | None = None) -> Settings:
 # FixtureDef, so the memo (not pytest's session scope) is what shares the lakehouse.
 _BUILT: dict[str, Settings] = {}
 SHARED_PSD = Path(__file__).resolve().parents[2] / "shared" / "data" / "psd"
-# Coffee (two releases: the 64,300 → 62,600 revision), cotton, and grains (the world
-# totals of the data README).
-REAL_DATASETS = "psd_coffee_csv.zip,psd_cotton_csv.zip,psd_grains_pulses_csv.zip"
+# Coffee (two releases: the 64,300 → 62,600 revision), cotton, grains (the world totals
+# of the data README) and livestock, with the real Russia breakdown (2025-11) beside them.
+REAL_DATASETS = (
+    "psd_coffee_csv.zip,psd_cotton_csv.zip,psd_grains_pulses_csv.zip,psd_livestock_csv.zip,"
+    "psd_russiabreakdown_area_prod_csv.zip"
+)
 
 
 @pytest.fixture(scope="session")
@@ -304,5 +313,5 @@ def real_published(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         pytest.skip(f"real PSD data not found at {SHARED_PSD} (needs ../shared/data/psd)")
     if "real" not in _BUILT:
         home = tmp_path_factory.mktemp("real") / "home"
-        _BUILT["real"] = land_and_publish(home, SHARED_PSD, REAL_DATASETS, "2022-12-31", "2022-06")
+        _BUILT["real"] = land_and_publish(home, SHARED_PSD, REAL_DATASETS, "2025-11-30", "2022-06")
     return _BUILT["real"]

@@ -12,6 +12,8 @@ codes, Value with 4 decimals, CRLF line ends, ASCII.
 the way PSD Online publishes it. `large_rows()` streams rows for big files (benchmarks).
 The fault helpers write broken archives: `corrupt_zip`, `wrong_header_zip`,
 `truncated_zip`, `two_member_zip` (bytes-level twins are used by the test server).
+`eu_breakdown_rows(primary)` builds the EU member-state breakdown file PSD Online
+publishes beside a primary release (`psd_eu_area_prod_csv.zip`).
 """
 
 from __future__ import annotations
@@ -229,6 +231,53 @@ def revise(
         elif r.market_year == newest:
             r = r._replace(calendar_year=year, month=month)
         out.append(r)
+    return out
+
+
+# --- a breakdown file -------------------------------------------------------------------
+# Member states PSD Online's EU breakdown lists, with a share of the EU's area and
+# production (the last takes the remainder, so the members add up to the EU exactly).
+EU_MEMBERS: dict[str, list[tuple[str, str, float]]] = {
+    "default": [
+        ("FR", "France", 0.27), ("GM", "Germany", 0.17), ("PL", "Poland", 0.10),
+        ("RO", "Romania", 0.08), ("SP", "Spain", 0.06), ("IT", "Italy", 0.05),
+        ("BU", "Bulgaria", 0.05), ("HU", "Hungary", 0.0),
+    ],
+    "2631000": [("GR", "Greece", 0.8), ("SP", "Spain", 0.18), ("BU", "Bulgaria", 0.0)],
+}  # fmt: skip
+EU_FILE = "psd_eu_area_prod_csv.zip"
+
+
+def eu_breakdown_rows(
+    primary: Iterable[PsdRow], members: Mapping[str, list[tuple[str, str, float]]] = EU_MEMBERS
+) -> list[PsdRow]:
+    """The rows of an EU member-state file built like PSD Online's `psd_eu_area_prod_csv.zip`
+    for the EU (E4) rows of a primary release: member states (FR, GM, ...) under the same
+    commodity codes as the EU row, area harvested (004), production (028) and yield (184),
+    each with the EU row's stamp; per commodity, year and attribute the members add up to
+    the EU's value exactly (`members`: commodity code -> (code, name, share); the last
+    member takes the remainder)."""
+    eu_rows = [r for r in primary if r.country_code == "E4"]
+    eu = {r.key: r for r in eu_rows if r.attribute_id in ("004", "028")}
+    eu_yield = {(r.commodity_code, r.market_year): r for r in eu_rows if r.attribute_id == "184"}
+    out: list[PsdRow] = []
+    for (code, *_), parent in sorted(eu.items()):
+        shares = members.get(code, members["default"])
+        rest = parent.value
+        for i, (cc, name, share) in enumerate(shares):
+            value = rest if i == len(shares) - 1 else float(round(parent.value * share))
+            rest -= value
+            out.append(parent._replace(country_code=cc, country_name=name, value=value))
+    by_key = {r.key: r for r in out}
+    for r in list(out):  # yield = production / area, in the EU's own yield unit
+        area = by_key.get((r.commodity_code, r.country_code, r.market_year, "004"))
+        if r.attribute_id != "028" or area is None or not area.value:
+            continue
+        parent_yield = eu_yield.get((r.commodity_code, r.market_year))
+        unit_id, unit = (parent_yield.unit_id, parent_yield.unit_description) if parent_yield else ("26", "(MT/HA)")  # fmt: skip
+        kg = unit == "(KG/HA)"
+        value = round(r.value * (217.7243 if kg else 1.0) / area.value, 0 if kg else 2)
+        out.append(r._replace(attribute_id="184", attribute_description="Yield", unit_id=unit_id, unit_description=unit, value=value))  # fmt: skip
     return out
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from materia import psd_archive
+from materia import psd_archive, psd_datasets
 from materia.errors import MateriaError
 from materia.extract.sources import (  # noqa: F401  (safe_etag: part of this module's API)
     Progress,
@@ -210,6 +210,7 @@ def _check_dataset(name: str) -> str:
         raise MateriaError(
             f"dataset must be a PSD file name like psd_alldata_csv.zip, got {name!r}"
         )
+    psd_datasets.dataset(name)  # an unregistered file is refused before anything lands
     return name
 
 

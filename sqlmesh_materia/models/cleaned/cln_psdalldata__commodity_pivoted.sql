@@ -1,6 +1,7 @@
 /* cleaned.cln_psdalldata__commodity_pivoted: the newest key metrics as columns.
 
-One row per commodity, country and market year from cleaned.cln_psd_latest, with each
+One row per commodity, country and market year of the primary datasets' rows of
+cleaned.cln_psd_latest (breakdown rows never enter it: its rows sum to the world), with each
 metric materia names (macros/psd_metrics.py, keyed on attribute ids) as a DOUBLE column
 next to its unit, e.g. production and production_unit '(1000 60 KG BAGS)'. */
 MODEL (
@@ -24,7 +25,7 @@ SELECT
   @pivot_metrics()
 FROM cleaned.cln_psd_latest
 WHERE
-  attribute_id IN @metric_ids()
+  attribute_id IN @metric_ids() AND dataset_role = 'primary'
 GROUP BY
   commodity_code,
   country_code,

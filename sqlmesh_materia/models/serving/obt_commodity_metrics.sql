@@ -4,7 +4,8 @@ One row per commodity, country and market year from the newest landed release th
 contains the commodity: names, units, release_month, the pivoted key metrics, and
 derived ratios. Every PSD country counts toward the world: the EU (E2 to 1998, E4 from
 1999) and the USSR (UR to 1986) are the sole reporting units for their members in their
-years, so the world is the sum of every row, which reproduces USDA's world totals. */
+years, so the world is the sum of every row, which reproduces USDA's world totals. Rows of
+breakdown datasets (EU member states, Russia's spring and winter wheat) never reach it. */
 MODEL (
   name serving.obt_commodity_metrics,
   kind FULL,
@@ -13,7 +14,8 @@ MODEL (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
     unique_grain(columns := (commodity_code, country_code, market_year)),
     yield_in_range,
-    no_negative_production_obt
+    no_negative_production_obt,
+    obt_primary_only
   ),
   description 'Newest key metrics per commodity, country and market year with units and derived stocks_to_use, net_exports, production_yoy_pct and share_of_world_production.'
 );
