@@ -37,7 +37,7 @@ class Breakdown:
 
     @property
     def title(self) -> str:
-        return f"{self.parent_name}: {psd_datasets.dataset(self.dataset).title}"
+        return psd_datasets.dataset(self.dataset).title  # it names the parent
 
 
 def parents(c: Commodity) -> list[tuple[str, str]]:

@@ -99,7 +99,7 @@ _FILES: tuple[Dataset, ...] = (
     ),
     Dataset(
         "psd_russiabreakdown_area_prod_csv.zip",
-        "Russia: spring and winter wheat area and production",
+        "Russia's spring and winter wheat: area and production",
         BREAKDOWN,
         ("grains",),
         ("(1000 HA)", "(1000 MT)"),

@@ -365,7 +365,7 @@ def _(breakdowns, c, downloads, mo, show, unit):
     _out = []
     for _dataset, _parent in _parts:
         _b = breakdowns.breakdown(c, _dataset, _parent, "production", 5, unit)
-        _caption = f"{_b.title}: production ({unit.label}), release {_b.release:%b %Y}"
+        _caption = f"{_b.title}, release {_b.release:%b %Y}: production ({unit.label})"
         _out += [
             show(_b.table, _caption),
             mo.md(_b.note) if _b.note else None,
@@ -506,25 +506,27 @@ def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, p
         pl.col("country_name").alias("country"),
         pl.col("year").alias("market year"),
         pl.concat_str("attribute_name", pl.lit(" "), "unit").alias("attribute"),
-        pl.col("previous_release").dt.strftime("%b %Y").alias("previous release"),
+        pl.concat_str(
+            pl.col("previous_release").dt.strftime("%b %Y"),
+            pl.lit(" → "),
+            pl.col("release").dt.strftime("%b %Y"),
+        ).alias("releases"),
         "previous",
-        pl.col("release").dt.strftime("%b %Y").alias("release"),
         pl.col("current").alias("this release"),
         "change",
         pl.col("change_pct").alias("change %"),
     )
-    _compared = {code for code, *_ in wb.compared()}
-    _alone = sorted(
-        n for code, n in wb.commodities().select("commodity_code", "commodity_name").iter_rows()
-        if code not in _compared
-    )  # fmt: skip
+    _names = dict(wb.commodities().select("commodity_code", "commodity_name").iter_rows())
+    _pairs = {code: (new, old) for code, new, old in wb.compared()}
+    _which = "; ".join(f"{_names[k]}: {n:%b %Y} against {o:%b %Y}" for k, (n, o) in sorted(_pairs.items(), key=lambda kv: _names[kv[0]]))  # fmt: skip
+    _alone = sorted(n for k, n in _names.items() if k not in _pairs)
     mo.vstack(
         [
             mo.md(
                 "## What changed in this release\nEvery value each commodity's newest release "
                 f"revised since the release before it ({_top.height:,}), largest first in the "
-                "commodity's unit, across every commodity and country; both releases are named "
-                "on each row."
+                f"commodity's unit, across every commodity and country. Releases compared: "
+                f"{_which or 'none'}."
                 + (
                     f" Only one release loaded, nothing to compare yet: {', '.join(_alone)}."
                     if _alone
@@ -534,10 +536,14 @@ def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, p
             mo.hstack(
                 [changes_commodity, changes_attribute, changes_by], justify="start", wrap=True
             ),  # fmt: skip
-            browse(_shown)
+            browse(_shown.drop("releases"))  # named above; in the downloads on each row
             if _top.height
             else mo.md("No value changed between the releases compared."),  # fmt: skip
-            downloads(("what changed", wb.env, f"{_newest:%Y-%m}"), {"what changed": _shown}),
+            downloads(
+                ("what changed", wb.env, f"{_newest:%Y-%m}"),
+                {"what changed": _shown},
+                {"Releases compared": _which or "none"},
+            ),
         ]
     )
     return

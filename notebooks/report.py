@@ -89,14 +89,14 @@ def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables
             csv(bs.table, c.name, bs.region, "balance sheet", c.release.strftime("%Y-%m")),
         ]
 
-    def parts(c, unit):
+    def drilldown(c, unit):
         out = []
         for dataset, parent in breakdowns.parents(c):
             b = breakdowns.breakdown(c, dataset, parent, "production", plan.years)
             out += [
                 mo.Html(
                     tables.html_table(
-                        b.table, f"{b.title}: production {unit}, release {b.release:%B %Y}"
+                        b.table, f"{b.title}, release {b.release:%B %Y}: production {unit}"
                     )
                 ),  # fmt: skip
                 mo.md(b.note) if b.note else None,
@@ -184,7 +184,7 @@ def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables
             ),  # fmt: skip
             mo.Html(tables.html_table(wide, f"{an.label(metric, unit)}, newest first")),
             csv(wide, c.name, an.METRICS[metric], stamp),
-            *parts(c, an.in_parens(unit)),
+            *drilldown(c, an.in_parens(unit)),
         ]
         return mo.vstack(parts)
 

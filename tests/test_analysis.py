@@ -13,6 +13,7 @@ import io
 import zipfile
 from collections import defaultdict
 
+import polars as pl
 import pytest
 
 from materia import analysis as an
@@ -186,3 +187,105 @@ def test_real_brazil_coffee_and_us_cotton(real_published):
     cotton = real.commodity("Cotton")
     assert an.time_series(cotton, ["US"], "production", (2022, 2022))["value"].to_list() == [14_031]  # fmt: skip
     assert an.quantity_unit(cotton) == "1000 480 lb. Bales"
+
+
+def test_market_year_labels_follow_each_groups_rule(wb):
+    # PSD's coffee Market_Year 2023 is USDA's 2022/23; grains' 2022 is 2022/23; livestock
+    # and dairy are calendar years (materia/psd_commodities.py cites USDA for each).
+    coffee = wb.commodity("Coffee, Green")
+    ts = an.time_series(coffee, ["BR"], "production", (2022, 2023))
+    assert an.wide_series(coffee, ts)["market_year"].to_list() == ["2022/23", "2021/22"]
+    labels = {
+        ("0711100", 2023): "2022/23",  # coffee
+        ("0410000", 2022): "2022/23",  # wheat
+        ("0412000", 2025): "2025/26",  # spring wheat, a breakdown of wheat
+        ("2631000", 2022): "2022/23",  # cotton
+        ("2222000", 2022): "2022/23",  # soybeans
+        ("0612000", 2022): "2022/23",  # sugar
+        ("0111000", 2022): "2022",  # beef
+        ("0011000", 2023): "2023",  # cattle numbers
+        ("0223000", 2022): "2022",  # fluid milk
+        ("0571120", 2022): "2022/23",  # oranges
+    }
+    assert {k: an.year_label(*k) for k in labels} == labels
+
+
+def test_a_breakdown_beside_the_grains_changes_no_world_and_drills_down_under_its_parent(wb):
+    # The fixture lands EU member states (psd_eu_area_prod_csv.zip, 2022-11) under the EU's
+    # wheat and corn codes; the world and the EU's share are as if it were not there.
+    from materia import breakdowns
+
+    wheat = wb.commodity("Wheat")
+    assert set(wheat.metrics["country_code"]) == {cc for (c, cc, _) in fx.sheets() if c == fx.WHEAT}
+    top = an.top_countries(wheat, "production", 2022, n=100)
+    assert "France" not in top["country_name"].to_list()
+    assert top.row(-1, named=True)["value"] == _world(fx.WHEAT, 2022, "028")
+    eu = top.filter(country_code="E4").row(0, named=True)
+    assert eu["world_share"] == pytest.approx(
+        fx.sheets()[(fx.WHEAT, "E4", 2022)]["028"] / _world(fx.WHEAT, 2022, "028")
+    )
+    assert breakdowns.parents(wheat) == [("psd_eu_area_prod_csv", "E4")]
+    b = breakdowns.breakdown(wheat, "psd_eu_area_prod_csv", "E4", "production", years=2)
+    rows = {r["part"]: r for r in b.table.iter_rows(named=True)}
+    eu_2022 = fx.sheets()[(fx.WHEAT, "E4", 2022)]["028"]
+    assert rows["Sum of the parts"]["2022/23"] == rows["European Union (Nov 2022)"]["2022/23"] == eu_2022  # fmt: skip
+    assert {"France", "Germany", "Poland"} <= set(rows)
+    assert b.note == ""  # the parts and the parent come from the same release
+    assert b.title == "EU member states: area and production"
+    with pytest.raises(MateriaError, match="breakdowns hold"):
+        breakdowns.breakdown(wheat, "psd_eu_area_prod_csv", "E4", "exports")
+
+
+# --- the real shared releases, continued --------------------------------------------------------
+@pytest.mark.slow
+def test_real_coffee_label_cotton_and_rice_world_yields(real_published, shared_psd_dir):
+    real = wd.open_workbench(real_published)
+    # The June 2022 coffee release can only hold 2022/23 forecasts: its Market_Year 2023
+    # sums to USDA's June 2022 world figures for 2022/23 (consumption 167.04, exports
+    # 141.56, ending stocks 34.70 million bags) and holds Brazil's 64.3 million.
+    path = shared_psd_dir / "archives" / "2022" / "06" / "psd_coffee_csv.zip"
+    sums: dict[str, float] = defaultdict(float)
+    with zipfile.ZipFile(path) as zf, zf.open(zf.namelist()[0]) as raw:
+        for r in csv.DictReader(io.TextIOWrapper(raw, "ascii")):
+            if r["Market_Year"] == "2023":
+                sums[r["Attribute_ID"]] += float(r["Value"])
+                if (r["Country_Code"], r["Attribute_ID"]) == ("BR", "028"):
+                    sums["BR"] = float(r["Value"])
+    assert (sums["125"], sums["088"], sums["176"], sums["BR"]) == (167_040, 141_564, 34_704, 64_300)
+    assert an.year_label("0711100", 2023) == "2022/23"
+    coffee = real.commodity("Coffee, Green")
+    assert an.wide_series(coffee, an.time_series(coffee, ["BR"], "production", (2023, 2023)))["market_year"].to_list() == ["2022/23"]  # fmt: skip
+    # Cotton: the world's yield in kg/ha, production (480-lb bales) x 217.72 kg / area.
+    cotton = real.commodity("Cotton")
+    w = an.world(cotton).filter(market_year=2022).row(0, named=True)
+    assert w["yield"] == pytest.approx(w["production"] * 217.72 / w["area_harvested"], rel=0.01)
+    assert 700 < w["yield"] < 900 and an.unit(cotton, "yield") == "(KG/HA)"
+    us = cotton.metrics.filter(country_code="US", market_year=2022).row(0, named=True)
+    assert us["yield"] == 959 and us["yield_unit"] == "(KG/HA)"
+    # Rice: the world's yield on the rough basis of the country yields (not milled).
+    rice = real.commodity("Rice, Milled")
+    wr = an.world(rice).filter(market_year=2022).row(0, named=True)
+    rough = rice.lines.filter((pl.col("attribute_id") == "054") & (pl.col("market_year") == 2022))["value"].sum()  # fmt: skip
+    assert wr["yield"] == pytest.approx(rough / wr["area_harvested"])
+    assert wr["yield"] > 1.4 * wr["production"] / wr["area_harvested"]  # milled would be ~2/3
+    assert an.unit(rice, "yield") == "(MT/HA, rough basis)"
+
+
+@pytest.mark.slow
+def test_real_russia_breakdown_beside_the_shared_releases(real_published):
+    """The real 2025-11 Russia breakdown loads beside the 2022 releases: world wheat and
+    Russia unchanged, spring and winter wheat reachable under Russia's wheat."""
+    from materia import breakdowns
+
+    real = wd.open_workbench(real_published)
+    assert "Wheat, Spring" not in real.commodities()["commodity_name"].to_list()
+    wheat = real.commodity("Wheat")
+    assert an.world(wheat).filter(market_year=2022)["production"][0] == 782_675
+    assert wheat.metrics.filter(country_code="RS", market_year=2022)["production"][0] == 91_000
+    assert breakdowns.parents(wheat) == [("psd_russiabreakdown_area_prod_csv", "RS")]
+    b = breakdowns.breakdown(wheat, "psd_russiabreakdown_area_prod_csv", "RS", years=4)
+    rows = {r["part"]: r for r in b.table.iter_rows(named=True)}
+    assert (rows["Wheat, Spring"]["2025/26"], rows["Wheat, Winter"]["2025/26"]) == (25_000, 61_500)
+    assert rows["Sum of the parts"]["2025/26"] == 86_500
+    assert rows["Russia (Nov 2022)"]["2022/23"] == 91_000  # the parent's own release
+    assert "November 2025 release" in b.note and "November 2022 release" in b.note

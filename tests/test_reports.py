@@ -89,8 +89,13 @@ def test_default_report_covers_the_majors_with_world_sheets_and_csvs(published, 
     assert "<th>2022/23 Oct</th><th>2022/23 Nov</th><th>change</th>" in corn
     before, after = _world(fx.CORN, 2022, "028", "2022-10"), _world(fx.CORN, 2022, "028")
     assert f'<td class="num">{before:,.0f}</td><td class="num">{after:,.0f}</td><td class="num">{after - before:+,.0f}</td>' in corn  # fmt: skip
-    assert "What changed in the November 2022 release" in corn
-    assert "The October 2022 release changed no Meat, Beef and Veal value." in sections["Meat, Beef and Veal"]  # fmt: skip
+    assert "What changed in the November 2022 release since October 2022" in corn
+    # One release of beef is loaded: there is nothing to compare, and the report says so.
+    assert "Only the October 2022 release of Meat, Beef and Veal is loaded: nothing to compare yet." in sections["Meat, Beef and Veal"]  # fmt: skip
+    # The EU member states (a breakdown file) are under the EU, never in the world's rows.
+    wheat = sections["Wheat"]
+    assert "EU member states: area and production" in wheat
+    assert "France" not in wheat.split("top countries and the world")[1].split("</table>")[0]
     # Production tables list the newest market year first.
     years = re.findall(r"<tr><td>(20\d\d/\d\d)</td>", corn.split("newest first")[1])
     assert years == ["2022/23", "2021/22", "2020/21", "2019/20", "2018/19"]
@@ -234,7 +239,10 @@ def test_report_of_the_real_releases(real_published, tmp_path):
     out = tmp_path / "real.html"
     assert reports.main(real_published, out=out) == 0
     sections = _sections(_body(out.read_text()))
-    assert list(sections) == ["Wheat", "Corn", "Rice, Milled", "Cotton", "Coffee, Green", "Pipeline health"]  # fmt: skip
+    assert list(sections) == [
+        "Wheat", "Corn", "Rice, Milled", "Cotton", "Coffee, Green", "Meat, Beef and Veal",
+        "Meat, Swine", "Meat, Chicken", "Pipeline health",
+    ]  # fmt: skip
     # The world's wheat production in the 2022-11 grains release (the data README).
     assert '<td class="num">782,675</td>' in sections["Wheat"]
     assert "European Union" in sections["Wheat"].split("top countries and the world")[1][:2000]
@@ -242,9 +250,16 @@ def test_report_of_the_real_releases(real_published, tmp_path):
     assert "PSD release <strong>December 2022</strong>, previous release June 2022" in coffee
     changed = list(csv.DictReader(io.StringIO(_downloads(coffee)["coffee-green-what-changed-2022-12.csv"])))  # fmt: skip
     brazil = [r for r in changed if (r["country"], r["attribute"]) == ("Brazil", "Production (1000 60 KG BAGS)")]  # fmt: skip
+    # PSD's coffee Market_Year 2023 is USDA's 2022/23.
     assert [(r["market year"], r["previous"], r["this release"]) for r in brazil] == [
-        ("2023/24", "64300.0", "62600.0")
+        ("2022/23", "64300.0", "62600.0")
     ]
+    # Russia's spring and winter wheat (the real 2025-11 breakdown) under Russia's wheat,
+    # with the releases they come from named; the world's wheat is the data README's.
+    wheat = sections["Wheat"]
+    assert "Russia's spring and winter wheat: area and production, release November 2025" in wheat
+    assert "November 2025 release of psd_russiabreakdown_area_prod_csv.zip" in wheat
+    assert "Only the November 2022 release of Wheat is loaded: nothing to compare yet." in wheat
     assert len(changed) == 681  # values the 2022-12 coffee release revised (the data README)
 
 

@@ -234,8 +234,17 @@ def test_unchanged_tables_keep_their_snapshot_and_nothing_new_publishes_nothing(
 
 
 # --- the real USDA releases (data README checks) ---------------------------------------------
+def _arrow(home: Path, table: str):
+    """A published table as one Arrow table (columnar: the real tables are large)."""
+    cat = published.local_catalog(home)
+    snapshot = published.newest_run(cat)[table]
+    return cat.load_table(f"serving.{table}").scan(snapshot_id=snapshot).to_arrow()
+
+
 @pytest.fixture(scope="module")
 def real(shared_psd_dir, tmp_path_factory):
+    """Run 1: coffee 2022-12, cotton and grains 2022-11. Run 2: coffee 2022-06 lands late.
+    Run 3: the real Russia breakdown (2025-11) lands beside them."""
     from materia import settings
 
     tmp = tmp_path_factory.mktemp("real")
@@ -248,7 +257,15 @@ def real(shared_psd_dir, tmp_path_factory):
     transform.run(s)
     land(home, arch / "06" / "psd_coffee_csv.zip", "psd_coffee_csv", "2022-06", "cof06")
     late = transform.run(s)
-    return {"tables": published.read_all(published.local_catalog(home)), "late": late}
+    out = {"tables": published.read_all(published.local_catalog(home)), "late": late}
+    out["latest_before"] = _arrow(home, "fct_psd_latest")
+    out["runs_before"] = published.newest_run(published.local_catalog(home))
+    russia = shared_psd_dir / "archives" / "2025" / "11" / "psd_russiabreakdown_area_prod_csv.zip"
+    land(home, russia, "psd_russiabreakdown_area_prod_csv", "2025-11", "rb11")
+    out["russia"] = transform.run(s)
+    out["latest_after"] = _arrow(home, "fct_psd_latest")
+    out["runs_after"] = published.newest_run(published.local_catalog(home))
+    return out
 
 
 def _pick(rows, **match):
@@ -303,3 +320,104 @@ def test_real_us_cotton_and_world_wheat_and_corn(real):
         for r in _pick(obt, commodity_code="0410000", market_year=2022)
     }
     assert round(shares["CH"], 3) == 0.176 and shares["E4"] == pytest.approx(134300 / 782675)
+
+
+def test_real_russia_breakdown_loads_beside_the_shared_releases_changing_no_value(real):
+    """The real 2025-11 breakdown beside the 2022 releases: every primary value as it was
+    (the OBT is not even rewritten), spring and winter wheat reachable under Russia."""
+    import pyarrow.compute as pc
+
+    before, after = real["latest_before"], real["latest_after"]
+    key = [(c, "ascending") for c in ("commodity_code", "country_code", "market_year", "attribute_id")]  # fmt: skip
+    primary = after.filter(pc.equal(after["dataset_role"], "primary")).select(before.column_names)
+    assert primary.sort_by(key).equals(before.sort_by(key))
+    runs_before, runs_after = real["runs_before"], real["runs_after"]
+    assert runs_after["obt_commodity_metrics"] == runs_before["obt_commodity_metrics"]
+    assert real["russia"].months == ["2025-11"]
+    parts = after.filter(pc.equal(after["dataset_role"], "breakdown")).to_pylist()
+    assert len(parts) == 156  # every row of the file
+    assert {
+        (r["dataset"], r["parent_country_code"], r["parent_commodity_code"]) for r in parts
+    } == {("psd_russiabreakdown_area_prod_csv", "RS", "0410000")}
+    y2025 = {r["commodity_code"]: r["value"] for r in parts if (r["market_year"], r["attribute_id"]) == (2025, "028")}  # fmt: skip
+    assert y2025 == {"0412000": 25_000, "0413000": 61_500}  # 86,500: Russia's wheat in 2025
+
+
+# --- a breakdown newer than the primary release hides nothing ---------------------------------
+EU = "psd_eu_area_prod_csv"
+
+
+def _primary_with_eu_rows() -> list[fx.PsdRow]:
+    """A primary release whose wheat, cotton and soybeans have an EU row (E4)."""
+    rows = fx.sample_rows("2022-11")
+    eu_cotton = [
+        r._replace(country_code="E4", country_name="European Union", value=round(r.value / 20))
+        for r in rows
+        if (r.commodity_code, r.country_code) == ("2631000", "US")
+    ]
+    soybeans = [
+        r._replace(commodity_code="2222000", commodity_description="Oilseed, Soybean")
+        for r in rows
+        if r.commodity_code == "0410000"
+    ]
+    return rows + eu_cotton + soybeans
+
+
+@pytest.fixture(scope="module")
+def with_eu(tmp_path_factory):
+    """Alldata 2022-11, and the EU member states of its EU rows in a 2023-02 breakdown file
+    (a breakdown is not revised every month: its newest release can be the newest of all)."""
+    from materia import settings
+
+    tmp = tmp_path_factory.mktemp("with_eu")
+    home = tmp / "home"
+    s = settings.load({"MATERIA_HOME": str(home)}, dotenv=tmp / "no.env")
+    primary = _primary_with_eu_rows()
+    members = fx.eu_breakdown_rows(primary)
+    land(home, fx.write_release(tmp / "all.zip", primary), ALL, "2022-11", "all11")
+    land(home, fx.write_release(tmp / f"{EU}.zip", members), EU, "2023-02", "eu02")
+    transform.run(s)
+    return {"primary": primary, "members": members, "tables": published.read_all(published.local_catalog(home))}  # fmt: skip
+
+
+def test_an_eu_breakdown_changes_no_world_and_every_commodity_keeps_every_country(with_eu):
+    primary, tables = with_eu["primary"], with_eu["tables"]
+    # The OBT (whose rows sum to the world) is exactly the primary release's.
+    want = expected_obt(expected_latest({(ALL, "2022-11"): primary}))
+    got = {(r["commodity_code"], r["country_code"], r["market_year"]): r for r in tables["obt_commodity_metrics"]}  # fmt: skip
+    assert set(got) == set(want)
+    for key, metrics in want.items():
+        for name, value in metrics.items():
+            assert got[key][name] == (pytest.approx(value) if value is not None else None), (key, name)  # fmt: skip
+    for code in ("0410000", "2631000", "2222000"):  # wheat, cotton, soybeans
+        countries = {r["country_code"] for r in tables["obt_commodity_metrics"] if r["commodity_code"] == code}  # fmt: skip
+        assert countries == {r.country_code for r in primary if r.commodity_code == code}, code
+        world = sum(r["production"] or 0 for r in tables["obt_commodity_metrics"] if (r["commodity_code"], r["market_year"]) == (code, 2022))  # fmt: skip
+        assert world == sum(r.value for r in primary if r.key[0] == code and r.key[2:] == (2022, "028"))  # fmt: skip
+    # The member states are published as the breakdown they are, under the EU.
+    parts = [r for r in tables["fct_psd_latest"] if r["dataset_role"] == "breakdown"]
+    assert len(parts) == len(with_eu["members"])
+    assert {(r["dataset"], r["parent_country_code"]) for r in parts} == {(EU, "E4")}
+    assert {r["release_month"].isoformat() for r in parts} == {"2023-02-01"}
+    cotton = {r["country_code"] for r in parts if r["commodity_code"] == "2631000"}
+    assert cotton == {"GR", "SP", "BU"}
+    assert {r["role"] for r in tables["dim_dataset"] if r["dataset"] == EU} == {"breakdown"}
+
+
+def test_an_unregistered_dataset_is_refused_naming_the_archive(tmp_path):
+    from materia import settings
+    from materia.errors import MateriaError
+
+    home = tmp_path / "home"
+    s = settings.load({"MATERIA_HOME": str(home)}, dotenv=tmp_path / "no.env")
+    zip_ = fx.write_release(tmp_path / "psd_mystery_csv.zip", fx.sample_rows("2022-11"))
+    key = land(home, zip_, "psd_mystery_csv", "2022-11", "m11")
+    with pytest.raises(MateriaError) as refused:
+        transform.run(s)
+    line = str(refused.value)
+    assert "\n" not in line and key in line
+    assert "psd_mystery_csv.zip is not a registered PSD dataset" in line
+    assert "nothing was published" in line
+    from materia import lakehouse
+
+    assert lakehouse.current_publication(s, "prod") is None

@@ -38,3 +38,14 @@ def test_bales_bags_and_carcass_weight():
     assert units.by_label("0011000", "(1000 HEAD)", None).convert(None) is None
     with pytest.raises(MateriaError, match="unit 'million bushels' does not apply to"):
         units.by_label("0711100", "(1000 60 KG BAGS)", "million bushels")
+
+
+def test_a_us_sheet_in_bushels_uses_acres_and_bushels_per_acre():
+    bushels = units.by_label("0440000", "(1000 MT)", "million bushels")
+    area, per_acre = units.us_units("0440000", bushels)
+    # 1,000 ha = 2,471 acres; 10.8 t/ha of corn = 10.8 x 39.368 bu / 2.471 acres.
+    assert (area.label, per_acre.label) == ("million acres", "bushels per acre")
+    assert area.convert(1000.0) == pytest.approx(1000 / 0.40468564224 / 1000)
+    assert per_acre.convert(10.8) == pytest.approx(10.8 * 1000 / (56 * KG_PER_LB) * 0.40468564224)  # fmt: skip
+    assert units.us_units("0440000", units.by_label("0440000", "(1000 MT)", "MMT")) is None
+    assert units.us_units("0422110", bushels) is None  # rice has no bushels

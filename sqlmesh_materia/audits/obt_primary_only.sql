@@ -4,7 +4,7 @@ AUDIT (
 
 /* The world is the sum of the OBT's rows, so it holds primary rows only: no row of a
    breakdown dataset (an EU member state, Russia's spring wheat) may reach it. */
-SELECT
+SELECT DISTINCT
   o.commodity_code,
   o.country_code,
   o.market_year,

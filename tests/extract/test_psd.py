@@ -317,6 +317,11 @@ def test_a_quarantined_release_is_never_landed_again(two_releases, materia_env, 
         (("--backfill-from", "2022-1"), "--backfill-from must be YYYY-MM"),
         (("--backfill-from", "2023-01", "--as-of", "2022-12-31"), "after the as-of month"),
         (("--dataset", "../etc/passwd"), "dataset must be a PSD file name"),
+        # A file PSD Online may publish but nobody registered: refused before any request.
+        (
+            ("--dataset", "psd_tobacco_csv.zip"),
+            "psd_tobacco_csv.zip is not a registered PSD dataset",
+        ),  # fmt: skip
     ],
 )
 def test_bad_arguments_are_one_line(psd_server, materia_env, cli, args, message):

@@ -100,15 +100,22 @@ def test_workbench_world_row_commodity_switch_release_comparison_and_xlsx(publis
         assert not page.get_by_role("button", name="Plan and apply").is_visible()
         page.screenshot(path=str(tmp_path / "workbench.png"))
 
-        # An Excel download with a descriptive name, holding the sheet's numbers.
+        # The EU member states (a breakdown file) drill down under the EU, not the world.
+        page.get_by_role("heading", name="Breakdowns").wait_for()
+        parts = page.locator("table.plain").filter(has_text="EU member states: area and production")  # fmt: skip
+        assert "Sum of the parts" in parts.inner_text() and "France" in parts.inner_text()
+        assert "France" not in producers.inner_text()
+        # An Excel download with a descriptive name, holding the sheet's numbers (series,
+        # top countries, breakdown, then the balance sheet).
         with page.expect_download() as dl:
-            page.get_by_text("Excel", exact=True).nth(2).click()
+            page.get_by_text("Excel", exact=True).nth(3).click()
         download = dl.value
         assert download.suggested_filename == "corn-world-balance-sheet-2022-11.xlsx"
         with zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes())) as zf:
             strings = zf.read("xl/sharedStrings.xml").decode()
             values = zf.read("xl/worksheets/sheet1.xml").decode()
         assert "Production" in strings and "2022/23 Nov" in strings
+        assert "Source:" in strings and "November 2022 (compared with October 2022)" in strings
         assert f"<v>{after:.0f}</v>" in values
 
         # A commodity switch redraws every chart, with the commodity's own unit and years.
@@ -116,7 +123,8 @@ def test_workbench_world_row_commodity_switch_release_comparison_and_xlsx(publis
         picker.select_option(label="Coffee, Green")
         wait_for_charts(page, "Coffee, Green", minimum=5)
         page.get_by_role("heading", name="Production (1000 60-kg bags)").wait_for()
-        assert "Coffee, Green, World 2023/24: production by release" in chart_titles(page)
+        # PSD's coffee Market_Year 2023 is USDA's 2022/23.
+        assert "Coffee, Green, World 2022/23: production by release" in chart_titles(page)
         # Beef has no area and no yield: the metric list leaves them out.
         picker.select_option(label="Meat, Beef and Veal")
         wait_for_charts(page, "Meat, Beef and Veal", minimum=3)
