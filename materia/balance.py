@@ -214,7 +214,7 @@ def _units(c: Commodity, region: str, unit: Unit | None):
         c.lines.group_by("attribute_id").agg(pl.col("unit_description").mode().first()).iter_rows()
     )
     us = units.us_units(c.code, unit) if region == "US" and unit is not None else None
-    yield_unit = an.unit(c, "yield") if region == an.WORLD else psd_units.get(pc.YIELD, "")
+    yield_unit = an.unit(c, "yield")  # the countries' basis, which the world's follows
 
     def label(a: str) -> str:
         if a == STU:

@@ -47,7 +47,7 @@ class Dataset:
 
 _ALL_GROUPS = (
     "grains", "oilseeds", "cotton", "sugar", "coffee", "livestock", "dairy", "fruit", "juice",
-    "tree_nuts",
+    "tree_nuts", "other",
 )  # fmt: skip
 _FILES: tuple[Dataset, ...] = (
     Dataset("psd_coffee_csv.zip", "Coffee", PRIMARY, ("coffee",), ("(1000 60 KG BAGS)",)),

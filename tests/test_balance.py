@@ -33,14 +33,6 @@ def wb(published):
     return wd.open_workbench(published)
 
 
-def _sum(commodity, year, attr, release=None, country=None):
-    return sum(
-        s.get(attr, 0.0)
-        for (c, cc, y), s in fx.sheets(release).items()
-        if (c, y) == (commodity, year) and country in (None, cc)
-    )
-
-
 def _rows(bs) -> dict[str, dict]:
     return {r["item"].strip(): r for r in bs.table.iter_rows(named=True)}
 
@@ -57,24 +49,24 @@ def test_world_sheet_has_every_line_and_the_previous_release_beside_this_one(wb)
     ]  # fmt: skip
     rows = _rows(bs)
     prod = rows["Production"]
-    assert prod["2022/23 Oct"] == _sum(fx.CORN, 2022, "028", "2022-10")
-    assert prod["2022/23 Nov"] == _sum(fx.CORN, 2022, "028", "2022-11")
+    assert prod["2022/23 Oct"] == fx.total(fx.CORN, 2022, "028", "2022-10")
+    assert prod["2022/23 Nov"] == fx.total(fx.CORN, 2022, "028", "2022-11")
     assert prod["change"] == prod["2022/23 Nov"] - prod["2022/23 Oct"] != 0
-    assert prod["2020/21"] == _sum(fx.CORN, 2020, "028")
-    assert rows["Total distribution"]["2021/22"] == _sum(fx.CORN, 2021, "178")
+    assert prod["2020/21"] == fx.total(fx.CORN, 2020, "028")
+    assert rows["Total distribution"]["2021/22"] == fx.total(fx.CORN, 2021, "178")
     stu = rows["Stocks-to-use"]
     assert stu["unit"] == "%"
     assert stu["2022/23 Oct"] == pytest.approx(
-        100 * _sum(fx.CORN, 2022, "176", "2022-10") / _sum(fx.CORN, 2022, "125", "2022-10")
+        100 * fx.total(fx.CORN, 2022, "176", "2022-10") / fx.total(fx.CORN, 2022, "125", "2022-10")
     )
     assert rows["Yield"]["2021/22"] == pytest.approx(
-        _sum(fx.CORN, 2021, "028") / _sum(fx.CORN, 2021, "004")
+        fx.total(fx.CORN, 2021, "028") / fx.total(fx.CORN, 2021, "004")
     )
     assert bs.note == ""  # the world's sheet balances
     assert bs.compared == "2022/23: the November 2022 release beside the October 2022 release"
     # The EU member states loaded beside the grains are no part of the world.
     wheat = _rows(balance.balance_sheet(wb.commodity("Wheat"), an.WORLD))
-    assert wheat["Production"]["2022/23 Nov"] == _sum(fx.WHEAT, 2022, "028")
+    assert wheat["Production"]["2022/23 Nov"] == fx.total(fx.WHEAT, 2022, "028")
 
 
 def test_country_sheets_units_and_usdas_own_imbalances_named(wb):

@@ -18,14 +18,15 @@ def test_every_file_is_registered_once_with_its_role_groups_and_units():
         "psd_eu_area_prod_csv.zip",
         "psd_russiabreakdown_area_prod_csv.zip",
     }
-    groups = {g.name for g in psd_commodities.GROUPS}
+    groups = {g.name for g in (*psd_commodities.GROUPS, psd_commodities.OTHER)}
     for d in psd_datasets.DATASETS:
         assert d.file.startswith("psd_") and d.file.endswith("_csv.zip"), d.file
         assert d.role in (psd_datasets.PRIMARY, psd_datasets.BREAKDOWN)
         assert d.groups and set(d.groups) <= groups and d.units, d.file
         # A breakdown names the reporting unit it splits; a primary file splits nothing.
         assert (d.parent_country is not None) == d.is_breakdown, d.file
-    # Every commodity group has a primary file (alldata holds them all).
+    # Every commodity group has a primary file (alldata holds them all, even a code no
+    # group owns).
     for g in groups:
         assert "psd_alldata_csv" in {d.stem for d in psd_datasets.holding(g)}
     assert [d.stem for d in psd_datasets.holding("coffee")] == ["psd_alldata_csv", "psd_coffee_csv"]

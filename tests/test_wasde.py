@@ -21,14 +21,6 @@ def wb(published):
     return wd.open_workbench(published)
 
 
-def _sum(commodity, year, attr, release=None, country=None):
-    return sum(
-        s.get(attr, 0.0)
-        for (c, cc, y), s in fx.sheets(release).items()
-        if (c, y) == (commodity, year) and country in (None, cc)
-    )
-
-
 def test_revisions_of_a_country_and_of_the_world(wb):
     coffee = wb.commodity("Coffee, Green")
     rev = wasde.revisions(coffee, "BR", 2023)
@@ -37,8 +29,8 @@ def test_revisions_of_a_country_and_of_the_world(wb):
     assert rev["change"].to_list() == [None, -1_700]
     world = wasde.revisions(wb.commodity("Corn"), an.WORLD, 2022)
     assert world["value"].to_list() == [
-        _sum(fx.CORN, 2022, "028", "2022-10"),
-        _sum(fx.CORN, 2022, "028", "2022-11"),
+        fx.total(fx.CORN, 2022, "028", "2022-10"),
+        fx.total(fx.CORN, 2022, "028", "2022-11"),
     ]
     most = wasde.most_revised(wb.commodity("Wheat"))
     assert most["change"].abs().is_sorted(descending=True)

@@ -203,6 +203,17 @@ def sheets(release: str | None = None) -> dict[tuple[str, str, int], dict[str, f
     return out
 
 
+def total(
+    commodity: str, year: int, attr: str, release: str | None = None, country: str | None = None
+) -> float:
+    """The sum over countries (or one country's value) of an attribute, as of `release`."""
+    return sum(
+        s.get(attr, 0.0)
+        for (c, cc, y), s in sheets(release).items()
+        if (c, y) == (commodity, year) and country in (None, cc)
+    )
+
+
 def rows(dataset: str, release: str) -> list[PsdRow]:
     """The PSD rows of one dataset's release, stamped like USDA's files."""
     if dataset == EU_FILE:  # the member states of the grains release's EU rows

@@ -87,3 +87,25 @@ def test_faults_are_really_broken(tmp_path):
         assert not zf.read("psd_coffee.csv").startswith(pf.HEADER.encode())
     with zipfile.ZipFile(pf.two_member_zip(tmp_path / "two.zip", pf.sample_rows())) as zf:
         assert len(zf.namelist()) == 2
+
+
+def test_an_eu_breakdown_file_built_like_psd_onlines(tmp_path):
+    """Member states under the EU row's own commodity codes, adding up to it exactly."""
+    from collections import defaultdict
+
+    primary = pf.sample_rows("2022-11")
+    members = pf.eu_breakdown_rows(primary)
+    eu = {r.key: r.value for r in primary if r.country_code == "E4" and r.attribute_id in ("004", "028")}  # fmt: skip
+    sums: dict[tuple, float] = defaultdict(float)
+    for r in members:
+        if r.attribute_id != "184":
+            sums[(r.commodity_code, "E4", r.market_year, r.attribute_id)] += r.value
+    assert dict(sums) == eu
+    assert {r.commodity_code for r in members} == {k[0] for k in eu}  # the primary codes
+    assert "E4" not in {r.country_code for r in members} and "FR" in {r.country_code for r in members}  # fmt: skip
+    fr = {r.attribute_id: r.value for r in members if (r.country_code, r.market_year) == ("FR", 2022)}  # fmt: skip
+    assert fr["184"] == round(fr["028"] / fr["004"], 2)
+    path = pf.write_release(tmp_path / pf.EU_FILE, members)
+    member, raw = _lines(path)
+    assert member == "psd_eu_area_prod.csv"
+    assert all(LINE.match(line) for line in raw.decode().split("\r\n")[1:-1])
