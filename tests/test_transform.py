@@ -243,8 +243,8 @@ def _arrow(home: Path, table: str):
 
 @pytest.fixture(scope="module")
 def real(shared_psd_dir, tmp_path_factory):
-    """Run 1: coffee 2022-12, cotton and grains 2022-11. Run 2: coffee 2022-06 lands late.
-    Run 3: the real Russia breakdown (2025-11) lands beside them."""
+    """Run 1: coffee 2022-12, cotton and grains 2022-11. Run 2: coffee 2022-06 lands late,
+    and the real Russia breakdown (2025-11) beside them."""
     from materia import settings
 
     tmp = tmp_path_factory.mktemp("real")
@@ -255,14 +255,13 @@ def real(shared_psd_dir, tmp_path_factory):
     land(home, arch / "11" / "psd_cotton_csv.zip", "psd_cotton_csv", "2022-11", "cot11")
     land(home, arch / "11" / "psd_grains_pulses_csv.zip", "psd_grains_pulses_csv", "2022-11", "g11")
     transform.run(s)
-    land(home, arch / "06" / "psd_coffee_csv.zip", "psd_coffee_csv", "2022-06", "cof06")
-    late = transform.run(s)
-    out = {"tables": published.read_all(published.local_catalog(home)), "late": late}
-    out["latest_before"] = _arrow(home, "fct_psd_latest")
+    out = {"latest_before": _arrow(home, "fct_psd_latest")}
     out["runs_before"] = published.newest_run(published.local_catalog(home))
+    land(home, arch / "06" / "psd_coffee_csv.zip", "psd_coffee_csv", "2022-06", "cof06")
     russia = shared_psd_dir / "archives" / "2025" / "11" / "psd_russiabreakdown_area_prod_csv.zip"
     land(home, russia, "psd_russiabreakdown_area_prod_csv", "2025-11", "rb11")
-    out["russia"] = transform.run(s)
+    out["late"] = transform.run(s)
+    out["tables"] = published.read_all(published.local_catalog(home))
     out["latest_after"] = _arrow(home, "fct_psd_latest")
     out["runs_after"] = published.newest_run(published.local_catalog(home))
     return out
@@ -293,7 +292,7 @@ def test_real_brazil_coffee_both_vintages_and_latest(real):
     # 681 values changed between the two coffee releases (data README).
     coffee12 = _pick(t["fct_psd_vintages"], commodity_code="0711100")
     assert len([r for r in coffee12 if r["release_month"].isoformat() == "2022-12-01"]) == 681
-    assert real["late"].months == ["2022-06", "2022-11", "2022-12"]
+    assert real["late"].months == ["2022-06", "2022-11", "2022-12", "2025-11"]
 
 
 def test_real_us_cotton_and_world_wheat_and_corn(real):
@@ -323,8 +322,9 @@ def test_real_us_cotton_and_world_wheat_and_corn(real):
 
 
 def test_real_russia_breakdown_loads_beside_the_shared_releases_changing_no_value(real):
-    """The real 2025-11 breakdown beside the 2022 releases: every primary value as it was
-    (the OBT is not even rewritten), spring and winter wheat reachable under Russia."""
+    """The real 2025-11 breakdown beside the 2022 releases (with coffee's June release,
+    which revises history only): every primary value as it was (the OBT is not even
+    rewritten), spring and winter wheat reachable under Russia."""
     import pyarrow.compute as pc
 
     before, after = real["latest_before"], real["latest_after"]
@@ -333,7 +333,6 @@ def test_real_russia_breakdown_loads_beside_the_shared_releases_changing_no_valu
     assert primary.sort_by(key).equals(before.sort_by(key))
     runs_before, runs_after = real["runs_before"], real["runs_after"]
     assert runs_after["obt_commodity_metrics"] == runs_before["obt_commodity_metrics"]
-    assert real["russia"].months == ["2025-11"]
     parts = after.filter(pc.equal(after["dataset_role"], "breakdown")).to_pylist()
     assert len(parts) == 156  # every row of the file
     assert {
