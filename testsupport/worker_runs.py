@@ -82,14 +82,19 @@ def fresh_bucket(seaweed: Any) -> tuple[dict[str, str], Any, str]:
 
 
 def bucket_run_log(fs: Any, bucket: str) -> list[dict]:
-    """The run log (`runs/runs.jsonl`) in an R2 bucket."""
-    path = f"{bucket}/runs/runs.jsonl"
-    if not fs.exists(path):
-        return []
-    return [json.loads(x) for x in fs.cat(path).decode().splitlines()]
+    """The run log in an R2 bucket (one object per record), one record per run (a run's
+    `started` record folded into its end, as `materia runs` shows it)."""
+    from materia import jsonlog, runlog
+    from materia.storage import LandingStore
+
+    store = LandingStore(f"s3://{bucket}", fs, Path("/nonexistent"))
+    return runlog.merged(jsonlog.read(store, runlog.NAME).records)
 
 
 def local_run_log(home: Path) -> list[dict]:
-    """The run log of a local landing area under MATERIA_HOME."""
+    """The run log of a local landing area under MATERIA_HOME, one record per run."""
+    from materia import runlog
+
     path = home / "landing" / "runs" / "runs.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    lines = path.read_text().splitlines() if path.exists() else []
+    return runlog.merged([json.loads(x) for x in lines])

@@ -35,7 +35,9 @@ def reap_dead_runs(
 
     gone = reap_dead(provider, alive.owner_id(settings), is_alive, finished, log)
     for run, m in alive.markers(settings).items():
-        if m.alive():
+        # Each provider settles its own runs' markers: another provider's dead run may
+        # still have a worker up, which only that provider's pass can see and reap.
+        if m.provider != provider.name or m.alive():
             continue
         if run not in finished:
             runlog.append(settings, _died(m, any(i.labels.get("run") == run for i in gone)))
@@ -45,7 +47,11 @@ def reap_dead_runs(
 
 def _died(m: alive.Marker, reaped: bool) -> dict:
     now = datetime.now(UTC)
-    what = "its worker was reaped" if reaped else "no worker was left"
+    what = (
+        f"its {m.provider} worker was reaped"
+        if reaped
+        else f"no {m.provider} worker of it was found"
+    )
     try:
         server_type = instance_type(m.provider, m.pipeline)
     except KeyError:  # an unknown pipeline in an old marker
