@@ -44,6 +44,7 @@ done
 # timeout) survives a repair. MATERIA_NOTIFY lives here too, so that an alert still goes
 # out when ESC cannot be read.
 echo "install: /etc/materia/env (ESC token, worker key path, alert destinations)"
+# shellcheck disable=SC2016  # expanded on the server
 {
     line PULUMI_ACCESS_TOKEN "$SUPERVISOR_ESC_TOKEN"
     line HCLOUD_SSH_PRIVATE_KEY /var/lib/materia/.ssh/worker
@@ -65,6 +66,7 @@ echo "install: bootstrap"
 # Its public half beside it: every cloud needs the pair (`.pub`: Scaleway and Oracle
 # install it on the worker themselves).
 echo "install: worker SSH key (and its .pub)"
+# shellcheck disable=SC2016  # expanded on the server
 printf '%s\n' "$WORKER_SSH_PRIVATE_KEY" |
     remote 'set -e; install -d -o materia -g materia -m 700 /var/lib/materia/.ssh; umask 077
             k=/var/lib/materia/.ssh/worker; cat >"$k"; ssh-keygen -y -f "$k" >"$k.pub"

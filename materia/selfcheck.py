@@ -7,13 +7,13 @@ A commit is adopted only when all of this passes, in this order:
 2. every Python file of the package, the SQLMesh project and the notebooks compiles;
 3. every `materia` module imports (the CLI imports its modules lazily, so a broken
    `materia/extract/psd.py` would otherwise surface only when extract runs);
-4. the SQLMesh project loads (every model parses, references resolve), and
+4. only where CI could not say: the fast subset of the commit's suite passes here;
+5. the SQLMesh project loads (every model parses, references resolve), and
    `sqlmesh test` passes (the YAML unit tests, in memory: no data needed);
-5. the commands the supervisor loop itself runs work from this checkout: git's
+6. the commands the supervisor loop itself runs work from this checkout: git's
    credential helper (a commit that breaks it would lock the supervisor out of every
    later update), `supervisor alert`, `supervisor watch` and `supervisor tick --dry-run`
-   (settings load, the schedule can be planned);
-6. (only where CI could not say) the fast subset of the suite passes here.
+   (settings load, the schedule can be planned).
 The last line names what vouched for the commit: CI's pipeline, or the tests here.
 """
 
@@ -158,16 +158,17 @@ def run(settings: Settings, say: Callable[[str], None] = print) -> str:
         raise NotYet(f"CI has not finished: {redact(ci.how)}")
     say(f"check: {compile_all()} Python files compile")
     say(f"check: {import_all()} materia modules import")
+    vouched = ci.how
+    if ci.state != ci_gate.GREEN:
+        say(f"check: CI's verdict is unknown, running the fast tests ({ci_gate.FAST_TESTS})")
+        local = ci_gate.fast_tests(ROOT, FAST_TESTS_TIMEOUT)
+        if local.state != ci_gate.GREEN:
+            raise MateriaError(f"{local.how} (CI: {redact(ci.how)})")
+        vouched = f"{local.how}; CI unknown: {ci.how}"
     models, tests = sqlmesh_project(settings)
     say(f"check: SQLMesh project loads ({models} models), {tests} unit tests pass")
     say(f"check: the loop's {loop_commands()} commands work (git credential helper included)")
-    if ci.state == ci_gate.GREEN:
-        return ci.how
-    say(f"check: CI's verdict is unknown, running the fast tests ({ci_gate.FAST_TESTS})")
-    local = ci_gate.fast_tests(ROOT, FAST_TESTS_TIMEOUT)
-    if local.state != ci_gate.GREEN:
-        raise MateriaError(f"{local.how} (CI: {ci.how})")
-    return f"{local.how}; CI unknown: {ci.how}"
+    return redact(vouched)
 
 
 def _head(root: Path) -> str:

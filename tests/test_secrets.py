@@ -4,7 +4,6 @@ and no secret value in any output or the run log while pipelines run."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import shlex
 from pathlib import Path
@@ -13,48 +12,7 @@ import pytest
 
 from materia import secrets
 from testsupport import psd_fixtures, run_cli
-
-ESC_DOC = {
-    "environmentVariables": {
-        "HCLOUD_TOKEN": "hc-token-from-esc-1234567890",
-        "R2_SECRET_KEY": "r2 secret with 'quotes' and $dollar",
-        "R2_BUCKET": "landing",
-    },
-    "pulumiConfig": {"hcloud:token": "hc-token-from-esc-1234567890"},
-}
-
-
-def stand_in_esc(
-    bin_dir: Path,
-    doc: object | None = ESC_DOC,
-    exit_code: int = 0,
-    name: str = "esc",
-    env_name: str = "beanflows/prod",
-) -> Path:
-    """An `esc` (or `pulumi`) executable, logged in, that answers only
-    `<name> env open <env_name> --format json` (each call noted in `calls.log`)."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    (bin_dir / "esc.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    esc = bin_dir / name
-    esc.write_text(
-        "#!/bin/sh\n"
-        f'echo "$*" >> "{bin_dir / "calls.log"}"\n'
-        f'[ "$*" = "env open {env_name} --format json" ] || {{ echo "bad args: $*" >&2; exit 2; }}\n'
-        f'[ {exit_code} -eq 0 ] || {{ echo "error: not logged in" >&2; exit {exit_code}; }}\n'
-        f'cat "{bin_dir / "esc.json"}"\n'
-    )
-    esc.chmod(0o755)
-    return esc
-
-
-def with_esc(env: dict[str, str], bin_dir: Path, name: str = "beanflows/prod") -> dict[str, str]:
-    """`env` with the stand-in on PATH and MATERIA_ESC_ENV naming the environment."""
-    return {**env, "PATH": f"{bin_dir}:{env['PATH']}", "MATERIA_ESC_ENV": name}
-
-
-def esc_calls(bin_dir: Path) -> list[str]:
-    log = bin_dir / "calls.log"
-    return log.read_text().splitlines() if log.exists() else []
+from testsupport.esc import ESC_DOC, esc_calls, stand_in_esc, with_esc
 
 
 def test_list_shows_names_only_from_esc(materia_env, tmp_path: Path) -> None:
