@@ -73,6 +73,8 @@ def read(store: LandingStore, name: str) -> Records:
     """Every readable record, oldest first: `<name>.jsonl`, then (on S3) the record
     objects under `<name>/` by key; what was skipped in `problems`."""
     out = Records()
+    if store.is_s3:
+        store.fs.invalidate_cache()  # a long-lived process must see records added since
     jsonl = f"{name}.jsonl"
     if store.exists(jsonl):
         _parse(store.read_bytes(jsonl), jsonl, out)

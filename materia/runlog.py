@@ -256,8 +256,9 @@ def health(settings: Settings, failures: int = 5) -> dict:
     """Plain data for the workbench: the last successful run per pipeline, the newest
     published release per dataset, the most recent failed runs (newest first), and the
     records that could not be read (`skipped`)."""
-    from materia.secrets import redact
+    from materia.secrets import redactor
 
+    redact = redactor(settings)
     found = read_checked(settings)
     rows = fold(found.records)
     last_ok: dict[str, str] = {}
