@@ -46,6 +46,9 @@ def weed_binary() -> Path:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As a server binds it: a port whose last connections linger in TIME_WAIT (a
+        # stack just stopped) is free for a new listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

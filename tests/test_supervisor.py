@@ -606,3 +606,38 @@ def test_tick_reaps_the_workers_of_dead_runs_only(settings) -> None:
     died = [r for r in runlog.read(settings) if r.get("run_id") == "killed"]
     assert [(r["exit_code"], r["status"]) for r in died] == [(None, "failed")]
     assert "run died without finishing" in died[0]["error"]
+
+
+def test_the_reaper_says_what_it_reaped_on_which_cloud(tmp_path: Path) -> None:
+    """A run on Hetzner was SIGKILLed: the next tick reaps its worker and the run's record
+    says so (the local provider's pass, which comes first, must not settle it)."""
+    from materia import runlog
+    from materia.workers import alive
+    from materia.workers.base import InstanceSpec, worker_labels
+    from materia.workers.hetzner import HetznerProvider
+    from testsupport.hetzner_api import FakeHetzner
+
+    with FakeHetzner("hc-token-reaper-1") as api:
+        api.add_ssh_key(
+            "materia", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJyG8Q7MlVAIiNaJulUU7CoPNZwhR87XJjAmIODa8+Q7 t"
+        )
+        s = settings_mod.load(
+            environ={
+                "MATERIA_HOME": str(tmp_path / "home"),
+                "HCLOUD_TOKEN": api.token,
+                "HCLOUD_ENDPOINT": api.endpoint,
+            },
+            dotenv=tmp_path / "none",
+        )
+        labels = worker_labels("extract", "killed", alive.owner_id(s))
+        HetznerProvider(s.hetzner).create_instance(
+            InstanceSpec("materia-extract-killed", "extract", "ccx13", labels)
+        )
+        alive.mark(s, "killed", "extract", "hetzner", "2026-11-25T23:01:00+00:00")
+        marker = s.home / "live-runs" / "killed.json"
+        marker.write_text(json.dumps({**json.loads(marker.read_text()), "pid": _dead_pid()}))
+        _, notes = supervisor.tick(s, now=at("2026-11-25T23:15"), runner=Runner())
+        assert api.snapshot() == []
+    assert "reaped hetzner worker materia-extract-killed (run killed)" in notes
+    [died] = [r for r in runlog.read(s) if r.get("run_id") == "killed"]
+    assert died["error"].endswith("its hetzner worker was reaped")

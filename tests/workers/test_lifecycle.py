@@ -203,6 +203,7 @@ def test_sigkill_of_a_running_pipeline_then_the_next_tick_leaves_no_server(
     log = r2_log(r2, source="worker") + r2_log(r2, source="supervisor")
     died = next(r for r in log if r.get("run_id") == run_id)
     assert died["exit_code"] is None and "run died without finishing" in died["error"]
+    assert died["error"].endswith("its hetzner worker was reaped")  # what it reaped, where
     job = next(r for r in log if r["pipeline"] == "extract" and r["source"] == "supervisor")
     assert job["status"] == "failed" and "did not finish" in job["error"]
     assert died["parent"] == job["run_id"]
