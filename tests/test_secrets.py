@@ -286,3 +286,31 @@ def test_every_command_reads_secrets_the_same_way(materia_env, tmp_path: Path, a
     assert esc_calls(bin_dir) == ["env open beanflows/prod --format json"]
     assert "pulumi env open beanflows/prod failed (exit 255)" in proc.stdout + proc.stderr
     assert proc.returncode != 0
+
+
+def test_a_raw_print_inside_a_command_comes_out_masked(monkeypatch, capsys) -> None:
+    """The CLI wraps stdout and stderr for every command: a print that forgets
+    `redact()` still shows `***` (this fails if `cli.main` drops the wrapper)."""
+    import sys
+
+    from materia import cli
+
+    canary = "raw-print-canary-9f8e7d6c"
+    monkeypatch.setenv("HCLOUD_TOKEN", canary)
+
+    def leaky() -> None:
+        print(f"token is {canary}")  # no redact(): the wrapper is all that stands here
+        print(f"and on stderr {canary}", file=sys.stderr)
+
+    before = list(cli.app.registered_commands)
+    cli.app.command("leak-for-test", hidden=True)(leaky)
+    try:
+        try:
+            cli.main(["leak-for-test"])
+        except SystemExit as e:
+            assert e.code in (0, None)
+    finally:
+        cli.app.registered_commands[:] = before
+    out = capsys.readouterr()
+    assert canary not in out.out + out.err
+    assert "token is ***" in out.out and "and on stderr ***" in out.err

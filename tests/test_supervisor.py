@@ -332,28 +332,44 @@ def test_overlapping_tick_is_refused(settings) -> None:
     assert lock_path.read_bytes() == b""  # released: no holder recorded
 
 
-def test_stale_lock_is_taken_over(settings) -> None:
+def test_stale_lock_is_taken_over(settings, caplog) -> None:
+    """A lock file left by a tick that died holds a real holder record (what `locks`
+    writes and parses): it is taken over at once, and the takeover names that holder."""
+    import socket
+    from datetime import timedelta as td
+
+    from materia import locks
+
     lock_path = settings.home / "supervisor" / "tick.lock"
     lock_path.parent.mkdir(parents=True)
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    import socket
+    dead = _dead_pid()
+    started = datetime.now(UTC)
 
-    lock_path.write_text(
-        json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "expires": 4e9})
-    )
+    def holder(host: str, pid: int, expires: datetime) -> bytes:
+        record = locks.Holder(
+            host,
+            pid,
+            started.isoformat(timespec="seconds"),
+            expires.isoformat(timespec="seconds"),
+            "0123abcd",
+        )
+        data = record.to_bytes()
+        assert locks.Holder.from_bytes(data) == record  # a record the code parses
+        return data
+
+    lock_path.write_bytes(holder(socket.gethostname(), dead, started + td(hours=6)))
     runner = Runner()
-    run_tick(settings, "2026-11-26T02:05", runner)
+    with caplog.at_level("WARNING", logger="materia.supervisor"):
+        run_tick(settings, "2026-11-26T02:05", runner)
     assert runner.calls[0] == "extract"
+    assert f"taking over from {socket.gethostname()} pid {dead} since" in caplog.text
     # An expired lock from another host is taken over too.
-    lock_path.write_text(json.dumps({"pid": 1, "host": "elsewhere", "expires": 1.0}))
+    lock_path.write_bytes(holder("elsewhere", 1, started - td(minutes=1)))
     before = len(runner.calls)
-    run_tick(settings, "2026-11-27T02:05", runner)
+    with caplog.at_level("WARNING", logger="materia.supervisor"):
+        run_tick(settings, "2026-11-27T02:05", runner)
     assert runner.calls[before] == "extract"
+    assert "taking over from elsewhere pid 1 since" in caplog.text
 
 
 def test_live_lock_from_this_host_is_respected(settings) -> None:
@@ -619,7 +635,8 @@ def test_the_reaper_says_what_it_reaped_on_which_cloud(tmp_path: Path) -> None:
 
     with FakeHetzner("hc-token-reaper-1") as api:
         api.add_ssh_key(
-            "materia", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJyG8Q7MlVAIiNaJulUU7CoPNZwhR87XJjAmIODa8+Q7 t"
+            "materia",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJyG8Q7MlVAIiNaJulUU7CoPNZwhR87XJjAmIODa8+Q7 t",
         )
         s = settings_mod.load(
             environ={
@@ -641,3 +658,22 @@ def test_the_reaper_says_what_it_reaped_on_which_cloud(tmp_path: Path) -> None:
     assert "reaped hetzner worker materia-extract-killed (run killed)" in notes
     [died] = [r for r in runlog.read(s) if r.get("run_id") == "killed"]
     assert died["error"].endswith("its hetzner worker was reaped")
+
+
+def test_a_run_that_has_only_started_is_not_reaped_as_finished(settings) -> None:
+    """Another home's worker run in progress (its `started` record is in the shared run
+    log, on R2 in prod) keeps its worker: only an ended run's worker is reaped."""
+    from materia import runlog
+    from materia.workers.base import InstanceSpec, worker_labels
+    from materia.workers.local import LocalProvider
+
+    provider = LocalProvider(settings.home / "workers")
+    labels = worker_labels("extract", "elsewhere-running", "m000000000000")
+    provider.create_instance(InstanceSpec("materia-extract-x", "extract", "ccx13", labels))
+    started = {"source": "worker", "run_id": "elsewhere-running", "pipeline": "extract"}
+    runlog.append(settings, runlog.started_record(started, datetime.now(UTC)))
+    supervisor.tick(settings, now=at("2026-11-25T23:15"), runner=Runner())
+    assert [i.labels["run"] for i in provider.list_instances()] == ["elsewhere-running"]
+    runlog.append(settings, {**started, "status": "ok", "exit_code": 0})
+    supervisor.tick(settings, now=at("2026-11-25T23:30"), runner=Runner())
+    assert provider.list_instances() == []

@@ -24,8 +24,13 @@ def reap_dead_runs(
 ) -> list[Instance]:
     """Destroy the workers of runs that are over, and give each run that died without a
     record one in the run log, so it shows as failed; the workers destroyed."""
-    records = runlog.read(settings)
-    finished = {r["run_id"] for r in records if r.get("source") == "worker" and r.get("run_id")}
+    records = runlog.merged(runlog.read(settings))
+    # Ended: a run's `started` record alone means it may still be running (elsewhere).
+    finished = {
+        r["run_id"]
+        for r in records
+        if r.get("source") == "worker" and r.get("run_id") and r.get("status") != runlog.STARTED
+    }
 
     def is_alive(run: str) -> bool | None:
         # Read when deciding, after the listing: a worker listed there was created

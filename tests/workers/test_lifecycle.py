@@ -151,7 +151,7 @@ def _start_slow_run(cloud, psd_server, r2, tmp_path, *argv: str, **extra: str):
 def test_sigint_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
     proc, _ = _start_slow_run(cloud, psd_server, r2, tmp_path)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, out + err
     assert "destroyed hetzner worker" in err
     assert cloud.api.snapshot() == []
@@ -164,7 +164,7 @@ def test_sigint_mid_run_destroys_the_worker(cloud, psd_server, r2, tmp_path):
 def test_sigterm_or_sighup_mid_run_destroys_the_worker(sig, cloud, psd_server, r2, tmp_path):
     proc, _ = _start_slow_run(cloud, psd_server, r2, tmp_path)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=300)
     assert proc.returncode != 0, out + err
     assert "destroyed hetzner worker" in err
     assert cloud.api.snapshot() == []
