@@ -71,4 +71,4 @@ printf '%s\n' "$WORKER_SSH_PRIVATE_KEY" |
     remote 'set -e; install -d -o materia -g materia -m 700 /var/lib/materia/.ssh; umask 077
             k=/var/lib/materia/.ssh/worker; cat >"$k"; ssh-keygen -y -f "$k" >"$k.pub"
             chown materia:materia "$k" "$k.pub"'
-echo "install: done; check it: ssh root@$ip materia supervisor check"
+echo "install: done; check it as docs/PRODUCTION.md section 5 says (ssh root@$ip materia supervisor check)"

@@ -10,6 +10,8 @@ unit=/etc/systemd/system/materia-supervisor.service
     echo "materia: $unit is not installed (infra/bootstrap_supervisor.sh)" >&2
     exit 1
 }
+# runuser is in /sbin, which the unit's PATH leaves out.
+runuser=$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser)
 set -a
 # The unit's Environment=NAME=value lines (single words), as systemd would set them.
 eval "$(sed -n "s/^Environment=\([A-Za-z_][A-Za-z0-9_]*\)=\([^' ]*\)$/\1='\2'/p" "$unit")"
@@ -17,4 +19,4 @@ eval "$(sed -n "s/^Environment=\([A-Za-z_][A-Za-z0-9_]*\)=\([^' ]*\)$/\1='\2'/p"
 [ ! -r /etc/materia/env ] || . /etc/materia/env
 set +a
 cd "${MATERIA_REPO:-/opt/materia}"
-exec runuser -u materia -m -- uv run --no-sync --quiet materia "$@"
+exec "$runuser" -u materia -m -- uv run --no-sync --quiet materia "$@"
