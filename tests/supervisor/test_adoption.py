@@ -71,6 +71,14 @@ BREAKS = {
     ),
 }
 MODEL = "sqlmesh_materia/models/staging/stg_psdalldata__commodity.sql"
+# Compiles, imports, loads, passes the models' tests: only git's credential helper breaks,
+# which would lock the supervisor out of every later update.
+CREDENTIAL_BREAK = (
+    "materia/cli_ops.py",
+    "answer = secrets.git_credential(",
+    "answer = secrets.git_credentials(",
+    "`materia secrets git-credential get` fails: error: AttributeError",
+)
 # Compiles, imports, loads: only running it fails (what CI's tests catch).
 RUNTIME_BREAK = ("materia/units.py", "lb = BUSHEL_LB.get(", "lb = BUSHELS_LB.get(")
 
@@ -179,6 +187,16 @@ def test_only_green_commits_are_adopted(tmp_path: Path) -> None:
             assert "error: check failed: " in refused(bad, why)
             target.write_text(original)  # the fix arrives together with the next break
 
+        # A broken credential helper, CI (wrongly) green: the check runs the loop's commands.
+        path, before, after, why = CREDENTIAL_BREAK
+        target = d.seed / path
+        original = target.read_text()
+        target.write_text(original.replace(before, after))
+        bad, _ = d.push("broken git credential helper")
+        assert "error: check failed: " in refused(bad, why)
+        target.write_text(original)
+        cases["credential helper"] = CREDENTIAL_BREAK[:1] + (None, why)
+
         # A runtime error passes every local check; CI failed on it: refused, and the alert
         # quotes the failing check (the red pipeline).
         path, before, after = RUNTIME_BREAK
@@ -191,7 +209,8 @@ def test_only_green_commits_are_adopted(tmp_path: Path) -> None:
         assert all("was not adopted" in a["message"] for a in alerts)
         assert f"CI: GitLab pipeline #{pipeline} " in alerts[-1]["message"]
         assert f"failed on {bad[:12]}" in alerts[-1]["message"]
-        assert "sqlmesh test failed: test_stg_psdalldata__commodity" in alerts[-2]["message"]
+        assert "sqlmesh test failed: test_stg_psdalldata__commodity" in alerts[-3]["message"]
+        assert "git-credential get` fails: error: AttributeError" in alerts[-2]["message"]
 
         # The same error where CI cannot say (no pipeline): the commit's own fast tests
         # run here and fail.
