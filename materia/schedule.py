@@ -224,8 +224,11 @@ def waiting(state: dict, now: datetime, schedule: Schedule) -> list[Due]:
 
 
 def deadline_day(now: datetime, schedule: Schedule) -> date:
-    """The newest day whose transform deadline has passed at `now`."""
-    return latest_slot(now, schedule.transform_deadline)
+    """The newest transform slot whose deadline has passed at `now` (the deadline is the
+    first MATERIA_TRANSFORM_DEADLINE after the slot's MATERIA_TRANSFORM_AT)."""
+    at, by = schedule.transform_at, schedule.transform_deadline
+    minutes = (by.hour * 60 + by.minute - at.hour * 60 - at.minute) % (24 * 60) or 24 * 60
+    return latest_slot(now - timedelta(minutes=minutes), at)
 
 
 def missed_deadline(state: dict, now: datetime, schedule: Schedule) -> date | None:

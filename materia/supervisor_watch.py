@@ -132,7 +132,7 @@ def _why_no_transform(state: dict, day) -> str:
     extract, transform = state.get("extract", {}), state.get("transform", {})
     if str(transform.get("slot")) == str(day) and transform.get("status") == "failed":
         return f"attempt {transform.get('attempt')} failed: {transform.get('error') or '?'}"
-    if str(extract.get("ok_slot")) < str(day):
+    if str(extract.get("ok_slot") or "") < str(day):
         if str(extract.get("slot")) == str(day) and extract.get("status") == "failed":
             return (
                 f"it waits for the day's extract, whose attempt {extract.get('attempt')} "

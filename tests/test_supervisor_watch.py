@@ -155,3 +155,13 @@ def test_watch_sees_a_stopped_supervisor_from_elsewhere(tmp_path: Path, rx) -> N
     [alert] = rx.wait_for(2)[1:]
     assert alert["title"] == "materia: supervisor watch"
     assert alert["message"] == f"the supervisor's last heartbeat is from {old:%Y-%m-%d %H:%M} UTC."
+
+
+def test_the_deadline_follows_the_transform_slot() -> None:
+    """A transform moved to 23:00 is late the next morning, not the same morning."""
+    late = schedule.Schedule(transform_at=datetime(1, 1, 1, 23, 0).time())
+    assert schedule.deadline_day(at("2026-11-26T07:59"), late).isoformat() == "2026-11-24"
+    assert schedule.deadline_day(at("2026-11-26T08:00"), late).isoformat() == "2026-11-25"
+    default = schedule.Schedule()
+    assert schedule.deadline_day(at("2026-11-26T07:59"), default).isoformat() == "2026-11-25"
+    assert schedule.deadline_day(at("2026-11-26T08:00"), default).isoformat() == "2026-11-26"
