@@ -76,7 +76,7 @@ def test_stack_runs_prod_end_to_end(stack_home: Path, tmp_path: Path, psd_server
     # The notebook's pipeline health section, read from the run log in the bucket.
     assert "Pipeline health" in page and "last successful transform" in page
     table = run_cli("runs", env=user, cwd=tmp_path)  # the run log lives in the bucket too
-    assert [r.split()[2] for r in table.stdout.splitlines()[1:]] == ["extract", "transform"]
+    assert [r.split()[3] for r in table.stdout.splitlines()[1:]] == ["extract", "transform"]
 
     down = run_cli("stack", "down", env=env, cwd=tmp_path)
     assert down.returncode == 0 and "stack: stopped" in down.stdout

@@ -99,7 +99,7 @@ def test_extract_on_hetzner_end_to_end(
     assert cloud.api.snapshot() == []
     log = r2_log(r2)
     assert [(x["pipeline"], x["provider"], x["server_type"], x["exit_code"]) for x in log] == [
-        ("extract", "hetzner", "ccx12", 0)
+        ("extract", "hetzner", "ccx13", 0)
     ]
     assert log[0]["cost_estimate"] > 0 and log[0]["price_table"]
     assert r2_log(r2, source="in-process") == []  # the worker reports to its run instead
