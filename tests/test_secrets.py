@@ -314,3 +314,14 @@ def test_a_raw_print_inside_a_command_comes_out_masked(monkeypatch, capsys) -> N
     out = capsys.readouterr()
     assert canary not in out.out + out.err
     assert "token is ***" in out.out and "and on stderr ***" in out.err
+
+
+def test_a_worker_never_opens_esc_itself(tmp_path: Path) -> None:
+    """A worker gets its secrets in its run document: with MATERIA_ENV=prod and `pulumi`
+    logged in on the machine (a local worker of a rehearsal), it still reads no ESC."""
+    from materia import settings as settings_mod
+    from materia.workers.run import worker_env
+
+    s = settings_mod.load(environ={"MATERIA_HOME": str(tmp_path)}, dotenv=tmp_path / "none")
+    env = worker_env(s, share_home=True, run_id="r1") | {"MATERIA_ENV": "prod"}
+    assert settings_mod.esc_env_name(env) is None

@@ -68,6 +68,9 @@ def worker_env(settings: Settings, share_home: bool, run_id: str) -> dict[str, s
     return env | {
         "MATERIA_PARENT_RUN": run_id,  # the worker's own run-log records point back here
         "MATERIA_WORKER_PROVIDER": "local",  # the worker runs the pipeline itself
+        # Its secrets are in this document: it never opens ESC itself (a local worker of
+        # a rehearsal, where `pulumi` is logged in, must not read prod's).
+        "MATERIA_ESC_ENV": "off",
     }
 
 
