@@ -1,8 +1,11 @@
 """The materia supervisor on Hetzner Cloud: one small server, SSH-only firewall, our key.
 
+The default type, cx23 (2 shared vCPU, 4 GB, EU locations), replaces cpx11, which
+Hetzner retired with the other CPX Gen 1 and CX Gen 2 types at the end of 2025.
+
 Workers are not declared here: `materia pipeline run --on hetzner` creates and destroys
 them per run. Stack config (`pulumi config set`): sshPublicKey (required), serverType
-(cpx11), location (fsn1), image (debian-12), sshSourceIps (everywhere), and
+(cx23), location (fsn1), image (debian-12), sshSourceIps (everywhere), and
 workerSshPublicKey / workerSshKeyName (the key workers get; optional). The hcloud token
 comes from Pulumi ESC (`hcloud:token`) through the stack's environment.
 """
@@ -11,7 +14,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 config = pulumi.Config()
-server_type = config.get("serverType") or "cpx11"
+server_type = config.get("serverType") or "cx23"
 location = config.get("location") or "fsn1"
 image = config.get("image") or "debian-12"
 ssh_source_ips = config.get_object("sshSourceIps") or ["0.0.0.0/0", "::/0"]

@@ -3,9 +3,11 @@
 # Run as root on the server (infra/install_supervisor.sh does this for you):
 #   ssh root@IP 'sh -s' < infra/bootstrap_supervisor.sh
 # Optional environment: MATERIA_REPO_URL (git URL to clone, no token in it),
-# MATERIA_BRANCH (main), GITLAB_READ_TOKEN (for a private repository: git gets it from a
-# credential helper that reads this variable, so it never lands in .git/config, a URL
-# or a command line). /etc/materia/env is written by install_supervisor.sh.
+# MATERIA_BRANCH (main), GITLAB_READ_TOKEN and GITLAB_READ_USER (for a private
+# repository: git gets them from a credential helper that reads these variables, so the
+# token never lands in .git/config, a URL or a command line). /etc/materia/env is
+# written by install_supervisor.sh. It also installs /usr/local/bin/materia, which runs
+# `materia …` as the service does (`ssh root@IP materia supervisor check`).
 # BOOTSTRAP_ROOT prefixes every path (tests run the script inside a directory).
 set -eu
 
@@ -65,7 +67,9 @@ chown -R materia:materia "$dir"
 log "syncing the environment"
 (cd "$dir" && as_materia "$bin/uv" sync --locked --quiet)
 
-# 5. The unit: (re)install when it changed, then enable and start.
+# 5. `materia …` for the operator, as the service runs it; then the unit: (re)install
+#    when it changed, enable and start.
+install -m 755 "$dir/supervisor/materia.sh" "$bin/materia"
 install -d "$units"
 if ! cmp -s "$dir/supervisor/$unit" "$units/$unit"; then
     log "installing $unit"

@@ -34,6 +34,9 @@ app.add_typer(landing_app, name="landing")
 def _settings():
     from materia import secrets, settings
 
+    # Every command reads secrets the same way: ESC when MATERIA_ESC_ENV (or
+    # MATERIA_ENV=prod) names one, else the environment and `.env`.
+    secrets.apply_to_environ()
     s = settings.load()
     secrets.register(s.secret_values())  # values from .env too, not only os.environ
     return s
@@ -243,26 +246,7 @@ def worker_reap(
 # --- supervisor -------------------------------------------------------------------
 @supervisor_app.callback()
 def _supervisor() -> None:
-    """tick | check | alert"""
-
-
-@supervisor_app.command("tick")
-def supervisor_tick(
-    now: Annotated[
-        str | None,
-        typer.Option("--now", help="ISO-8601 instant (UTC), with --dry-run only; default now."),
-    ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Only print what is due (the smoke check).")
-    ] = False,
-) -> None:
-    """Run every job that is due (extract 02:00, transform 03:00 UTC, then the report)."""
-    from materia import secrets, supervisor
-
-    secrets.install_logging()
-    # ESC in prod: settings and pipelines need its values (the dry run checks they load).
-    secrets.apply_to_environ()
-    raise typer.Exit(supervisor.main(_settings(), now=now, dry_run=dry_run))
+    """tick | check | alert | watch"""
 
 
 # --- secrets ----------------------------------------------------------------------
@@ -296,10 +280,12 @@ def secrets_env() -> None:
 # --- operations: the run log, the supervisor's check and alerts, the local stack ---
 from materia import cli_ops  # noqa: E402  (its commands are plain functions wired here)
 
-app.command("runs")(cli_ops.runs)
+app.add_typer(cli_ops.runs_app, name="runs")
 app.add_typer(cli_ops.stack_app, name="stack")
+supervisor_app.command("tick")(cli_ops.supervisor_tick)
 supervisor_app.command("check")(cli_ops.supervisor_check)
 supervisor_app.command("alert")(cli_ops.supervisor_alert)
+supervisor_app.command("watch")(cli_ops.supervisor_watch)
 secrets_app.command("git-credential", hidden=True)(cli_ops.secrets_git_credential)
 
 

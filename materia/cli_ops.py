@@ -1,5 +1,5 @@
-"""`materia runs`, `materia stack …`, `materia supervisor check|alert` and git's
-credential helper: the operations commands, wired into the app by `materia.cli`.
+"""`materia runs [show]`, `materia stack …`, `materia supervisor tick|check|alert|watch`
+and git's credential helper: the operations commands, wired into the app by `materia.cli`.
 Thin like the rest of the CLI: the logic lives in the modules they call.
 """
 
@@ -21,43 +21,122 @@ def _settings():
 
 
 # --- runs -------------------------------------------------------------------------
+runs_app = typer.Typer()
+
+
+@runs_app.callback(invoke_without_command=True)
 def runs(
+    ctx: typer.Context,
     last: Annotated[int, typer.Option("--last", help="Only the newest N runs.")] = 20,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed runs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per run.")] = False,
 ) -> None:
-    """The run log: every pipeline run, worker run and supervisor job, newest last."""
+    """The run log: every pipeline run, worker run and supervisor job, newest last
+    (slot and attempt, next retry). `materia runs show ID`: one run, with its output."""
+    if ctx.invoked_subcommand is not None:
+        return
     import json
 
-    from materia import runlog
+    from materia import runlog, runlog_view
 
-    rows = runlog.select(runlog.fold(runlog.read(_settings())), last=last, failed=failed)
+    rows = runlog_view.select(runlog.fold(runlog.read(_settings())), last=last, failed=failed)
     if as_json:
         for row in rows:
             print(json.dumps(row, sort_keys=True, default=str))
     elif rows:
-        print(runlog.table(rows), end="")
+        print(runlog_view.table(rows), end="")
     else:
         print("no runs" + (" failed" if failed else "") + " in the run log")
 
 
+@runs_app.command("show")
+def runs_show(run_id: Annotated[str, typer.Argument(help="A run id from `materia runs`.")]) -> None:
+    """One run: its record, its parts (worker run, step) and their output."""
+    from materia import runlog_view
+
+    print(runlog_view.show(_settings(), run_id), end="")
+
+
+# --- supervisor -------------------------------------------------------------------
+def supervisor_tick(
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="ISO-8601 instant (UTC), with --dry-run only; default now."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only print what is due (the smoke check).")
+    ] = False,
+) -> None:
+    """Run every job that is due (extract 02:00, transform 03:00 UTC once the day's
+    extract succeeded, then the report); alert a missed night."""
+    from materia import secrets, supervisor, supervisor_watch
+
+    secrets.install_logging()
+    try:
+        s = _settings()
+    except secrets.EscError as e:
+        if not dry_run:
+            supervisor_watch.secrets_failed(e)  # alerts need nothing but the env file
+        raise
+    raise typer.Exit(supervisor.main(s, now=now, dry_run=dry_run))
+
+
 def supervisor_check() -> None:
-    """Is this checkout fit to adopt? Compile, import, SQLMesh load and test, dry run."""
+    """Is this checkout fit to adopt? CI green on it (or the fast tests here), compile,
+    import, SQLMesh load and test, the commands the loop runs, dry run."""
     import logging
 
     from materia import secrets, selfcheck
 
     secrets.install_logging(logging.WARNING)
-    secrets.apply_to_environ()
-    raise typer.Exit(selfcheck.main(_settings()))
+    try:
+        s = _settings()
+    except secrets.EscError as e:  # not this commit's fault: judge it when ESC is back
+        print(f"check: not yet: {e}", flush=True)
+        raise typer.Exit(selfcheck.NOT_YET) from None
+    raise typer.Exit(selfcheck.main(s))
 
 
-def supervisor_alert(message: Annotated[str, typer.Argument()]) -> None:
-    """Send MESSAGE as a failure alert to MATERIA_NOTIFY (supervisor.sh uses it)."""
+def supervisor_alert(
+    message: Annotated[str, typer.Argument()],
+    info: Annotated[bool, typer.Option("--info", help="An information, not a failure.")] = False,
+) -> None:
+    """Send MESSAGE to MATERIA_NOTIFY (supervisor.sh uses it). Exit 1 when no destination
+    is configured or not every one took it. Works without ESC (the environment file)."""
+    import os
+
     from materia import notify, secrets
 
-    secrets.apply_to_environ()
-    notify.send(_settings(), "materia: supervisor", message, notify.FAILURE)
+    try:
+        secrets.apply_to_environ()
+        esc_error = None
+    except secrets.EscError as e:
+        esc_error = e
+    if not os.environ.get("MATERIA_NOTIFY", "").strip():
+        print("error: MATERIA_NOTIFY is not set: no alert was sent", file=sys.stderr)
+        raise typer.Exit(1)
+    body = message if esc_error is None else f"{message}\n(secrets unavailable: {esc_error})"
+    kind = notify.INFO if info else notify.FAILURE
+    if not notify.send_env("materia: supervisor", body, kind):
+        print("error: not every alert destination took the alert", file=sys.stderr)
+        raise typer.Exit(1)
+    print("alert: sent")
+
+
+def supervisor_watch() -> None:
+    """The dead-man's switch, run from elsewhere (a scheduled CI job): alert and exit 1
+    when the supervisor's heartbeat is old or the night's transform is missing."""
+    from datetime import UTC, datetime
+
+    from materia import supervisor_watch as watch
+    from materia.schedule import Schedule
+
+    wrong = watch.watch(_settings(), datetime.now(UTC), Schedule.from_env())
+    for line in wrong:
+        print(f"watch: {line}")
+    if wrong:
+        raise typer.Exit(1)
+    print("watch: the supervisor is ticking and the night's transform is in")
 
 
 def secrets_git_credential(action: Annotated[str, typer.Argument()] = "get") -> None:
@@ -66,7 +145,11 @@ def secrets_git_credential(action: Annotated[str, typer.Argument()] = "get") -> 
 
     from materia import secrets
 
-    _, values = secrets.load()
+    try:
+        _, values = secrets.load()
+    except secrets.EscError as e:  # the environment's token, if any, still works
+        print(f"materia: {e}", file=sys.stderr)
+        values = secrets.from_environment()
     answer = secrets.git_credential(action, sys.stdin.read(), {**os.environ, **values})
     sys.__stdout__.write(answer)  # to git, never through the redacting stream
     sys.__stdout__.flush()

@@ -53,7 +53,11 @@ def index_html(days: list[str]) -> str:
 
 
 def publish(settings: Settings, page: str, day: date | None = None) -> list[str]:
-    """Publish one report page for `day` (default today, UTC); the URLs written."""
+    """Publish one report page for `day` (default today, UTC); the URLs written. Like
+    everything materia writes, the page passes through the redactor first."""
+    from materia.secrets import redactor
+
+    page = redactor(settings)(page)
     store = store_for(settings)
     stamp = (day or datetime.now(UTC).date()).isoformat()
     day_key, latest, index = (

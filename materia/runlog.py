@@ -1,8 +1,11 @@
-"""The run log: one JSON line per run at `runs/runs.jsonl` in the landing store.
+"""The run log: JSON records in the landing store (`materia.jsonlog`: `runs/runs.jsonl`
+in a local folder, one object per record under `runs/runs/` on R2).
 
-Every run appends one record when it ends: a pipeline step run in this process
+Every run appends a `started` record when it starts and its full record when it ends
+(same `run_id`; readers fold them): a pipeline step run in this process
 (`source: in-process`), a run on a worker (`worker`, with its cost from a dated price
-table, so old records keep the price that applied), and each supervisor job (`supervisor`).
+table, so old records keep the price that applied), and each supervisor job (`supervisor`,
+with its slot, attempt and next retry). Every string is redacted before it is written.
 Records carry `run_id` and, when they ran inside another run, its id as `parent` (a tick
 job → its worker run), so `materia runs` can show one row per run with what its parts
 did (rows published, new releases, cost, the error).
@@ -22,12 +25,15 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from materia import jsonlog
 from materia.errors import first_line
 from materia.settings import Settings
 from materia.storage import LandingStore
 
-KEY = "runs/runs.jsonl"
+NAME = "runs/runs"
+KEY = f"{NAME}.jsonl"  # the local file (and R2's log before it held one object per record)
 RESULT = "materia-result: "  # the line a step on a worker ends with
+STARTED = "started"  # the status of a run that has not ended (yet)
 
 
 def new_run_id() -> str:
@@ -44,14 +50,43 @@ def times(started: datetime, ended: datetime) -> dict:
 
 
 def append(settings: Settings, record) -> dict:
-    """Append a record (a dict, or anything with `to_dict()`); the row written."""
+    """Append a record (a dict, or anything with `to_dict()`), every string in it
+    redacted; the row written."""
+    from materia.secrets import redact_doc, redactor
+
     row = record if isinstance(record, dict) else record.to_dict()
-    LandingStore.from_settings(settings).append_jsonl(KEY, row)
-    return row
+    row = redact_doc(row, redactor(settings))
+    jsonlog.append(LandingStore.from_settings(settings), NAME, row)  # type: ignore[arg-type]
+    return row  # type: ignore[return-value]
+
+
+def read_checked(settings: Settings) -> jsonlog.Records:
+    """Every readable record, and what was skipped as unreadable (`problems`)."""
+    return jsonlog.read(LandingStore.from_settings(settings), NAME)
+
+
+_reported: set[str] = set()
 
 
 def read(settings: Settings) -> list[dict]:
-    return LandingStore.from_settings(settings).read_jsonl(KEY)
+    """Every readable record; a skipped one is reported once on stderr, never fatal."""
+    found = read_checked(settings)
+    for problem in found.problems:
+        if problem not in _reported:
+            _reported.add(problem)
+            print(f"run log: {problem}", file=sys.stderr, flush=True)
+    return found.records
+
+
+def started_record(rec: dict, started: datetime) -> dict:
+    """What a run appends when it starts: its identity, where, and `status: started`."""
+    keep = ("source", "run_id", "parent", "pipeline", "where", "provider", "server_type")
+    return {
+        **{k: rec[k] for k in keep if k in rec},
+        **{k: v for k, v in rec.items() if k in ("slot", "attempt", "worker")},
+        "started": started.isoformat(),
+        "status": STARTED,
+    }
 
 
 @contextlib.contextmanager
@@ -82,6 +117,9 @@ def recording(
         "error": None,
         **fields,
     }
+    if not settings.parent_run:  # on a worker, the worker run records the start instead
+        with contextlib.suppress(Exception):  # a log that cannot take it must not stop the run
+            append(settings, started_record(rec, started))
     try:
         yield rec
     except BaseException as e:
@@ -149,6 +187,21 @@ class ErrorTap:
 
 
 # --- reading it back -------------------------------------------------------------------
+def merged(records: list[dict]) -> list[dict]:
+    """One record per run: its `started` record updated by the later ones (in order)."""
+    out: dict[str, dict] = {}
+    anonymous = []
+    for r in records:
+        rid = r.get("run_id")
+        if not rid:
+            anonymous.append(r)
+        elif rid in out:
+            out[rid] = {**out[rid], **r}
+        else:
+            out[rid] = dict(r)
+    return [*out.values(), *anonymous]
+
+
 def _when(rec: dict) -> str:
     return str(rec.get("started") or rec.get("ended") or "")
 
@@ -160,6 +213,7 @@ def fold(records: list[dict]) -> list[dict]:
     releases and cost add to the parent's, and its error stands in when the parent has
     none. A part whose parent never wrote a record (killed) is shown on its own.
     """
+    records = merged(records)
     by_id = {r["run_id"]: r for r in records if r.get("run_id")}
     children: dict[str, list[dict]] = {}
     for r in records:
@@ -193,58 +247,20 @@ def fold(records: list[dict]) -> list[dict]:
     return sorted((rolled(r) for r in top), key=_when)
 
 
-def _outcome(row: dict) -> str:
-    if row.get("status") == "ok":
-        return "ok"
-    code = row.get("exit_code")
-    return "failed" if code in (None, 0) else f"failed ({code})"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
-def table(rows: list[dict]) -> str:
-    """The rows as an aligned text table, one run per line."""
-    head = ("when (UTC)", "pipeline", "where", "outcome", "duration", "rows", "cost", "error")
-    lines = [head]
-    for r in rows:
-        cost = r.get("cost_estimate")
-        lines.append(
-            (
-                _when(r)[:16].replace("T", " "),
-                str(r.get("pipeline", "?")),
-                str(r.get("where") or r.get("source") or "?"),
-                _outcome(r),
-                _duration(r.get("duration_s")),
-                "-" if r.get("rows_published") is None else f"{r['rows_published']:,}",
-                "-" if cost is None else f"{cost:.2f} {r.get('currency') or ''}".strip(),
-                str(r.get("error") or ""),
-            )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
-    return (
-        "\n".join(
-            "  ".join(c.ljust(w) for c, w in zip(line[:-1], widths, strict=True)) + "  " + line[-1]
-            for line in lines
-        ).rstrip()
-        + "\n"
-    )
-
-
-def select(rows: list[dict], last: int | None = None, failed: bool = False) -> list[dict]:
-    if failed:
-        rows = [r for r in rows if r.get("status") != "ok"]
-    return rows[-last:] if last else rows
+def failed(row: dict) -> bool:
+    """A run that ended without success (one still `started` has not ended)."""
+    return row.get("status") not in ("ok", STARTED)
 
 
 def health(settings: Settings, failures: int = 5) -> dict:
     """Plain data for the workbench: the last successful run per pipeline, the newest
-    published release per dataset, and the most recent failed runs (newest first)."""
-    rows = fold(read(settings))
+    published release per dataset, the most recent failed runs (newest first), and the
+    records that could not be read (`skipped`)."""
+    from materia.secrets import redactor
+
+    redact = redactor(settings)
+    found = read_checked(settings)
+    rows = fold(found.records)
     last_ok: dict[str, str] = {}
     newest: dict[str, str] = {}
     for r in rows:
@@ -254,13 +270,19 @@ def health(settings: Settings, failures: int = 5) -> dict:
             dataset, _, month = release.rpartition(" ")
             if dataset and month > newest.get(dataset, ""):
                 newest[dataset] = month
-    failed = [r for r in rows if r.get("status") != "ok"][::-1][:failures]
+    bad = [r for r in rows if failed(r)][::-1][:failures]
     return {
         "last_success": dict(sorted(last_ok.items())),
         "newest_release": dict(sorted(newest.items())),
+        # Redacted again on the way out: a record written before redaction at write time.
         "failures": [
-            {k: r.get(k) for k in ("started", "pipeline", "where", "error")} for r in failed
+            {
+                **{k: r.get(k) for k in ("started", "pipeline", "where")},
+                "error": redact(str(r["error"])) if r.get("error") else None,
+            }
+            for r in bad
         ],
+        "skipped": found.problems,
     }
 
 
@@ -271,6 +293,9 @@ def health_table(settings: Settings) -> dict:
         h = health(settings)
     except Exception as e:
         h = {"last_success": {}, "newest_release": {}, "failures": [], "error": first_line(e)}
+    if h.get("skipped"):
+        first = h["skipped"][0]
+        h["error"] = f"{len(h['skipped'])} unreadable record(s) skipped ({first})"
     h["rows"] = [
         *(
             {"what": f"last successful {k}", "when": v[:16].replace("T", " ")}

@@ -1,9 +1,12 @@
 """When the supervisor's jobs are due, from a small state file and the clock.
 
 Each timed job has a daily slot (extract 02:00 UTC, transform 03:00 UTC;
-`MATERIA_EXTRACT_AT`, `MATERIA_TRANSFORM_AT` override); the report follows each
-successful transform. A job is due when the most recent slot at or before now has no
-attempt yet, so it runs once per scheduled day and, after any downtime, once to catch up.
+`MATERIA_EXTRACT_AT`, `MATERIA_TRANSFORM_AT` override); transform waits for the day's
+successful extract (and follows it at once when a retry lands the release late); the
+report follows each successful transform. A job is due when the most recent slot at or
+before now has no attempt yet, so it runs once per scheduled day and, after any
+downtime, once to catch up. A transform that has not succeeded for its day by
+`MATERIA_TRANSFORM_DEADLINE` (08:00 UTC) is a missed night (`missed_deadline`).
 A failed attempt is retried within its day after a growing delay (`RETRY_AFTER`), at
 most `MAX_ATTEMPTS` times. The state never holds the schedule hostage: an entry for a
 slot later than now (a clock that jumped ahead, `--now` in the future) is ignored,
@@ -34,13 +37,26 @@ MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 class Schedule:
     extract_at: dtime = dtime(2, 0)
     transform_at: dtime = dtime(3, 0)
+    transform_deadline: dtime = dtime(8, 0)
+    # A supervisor silent for longer than this has stopped ticking (alerted when it is
+    # back, and by `materia supervisor watch` from elsewhere while it is not).
+    heartbeat_max: timedelta = timedelta(hours=2)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Schedule:
         env = os.environ if environ is None else environ
+
+        def at(name: str, default: str) -> dtime:
+            return _hhmm(name, env.get(name) or default)
+
+        minutes = (env.get("MATERIA_HEARTBEAT_MAX_MINUTES") or "120").strip()
+        if not minutes.isdigit() or int(minutes) < 1:
+            raise MateriaError("MATERIA_HEARTBEAT_MAX_MINUTES must be a whole number of minutes")
         return cls(
-            extract_at=_hhmm("MATERIA_EXTRACT_AT", env.get("MATERIA_EXTRACT_AT", "02:00")),
-            transform_at=_hhmm("MATERIA_TRANSFORM_AT", env.get("MATERIA_TRANSFORM_AT", "03:00")),
+            extract_at=at("MATERIA_EXTRACT_AT", "02:00"),
+            transform_at=at("MATERIA_TRANSFORM_AT", "03:00"),
+            transform_deadline=at("MATERIA_TRANSFORM_DEADLINE", "08:00"),
+            heartbeat_max=timedelta(minutes=int(minutes)),
         )
 
     def timed_jobs(self) -> dict[str, dtime]:
@@ -168,8 +184,11 @@ def plan(state: dict, now: datetime, schedule: Schedule) -> tuple[list[Due], lis
     `state` must be sanitized."""
     due, notes = [], []
     timed = sorted(schedule.timed_jobs().items(), key=lambda kv: kv[1])
+    extracted = _day(state.get("extract", {}).get("ok_slot"))
     for job, at in timed:
         slot = latest_slot(now, at)
+        if job == "transform" and (extracted is None or extracted < slot):
+            continue  # waits for the day's extract; due at once when it succeeds
         attempt, note = next_attempt(state.get(job, {}), slot, now)
         if note:
             notes.append(f"{job}: {note}")
@@ -192,3 +211,65 @@ def retry_at(entry: dict) -> datetime | None:
     if done >= MAX_ATTEMPTS or since is None:
         return None
     return since + RETRY_AFTER[done - 1]
+
+
+def waiting(state: dict, now: datetime, schedule: Schedule) -> list[Due]:
+    """Jobs held back for a dependency: transform until the day's extract succeeded."""
+    slot = latest_slot(now, schedule.transform_at)
+    extracted = _day(state.get("extract", {}).get("ok_slot"))
+    if extracted is not None and extracted >= slot:
+        return []
+    attempt, _ = next_attempt(state.get("transform", {}), slot, now)
+    return [Due("transform", slot, attempt)] if attempt else []
+
+
+def deadline_day(now: datetime, schedule: Schedule) -> date:
+    """The newest transform slot whose deadline has passed at `now` (the deadline is the
+    first MATERIA_TRANSFORM_DEADLINE after the slot's MATERIA_TRANSFORM_AT)."""
+    at, by = schedule.transform_at, schedule.transform_deadline
+    minutes = (by.hour * 60 + by.minute - at.hour * 60 - at.minute) % (24 * 60) or 24 * 60
+    return latest_slot(now - timedelta(minutes=minutes), at)
+
+
+def missed_deadline(state: dict, now: datetime, schedule: Schedule) -> date | None:
+    """The day whose transform did not succeed by its deadline, or None."""
+    day = deadline_day(now, schedule)
+    ok = _day(state.get("transform", {}).get("ok_slot"))
+    return day if ok is None or ok < day else None
+
+
+# --- validation: a damaged state is repaired, never fatal ----------------------------------
+JOBS = ("extract", "transform", "report")
+STATUSES = ("started", "ok", "failed")
+
+
+def problems_of(job: str, entry: object) -> list[str]:
+    """What is wrong with one job's entry ([] when it is sound)."""
+    if job not in JOBS:
+        return [f"unknown job {job!r}"]
+    if not isinstance(entry, dict):
+        return [f"{job}: not an object"]
+    found = []
+    if _day(entry.get("slot")) is None:
+        found.append(f"{job}: slot {entry.get('slot')!r} is not a date")
+    if entry.get("status") not in STATUSES:
+        found.append(f"{job}: status {entry.get('status')!r} is not one of {', '.join(STATUSES)}")
+    attempt = entry.get("attempt", 1)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        found.append(f"{job}: attempt {attempt!r} is not a whole number from 1")
+    for name in ("started", "ended"):
+        if entry.get(name) is not None and _instant(entry.get(name)) is None:
+            found.append(f"{job}: {name} {entry.get(name)!r} is not a time")
+    if entry.get("ok_slot") is not None and _day(entry.get("ok_slot")) is None:
+        found.append(f"{job}: ok_slot {entry.get('ok_slot')!r} is not a date")
+    for name in ("run_id", "error"):
+        if entry.get(name) is not None and not isinstance(entry.get(name), str):
+            found.append(f"{job}: {name} is not text")
+    return found
+
+
+def validate(state: object) -> list[str]:
+    """Every problem of a state document ([] when it is sound)."""
+    if not isinstance(state, dict):
+        return ["not a JSON object"]
+    return [p for job, entry in state.items() for p in problems_of(str(job), entry)]

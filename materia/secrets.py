@@ -1,6 +1,7 @@
-"""Secrets: from Pulumi ESC when its CLI is present, else the environment and `.env`.
+"""Secrets: from a Pulumi ESC environment, else the environment and `.env`.
 
-ESC is read through `esc env open beanflows/prod --format json`, or, where the
+Which ESC environment: `MATERIA_ESC_ENV`, else `beanflows/prod` with MATERIA_ENV=prod
+only (`esc_target`). It is read through `esc env open <env> --format json`, or, where the
 standalone `esc` CLI is absent (it is retired), its successor `pulumi env open …` with
 the same output. `git_credential` lets git pull a private repository with
 GITLAB_READ_TOKEN without the token ever reaching a file or a command line.
@@ -25,9 +26,8 @@ from pathlib import Path
 from typing import TextIO
 
 from materia.errors import MateriaError
-from materia.settings import SECRET_NAMES
+from materia.settings import PROD_ESC_ENV, SECRET_NAMES, esc_env_name
 
-ESC_ENV = "beanflows/prod"
 MASK = "***"
 # ESC may also carry plain config (bucket, region); redacting a value like "auto" would
 # mangle output, so non-secret-named values are redacted only when this long.
@@ -61,6 +61,19 @@ def redactor(settings) -> Callable[[str], str]:
     """`redact` for one run: this settings object's secrets and every value known here."""
     values = set(settings.secret_values()) | known_values()
     return lambda text: redact(text, values)
+
+
+def redact_doc(doc: object, redact_text: Callable[[str], str] | None = None) -> object:
+    """`doc` (JSON-like) with every string in it, keys included, redacted: what is
+    written to the run log, the state file and the heartbeat passes through here."""
+    fix = redact_text or redact
+    if isinstance(doc, str):
+        return fix(doc)
+    if isinstance(doc, dict):
+        return {fix(str(k)): redact_doc(v, fix) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [redact_doc(v, fix) for v in doc]
+    return doc
 
 
 class RedactingFilter(logging.Filter):
@@ -146,13 +159,17 @@ def install_logging(level: int = logging.INFO) -> None:
 
 
 # --- sources ---------------------------------------------------------------------
+class EscError(MateriaError):
+    """Pulumi ESC was asked for and could not be read (the CLI failed, bad output)."""
+
+
 def esc_tool(environ: Mapping[str, str] | None = None) -> str | None:
     """The CLI that opens ESC environments: `esc`, else `pulumi`; None when neither."""
     path = (os.environ if environ is None else environ).get("PATH")
     return shutil.which("esc", path=path) or shutil.which("pulumi", path=path)
 
 
-def from_esc(esc: str, env_name: str = ESC_ENV) -> dict[str, str]:
+def from_esc(esc: str, env_name: str = PROD_ESC_ENV) -> dict[str, str]:
     """`esc env open <env> --format json` (or `pulumi env open …`) → its
     `environmentVariables` block."""
     what = f"{Path(esc).name} env open {env_name}"
@@ -164,24 +181,22 @@ def from_esc(esc: str, env_name: str = ESC_ENV) -> dict[str, str]:
             timeout=120,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise MateriaError(f"could not run {what}: {e}") from None
+        raise EscError(f"could not run {what}: {redact(str(e))}") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise MateriaError(f"{what} failed (exit {proc.returncode}): {redact(last)}")
+        raise EscError(f"{what} failed (exit {proc.returncode}): {redact(last)}")
     try:
         doc = json.loads(proc.stdout)
     except json.JSONDecodeError as e:
-        raise MateriaError(f"{what} printed invalid JSON: {e.msg}") from None
+        raise EscError(f"{what} printed invalid JSON: {e.msg}") from None
     block = doc.get("environmentVariables", {}) if isinstance(doc, dict) else None
     if not isinstance(block, dict):
-        raise MateriaError(f"{what}: 'environmentVariables' is not an object")
+        raise EscError(f"{what}: 'environmentVariables' is not an object")
     return {str(k): str(v) for k, v in block.items() if v is not None}
 
 
-def from_environment(
-    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
-) -> dict[str, str]:
-    """Secret-named values from `environ` (default os.environ) over `.env`."""
+def _merged(environ: Mapping[str, str] | None, dotenv: Path | None) -> dict[str, str]:
+    """`environ` (default os.environ) over `.env`, as settings reads them."""
     merged: dict[str, str] = {}
     path = dotenv or Path(".env")
     if path.is_file():
@@ -189,17 +204,59 @@ def from_environment(
 
         merged.update({k: v for k, v in dotenv_values(path).items() if v})
     merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def from_environment(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> dict[str, str]:
+    """Secret-named values from `environ` (default os.environ) over `.env`."""
+    merged = _merged(environ, dotenv)
     return {n: merged[n] for n in SECRET_NAMES if merged.get(n, "").strip()}
+
+
+def esc_target(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> tuple[str | None, str | None]:
+    """(the ESC environment to open, the CLI to open it with), or Nones: no ESC.
+
+    MATERIA_ESC_ENV names the environment (`off`: none); unset, it is `beanflows/prod`
+    only with MATERIA_ENV=prod, so a laptop logged in to Pulumi never reads prod's
+    secrets by accident. A named environment without a CLI is an error; prod's default
+    without one falls back to the environment (CI jobs, tests)."""
+    merged = _merged(environ, dotenv)
+    name = esc_env_name(merged)
+    if name is None:
+        return None, None
+    tool = esc_tool(environ)
+    if tool is None and (merged.get("MATERIA_ESC_ENV") or "").strip():
+        raise EscError(
+            f"MATERIA_ESC_ENV={name} but neither `esc` nor `pulumi` is on PATH to open it"
+        )
+    return (name, tool) if tool else (None, None)
+
+
+_loaded: dict[tuple[str, str], dict[str, str] | EscError] = {}
 
 
 def load(
     environ: Mapping[str, str] | None = None, dotenv: Path | None = None
 ) -> tuple[str, dict[str, str]]:
-    """(source, values): ESC when `esc` or `pulumi` is on PATH, else the environment;
-    values registered."""
-    esc = esc_tool(environ)
-    if esc:
-        source, values = f"{Path(esc).name}:{ESC_ENV}", from_esc(esc)
+    """(source, values): the ESC environment of `esc_target`, else the environment's
+    secret-named variables; values registered for redaction. ESC is opened once per
+    process (EscError when it fails, every time it is asked again)."""
+    name, tool = esc_target(environ, dotenv)
+    if name and tool:
+        if (tool, name) not in _loaded:
+            try:
+                _loaded[(tool, name)] = from_esc(tool, name)
+            except EscError as e:
+                _loaded[(tool, name)] = e  # one attempt per process: fail the same way
+        found = _loaded[(tool, name)]
+        if isinstance(found, EscError):
+            raise found
+        values = found
+        source = f"{Path(tool).name}:{name}"
         register(v for k, v in values.items() if k in SECRET_NAMES or len(v) >= _MIN_REDACT_LEN)
     else:
         source, values = "environment", from_environment(environ, dotenv)
@@ -208,7 +265,8 @@ def load(
 
 
 def apply_to_environ() -> list[str]:
-    """Fill unset variables of this process from the secret source; names that were set."""
+    """Fill unset variables of this process from the secret source; names that were set.
+    Every command does this first (`materia.cli`), so each reads secrets the same way."""
     _, values = load()
     added = [k for k, v in values.items() if not os.environ.get(k)]
     for k in added:

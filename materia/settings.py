@@ -38,6 +38,9 @@ SECRET_NAMES = (
     "OCI_PRIVATE_KEY",
     "OCI_PRIVATE_KEY_PASSWORD",
 )
+# The Pulumi ESC environment secrets come from: MATERIA_ESC_ENV, else this one only with
+# MATERIA_ENV=prod (a rehearsal never opens prod's secrets); `off` turns ESC off.
+PROD_ESC_ENV = "beanflows/prod"
 DEFAULT_DOWNLOAD_DEADLINE_S = 900.0  # one archive, all attempts included
 DEFAULT_MAX_ARCHIVE_MB = 100  # psd_alldata_csv.zip is about 10 MB
 
@@ -146,6 +149,7 @@ class Settings:
     # Published Iceberg snapshots older than this are expired with their files (the
     # vintages table is the history; snapshots only serve readers mid-read and rollback).
     snapshot_retention: timedelta = timedelta(days=7)
+    esc_env: str | None = None  # MATERIA_ESC_ENV (see esc_env_name); None: no ESC
 
     # --- derived locations -------------------------------------------------------
     @property
@@ -225,6 +229,16 @@ class Settings:
         if self.notify:  # each Apprise URL on its own too: one may be quoted alone
             found += [u for u in re.split(r"[\s,]+", self.notify.get()) if u]
         return found
+
+
+def esc_env_name(env: Mapping[str, str]) -> str | None:
+    """The ESC environment to read secrets from: MATERIA_ESC_ENV (`off` or `none`: no
+    ESC), else PROD_ESC_ENV when MATERIA_ENV=prod, else None."""
+    named = (env.get("MATERIA_ESC_ENV") or "").strip()
+    if named:
+        return None if named.lower() in ("off", "none") else named
+    prod = (env.get("MATERIA_ENV") or "").strip().lower() == "prod"
+    return PROD_ESC_ENV if prod else None
 
 
 def _dotenv(path: Path) -> dict[str, str]:
@@ -342,6 +356,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         gitlab_read_token=Secret(gitlab) if gitlab else None,
         parent_run=get("MATERIA_PARENT_RUN"),
         snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
+        esc_env=esc_env_name(env),
     )
 
 

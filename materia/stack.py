@@ -46,6 +46,9 @@ def weed_binary() -> Path:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As a server binds it: a port whose last connections linger in TIME_WAIT (a
+        # stack just stopped) is free for a new listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -299,16 +302,25 @@ def up(home: Path, say=print) -> dict:
     if (doc := _running(home)) is not None:
         say(f'stack: already running (pid {doc["pid"]}); eval "$(uv run materia stack env)"')
         return doc
+    # The ports of the last run outlive `down`, so a shell that ran `eval "$(materia
+    # stack env)"` before keeps working after `down` and `up` (when they are still free).
     previous = {}
-    with contextlib.suppress(OSError, ValueError):
-        previous = json.loads((_dir(home) / "stack.json").read_text()).get("ports", {})
+    for name in ("ports.json", "stack.json"):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            doc = json.loads((_dir(home) / name).read_text())
+            previous = previous or dict(doc.get("ports", {}))
     access, secret = _keys(home)
     sw = Seaweed(_dir(home) / "data", access, secret).start(ports=previous)
     assert sw.proc is not None
+    if previous and sw.ports != previous:
+        say(
+            'stack: the previous ports were taken; new ones: run `eval "$(materia stack env)"` again'
+        )
     doc = {"pid": sw.proc.pid, "ports": sw.ports, "started": time.time()}
-    tmp = _dir(home) / ".stack.json.tmp"
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, _dir(home) / "stack.json")
+    for name, content in (("ports.json", {"ports": sw.ports}), ("stack.json", doc)):
+        tmp = _dir(home) / f".{name}.tmp"
+        tmp.write_text(json.dumps(content))
+        os.replace(tmp, _dir(home) / name)
     say(
         f"stack: SeaweedFS up (S3 {sw.s3_endpoint}, Iceberg REST {sw.iceberg_uri}), "
         f"data in {sw.data_dir}"
@@ -360,6 +372,8 @@ def env_lines(home: Path) -> str:
     sw.ports = {k: int(v) for k, v in doc["ports"].items()}
     values = {
         "MATERIA_ENV": "prod",
+        # A rehearsal never opens prod's ESC environment, even where `pulumi` is logged in.
+        "MATERIA_ESC_ENV": "off",
         "MATERIA_HOME": str(Path(home).absolute()),
         "MATERIA_WORKER_PROVIDER": "local",  # no cloud: workers are local directories
         **sw.r2_env(),

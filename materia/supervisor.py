@@ -1,14 +1,16 @@
 """What the always-on supervisor does each tick: recover, reap, then run what is due.
 
 A tick holds a lock file, reads the state (`materia.schedule`: what is due, retries,
-clock jumps), then:
+clock jumps; `materia.supervisor_state` repairs a damaged one), beats its heartbeat
+(`materia.supervisor_watch`), then:
 1. settles attempts that never finished (the tick running them died, or could not
    record their end): the run log says how they ended, else they count as failed;
 2. destroys the workers of runs that are no longer alive (`materia.workers.manage`);
 3. runs each due job: its start is recorded before it runs and its end after, so a
    state file that cannot be written stops the tick instead of re-running a job;
 4. sends alerts (`materia.notify`) for failures, recoveries and new releases, and
-   publishes the report (`materia.report_publish`) after each successful transform.
+   publishes the report (`materia.report_publish`) after each successful transform;
+5. alerts a transform that has not succeeded by its deadline (once per day).
 Every job appends a record to the run log (`source: supervisor`), and so does a tick
 that had to repair something (a future slot ignored, workers reaped, a failure).
 """
@@ -22,15 +24,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from materia import locks, notify, runlog, supervisor_log
+from materia import locks, notify, runlog, supervisor_log, supervisor_state, supervisor_watch
 from materia.errors import MateriaError
 from materia.schedule import (
     Due,
     Schedule,
     parse_now,
     plan,
-    read_state,
+    retry_at,
     sanitize,
+    waiting,
     write_state,
 )
 from materia.settings import Settings
@@ -101,8 +104,10 @@ class _Tick:
         self.records: list[dict] = []
 
     def save(self, what: str) -> None:
+        from materia.secrets import redact_doc, redactor
+
         try:
-            write_state(self.path, self.state)
+            write_state(self.path, redact_doc(self.state, redactor(self.settings)))  # type: ignore[arg-type]
         except OSError as e:
             raise MateriaError(f"cannot record {what} in {self.path}: {e.strerror or e}") from e
 
@@ -112,9 +117,11 @@ class _Tick:
         for job, entry in self.state.items():
             if entry.get("status") != "started":
                 continue
-            logged = supervisor_log.read_log(self.settings) if logged is None else logged
+            if logged is None:
+                logged = runlog.merged(supervisor_log.read_log(self.settings))
             rec = next((r for r in logged if r.get("run_id") == entry.get("run_id")), None)
-            if rec is not None and rec.get("source") == "supervisor":
+            finished = rec is not None and rec.get("status") in ("ok", "failed")
+            if finished and rec.get("ended") and rec.get("source") == "supervisor":
                 entry.update(status=rec["status"], ended=rec["ended"], error=rec.get("error"))
                 if rec["status"] == "ok":
                     entry["ok_slot"] = entry["slot"]
@@ -155,10 +162,15 @@ class _Tick:
             entry["ok_slot"] = before["ok_slot"]
         self.state[due.job] = entry
         self.save(f"the start of {due.job} (not run)")
+        started = {"source": "supervisor", "run_id": run_id, "parent": None, "pipeline": due.job}
+        started |= {"where": "supervisor", "slot": entry["slot"], "attempt": due.attempt}
+        supervisor_log.append(self.settings, runlog.started_record(started, self.clock()))
         record = _run_one(self.settings, self.runner, due, run_id, self.clock)
         entry.update(status=record["status"], ended=record["ended"], error=record["error"])
         if record["status"] == "ok":
             entry["ok_slot"] = entry["slot"]
+        again = retry_at(entry) if record["status"] != "ok" else None
+        record["next_attempt"] = again.isoformat() if again else None
         failure = None
         try:
             self.save(f"the end of {due.job} ({record['status']})")
@@ -208,17 +220,24 @@ def tick(
     sched = schedule or Schedule.from_env()
     path = supervisor_dir(settings) / "state.json"
     if dry_run:
-        state, notes = sanitize(read_state(path), now, sched)
-        due, more = plan(state, now, sched)
+        state, notes = supervisor_state.load(settings, path, repair=False)
+        state, more = sanitize(state, now, sched)
+        due, planned = plan(state, now, sched)
+        held = [f"{d.job} ({d.slot}) after the day's extract" for d in waiting(state, now, sched)]
         return [
             {"pipeline": d.job, "slot": d.slot.isoformat(), "attempt": d.attempt} for d in due
-        ], notes + more
+        ], notes + more + planned + ([f"waiting: {', '.join(held)}"] if held else [])
 
     with _tick_lock(settings):
-        state, notes = sanitize(read_state(path), now, sched)
+        state, repaired = supervisor_state.load(settings, path)
+        for problem in repaired:
+            notify.send(settings, "materia: supervisor state repaired", problem, notify.FAILURE)
+        state, dropped = sanitize(state, now, sched)
         work = _Tick(settings, path, state, runner or default_runner, clock)
-        if notes:
+        if dropped:
             work.save("the state without its future slots")
+        notes = repaired + dropped + _log_problems(settings)
+        notes += supervisor_watch.beat(settings, work.state, now, sched)
         notes += work.settle_unfinished()
         reaped, reap_error = _reap(settings)
         notes += reaped
@@ -238,7 +257,27 @@ def tick(
                 break
             work.run(todo[0])
             done.add(todo[0].job)
+            supervisor_watch.publish_heartbeat(settings, work.state, clock(), sched)
+        late = supervisor_watch.check_deadline(settings, work.state, clock(), sched)
+        if late:
+            notes += late
+            supervisor_log.append(settings, supervisor_log.tick_record(now, clock(), late, None))
     return work.records, notes
+
+
+def _log_problems(settings: Settings) -> list[str]:
+    """Unreadable run-log records: skipped by every reader, alerted once here."""
+    try:
+        problems = runlog.read_checked(settings).problems
+    except Exception:
+        return []  # an unreachable log is not a damaged one; jobs report their own errors
+
+    def send(title: str, body: str) -> None:
+        notify.send(settings, title, body, notify.FAILURE)
+
+    notes = [f"run log: {p}" for p in problems]
+    title = "materia: run log damaged"
+    return [n for n in notes if supervisor_watch.alert_once(settings.home, n, send, title, n)]
 
 
 def main(settings: Settings, now: str | None = None, dry_run: bool = False) -> int:

@@ -20,7 +20,10 @@ LAYERS = {
     4: (
         "materia.supervisor",
         "materia.supervisor_log",
+        "materia.supervisor_state",
+        "materia.supervisor_watch",
         "materia.selfcheck",
+        "materia.ci_gate",
         "materia.stack",
         "materia.schedule",
     ),  # fmt: skip
@@ -52,6 +55,9 @@ LAYERS = {
         "materia.sqlmesh_project",
         "materia.locks",
         "materia.runlog",
+        "materia.runlog_view",
+        "materia.runoutput",
+        "materia.jsonlog",
         "materia.notify",
     ),  # fmt: skip
     0: (

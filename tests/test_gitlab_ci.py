@@ -31,6 +31,7 @@ def test_stages_in_order() -> None:
         "lint": "lint",
         "test": "test",
         "deploy": "deploy",
+        "watch": "test",
     }
 
 
@@ -57,10 +58,10 @@ def test_deploy_only_on_main_with_secrets_from_esc() -> None:
     script = "\n".join(job["script"])
     assert script.lstrip().startswith('pulumi env run "$ESC_ENV" --')
     assert job["variables"]["ESC_ENV"] == "beanflows/prod"
-    assert "pulumi up --yes" in script
+    assert "pulumi -C infra up --yes" in script
     # Bootstrap only when the supervisor is new (its id changed across `pulumi up`).
     new_branch = re.search(r'if \[ "\$before" != "\$after" \]; then(.*?)\n\s*else', script, re.S)
-    assert new_branch and 'sh install_supervisor.sh "$ip"' in new_branch.group(1)
+    assert new_branch and 'sh infra/install_supervisor.sh "$ip"' in new_branch.group(1)
     assert (ROOT / "infra" / "install_supervisor.sh").is_file()
     assert "bootstrap_supervisor.sh" in (ROOT / "infra" / "install_supervisor.sh").read_text()
     assert job["resource_group"] == "production"
@@ -70,3 +71,14 @@ def test_no_secret_values_in_ci_file() -> None:
     text = (ROOT / ".gitlab-ci.yml").read_text()
     for name in ("HCLOUD_TOKEN:", "R2_SECRET_KEY:", "PULUMI_ACCESS_TOKEN:"):
         assert name not in text
+
+
+def test_a_schedule_runs_only_the_watch_from_outside() -> None:
+    """The dead-man's switch runs where the supervisor is not: a scheduled pipeline."""
+    doc = ci()
+    schedule_only = [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert doc["watch"]["rules"] == schedule_only
+    assert doc["watch"]["script"] == ["uv run --no-sync materia supervisor watch"]
+    assert doc["watch"]["variables"]["MATERIA_ENV"] == "prod"
+    for job in ("lint", "test"):
+        assert doc[job]["rules"] == [{"if": '$CI_PIPELINE_SOURCE != "schedule"'}]

@@ -47,6 +47,16 @@ def test_days_latest_and_index_under_materia_home(tmp_path):
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def test_a_published_report_is_redacted(tmp_path):
+    token = "report-canary-0a1b2c3d4e"
+    s = settings.load(
+        environ={"MATERIA_HOME": str(tmp_path), "HCLOUD_TOKEN": token}, dotenv=tmp_path / "none"
+    )
+    report_publish.publish(s, f"<p>failed: Bearer {token}</p>", date(2026, 11, 26))
+    page = (tmp_path / "reports" / "2026-11-26" / "commodities.html").read_text()
+    assert page == "<p>failed: Bearer ***</p>"
+
+
 @pytest.mark.s3
 def test_reports_go_to_the_bucket_as_web_pages(tmp_path, seaweed):
     s = settings.load(

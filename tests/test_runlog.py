@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from materia import runlog, settings
+from materia import runlog, runlog_view, settings
 from materia.workers import prices, record
 
 
@@ -61,7 +61,10 @@ def test_in_process_runs_are_logged_with_their_error(psd_server, cli, materia_en
     bad = cli("pipeline", "run", "extract", env={**env, "PSD_AS_OF": "2021-01-31"})
     assert bad.returncode == 1
     s = settings.load(environ=materia_env, dotenv=Path(materia_env["MATERIA_HOME"]) / "none")
-    first, second = runlog.read(s)
+    # Each run is in the log from its start, then with its end (same run id).
+    raw = runlog.read(s)
+    assert [r["status"] for r in raw] == ["started", "ok", "started", "failed"]
+    first, second = runlog.merged(raw)
     assert (first["source"], first["where"], first["status"], first["error"]) == (
         "in-process",
         "here",
@@ -76,19 +79,12 @@ def test_in_process_runs_are_logged_with_their_error(psd_server, cli, materia_en
     assert table.returncode == 0, table.stderr
     head, *rows = table.stdout.splitlines()
     assert head.split() == [
-        "when",
-        "(UTC)",
-        "pipeline",
-        "where",
-        "outcome",
-        "duration",
-        "rows",
-        "cost",
-        "error",
+        *("when", "(UTC)", "run", "pipeline", "where", "outcome", "slot", "duration"),
+        *("rows", "cost", "next", "retry", "error"),
     ]
-    assert [r.split()[2:5] for r in rows] == [
-        ["extract", "here", "ok"],
-        ["extract", "here", "failed"],
+    assert [r.split()[2:6] for r in rows] == [
+        [first["run_id"], "extract", "here", "ok"],
+        [second["run_id"], "extract", "here", "failed"],
     ]
     assert rows[1].endswith(second["error"])
     failed = cli("runs", "--failed", "--json", env=materia_env)
@@ -163,10 +159,10 @@ def test_runs_fold_parts_into_their_run_and_health_sums_up(tmp_path):
     )
     assert job["where"] == "supervisor/hetzner ccx22"
     assert job["new_releases"] == ["psd_alldata_csv 2026-11"]
-    text = runlog.table(rows)
-    assert "2026-11-26 03:00  transform  supervisor/hetzner ccx22  ok" in text
+    text = runlog_view.table(rows)
+    assert "2026-11-26 03:00  job  transform  supervisor/hetzner ccx22  ok" in text
     assert "12m34s" in text and "2,000,000" in text and "0.08 EUR" in text
-    assert runlog.select(rows, last=1, failed=True) == [rows[2]]
+    assert runlog_view.select(rows, last=1, failed=True) == [rows[2]]
 
     health = runlog.health(s)
     assert health["last_success"] == {
@@ -198,4 +194,6 @@ def test_an_unreadable_run_log_is_a_line_in_the_health_table(tmp_path):
         log_file.write_text("{not json\n")
     shown = runlog.health_table(s)
     assert shown["rows"] == [] and shown["failures"] == []
-    assert shown["error"] and "\n" not in shown["error"]
+    assert shown["error"] == (
+        "1 unreadable record(s) skipped (runs/runs.jsonl line 1: not a JSON object, skipped)"
+    )

@@ -4,7 +4,6 @@ and no secret value in any output or the run log while pipelines run."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import shlex
 from pathlib import Path
@@ -13,37 +12,7 @@ import pytest
 
 from materia import secrets
 from testsupport import psd_fixtures, run_cli
-
-ESC_DOC = {
-    "environmentVariables": {
-        "HCLOUD_TOKEN": "hc-token-from-esc-1234567890",
-        "R2_SECRET_KEY": "r2 secret with 'quotes' and $dollar",
-        "R2_BUCKET": "landing",
-    },
-    "pulumiConfig": {"hcloud:token": "hc-token-from-esc-1234567890"},
-}
-
-
-def stand_in_esc(
-    bin_dir: Path, doc: object | None = ESC_DOC, exit_code: int = 0, name: str = "esc"
-) -> Path:
-    """An `esc` (or `pulumi`) executable that answers only
-    `<name> env open beanflows/prod --format json`."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    (bin_dir / "esc.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    esc = bin_dir / name
-    esc.write_text(
-        "#!/bin/sh\n"
-        f'[ "$*" = "env open beanflows/prod --format json" ] || {{ echo "bad args: $*" >&2; exit 2; }}\n'
-        f'[ {exit_code} -eq 0 ] || {{ echo "error: not logged in" >&2; exit {exit_code}; }}\n'
-        f'cat "{bin_dir / "esc.json"}"\n'
-    )
-    esc.chmod(0o755)
-    return esc
-
-
-def with_esc(env: dict[str, str], bin_dir: Path) -> dict[str, str]:
-    return {**env, "PATH": f"{bin_dir}:{env['PATH']}"}
+from testsupport.esc import ESC_DOC, esc_calls, stand_in_esc, with_esc
 
 
 def test_list_shows_names_only_from_esc(materia_env, tmp_path: Path) -> None:
@@ -224,7 +193,7 @@ def test_failing_extract_error_is_redacted(leaky_env, args) -> None:
 
 def test_pulumi_env_open_where_esc_is_absent(materia_env, tmp_path: Path) -> None:
     stand_in_esc(tmp_path / "bin", name="pulumi")
-    env = {**materia_env, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    env = {**materia_env, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "MATERIA_ENV": "prod"}
     proc = run_cli("secrets", "list", env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "# source: pulumi:beanflows/prod"
@@ -236,7 +205,8 @@ def test_pulumi_env_open_where_esc_is_absent(materia_env, tmp_path: Path) -> Non
 
 def test_pulumi_failures_name_pulumi(materia_env, tmp_path: Path) -> None:
     stand_in_esc(tmp_path / "bin", exit_code=1, name="pulumi")
-    env = {**materia_env, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}
+    env = {**materia_env, "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "MATERIA_ESC_ENV": ""}
+    env["MATERIA_ENV"] = "prod"  # prod's default environment
     proc = run_cli("secrets", "list", env=env)
     assert proc.stderr.strip() == (
         "error: pulumi env open beanflows/prod failed (exit 1): error: not logged in"
@@ -257,3 +227,101 @@ def test_git_credential_answers_get_with_the_read_token() -> None:
     # Never over plain HTTP to another machine; loopback is allowed (test servers).
     assert secrets.git_credential("get", "protocol=http\nhost=example.org\n", values) == ""
     assert secrets.git_credential("get", "protocol=http\nhost=127.0.0.1:8080\n", values)
+
+
+# --- which ESC environment: a setting, never prod by accident ----------------------------
+def test_a_rehearsal_never_opens_prods_esc(materia_env, tmp_path: Path) -> None:
+    """A laptop where `pulumi` is logged in: outside MATERIA_ENV=prod nothing opens ESC,
+    and `materia stack env` (MATERIA_ENV=prod on the stand-ins) turns it off."""
+    bin_dir = tmp_path / "bin"
+    stand_in_esc(bin_dir, name="pulumi")
+    env = {**materia_env, "PATH": f"{bin_dir}:/usr/bin:/bin", "HCLOUD_TOKEN": "from-env-123456"}
+    local = run_cli("secrets", "list", env=env)
+    assert local.stdout.splitlines() == ["# source: environment", "HCLOUD_TOKEN"], local.stderr
+    rehearsal = {**env, "MATERIA_ENV": "prod", "MATERIA_ESC_ENV": "off"}  # as `stack env`
+    assert run_cli("secrets", "list", env=rehearsal).stdout.startswith("# source: environment")
+    assert esc_calls(bin_dir) == []
+    prod = run_cli("secrets", "list", env={**env, "MATERIA_ENV": "prod"})
+    assert prod.stdout.startswith("# source: pulumi:beanflows/prod"), prod.stderr
+    stand_in_esc(bin_dir, name="pulumi", env_name="beanflows/staging")
+    named = run_cli("secrets", "list", env=with_esc(env, bin_dir, "beanflows/staging"))
+    assert named.stdout.startswith("# source: pulumi:beanflows/staging"), named.stderr
+
+
+def test_stack_env_turns_esc_off(tmp_path: Path) -> None:
+    import json as _json
+
+    from materia import stack
+
+    home = tmp_path / "home"
+    (home / "stack").mkdir(parents=True)
+    # A running stack's record (this process stands in for weed: only its record is read).
+    (home / "stack" / "stack.json").write_text(
+        _json.dumps({"pid": 0, "ports": {k: 1 for k in ("master", "volume", "filer", "s3")}})
+    )
+    stack._running = lambda h: _json.loads((h / "stack" / "stack.json").read_text())
+    lines = stack.env_lines(home)
+    assert "export MATERIA_ESC_ENV=off\n" in lines and "export MATERIA_ENV=prod\n" in lines
+
+
+def test_a_named_esc_environment_without_a_cli_is_an_error(materia_env) -> None:
+    env = {**materia_env, "PATH": "/usr/bin:/bin", "MATERIA_ESC_ENV": "beanflows/prod"}
+    proc = run_cli("secrets", "list", env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        "error: MATERIA_ESC_ENV=beanflows/prod but neither `esc` nor `pulumi` is on PATH to open it"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("runs",), ("worker", "list", "--on", "local"), ("landing", "list"), ("supervisor", "check")],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_every_command_reads_secrets_the_same_way(materia_env, tmp_path: Path, args) -> None:
+    """Each command opens the ESC environment once, and fails the same way when it can't."""
+    bin_dir = tmp_path / "bin"
+    stand_in_esc(bin_dir, exit_code=255, name="pulumi")
+    proc = run_cli(*args, env=with_esc(materia_env, bin_dir))
+    assert esc_calls(bin_dir) == ["env open beanflows/prod --format json"]
+    assert "pulumi env open beanflows/prod failed (exit 255)" in proc.stdout + proc.stderr
+    assert proc.returncode != 0
+
+
+def test_a_raw_print_inside_a_command_comes_out_masked(monkeypatch, capsys) -> None:
+    """The CLI wraps stdout and stderr for every command: a print that forgets
+    `redact()` still shows `***` (this fails if `cli.main` drops the wrapper)."""
+    import sys
+
+    from materia import cli
+
+    canary = "raw-print-canary-9f8e7d6c"
+    monkeypatch.setenv("HCLOUD_TOKEN", canary)
+
+    def leaky() -> None:
+        print(f"token is {canary}")  # no redact(): the wrapper is all that stands here
+        print(f"and on stderr {canary}", file=sys.stderr)
+
+    before = list(cli.app.registered_commands)
+    cli.app.command("leak-for-test", hidden=True)(leaky)
+    try:
+        try:
+            cli.main(["leak-for-test"])
+        except SystemExit as e:
+            assert e.code in (0, None)
+    finally:
+        cli.app.registered_commands[:] = before
+    out = capsys.readouterr()
+    assert canary not in out.out + out.err
+    assert "token is ***" in out.out and "and on stderr ***" in out.err
+
+
+def test_a_worker_never_opens_esc_itself(tmp_path: Path) -> None:
+    """A worker gets its secrets in its run document: with MATERIA_ENV=prod and `pulumi`
+    logged in on the machine (a local worker of a rehearsal), it still reads no ESC."""
+    from materia import settings as settings_mod
+    from materia.workers.run import worker_env
+
+    s = settings_mod.load(environ={"MATERIA_HOME": str(tmp_path)}, dotenv=tmp_path / "none")
+    env = worker_env(s, share_home=True, run_id="r1") | {"MATERIA_ENV": "prod"}
+    assert settings_mod.esc_env_name(env) is None

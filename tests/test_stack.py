@@ -76,7 +76,7 @@ def test_stack_runs_prod_end_to_end(stack_home: Path, tmp_path: Path, psd_server
     # The notebook's pipeline health section, read from the run log in the bucket.
     assert "Pipeline health" in page and "last successful transform" in page
     table = run_cli("runs", env=user, cwd=tmp_path)  # the run log lives in the bucket too
-    assert [r.split()[2] for r in table.stdout.splitlines()[1:]] == ["extract", "transform"]
+    assert [r.split()[3] for r in table.stdout.splitlines()[1:]] == ["extract", "transform"]
 
     down = run_cli("stack", "down", env=env, cwd=tmp_path)
     assert down.returncode == 0 and "stack: stopped" in down.stdout
@@ -86,3 +86,19 @@ def test_stack_runs_prod_end_to_end(stack_home: Path, tmp_path: Path, psd_server
         f"error: the local stack of {stack_home} is not running: `materia stack up` first"
     )
     assert any((stack_home / "stack" / "data").iterdir())  # the data stays
+
+
+def test_ports_are_stable_across_down_and_up(stack_home: Path, tmp_path: Path) -> None:
+    """A shell that ran `eval "$(materia stack env)"` keeps working after `down` and `up`."""
+    env = clean_env(stack_home)
+    assert run_cli("stack", "up", env=env, cwd=tmp_path).returncode == 0
+    before = exported(run_cli("stack", "env", env=env, cwd=tmp_path).stdout)
+    assert before["MATERIA_ESC_ENV"] == "off"  # a rehearsal never opens prod's ESC
+    assert run_cli("stack", "down", env=env, cwd=tmp_path).returncode == 0
+    up = run_cli("stack", "up", env=env, cwd=tmp_path)
+    assert up.returncode == 0, up.stdout + up.stderr
+    after = exported(run_cli("stack", "env", env=env, cwd=tmp_path).stdout)
+    assert after == before
+    # The old shell's settings reach the restarted stand-ins.
+    listed = run_cli("landing", "list", env={**env, **before}, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr

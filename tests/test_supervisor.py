@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fsspec
 import pytest
 
-from materia import schedule, supervisor
+from materia import runlog, schedule, supervisor
 from materia import settings as settings_mod
 from materia.errors import MateriaError
 from materia.storage import LandingStore
@@ -123,11 +123,32 @@ def test_report_left_over_by_a_crash_runs_next_tick(settings) -> None:
 
 
 def test_a_crashing_job_is_recorded_and_the_tick_goes_on(settings) -> None:
-    runner = Runner({"extract": -1})
+    runner = Runner({"transform": -1})
     records = run_tick(settings, "2026-11-26T03:05", runner)
-    assert [r["pipeline"] for r in records] == ["extract", "transform", "report"]
-    assert records[0]["status"] == "failed"
-    assert "RuntimeError: extract blew up" in records[0]["error"]
+    assert [(r["pipeline"], r["status"]) for r in records] == [
+        ("extract", "ok"),
+        ("transform", "failed"),
+    ]
+    assert "RuntimeError: transform blew up" in records[1]["error"]
+    # The record says when the next attempt is (`materia runs` shows it).
+    retry = datetime.fromisoformat(records[1]["next_attempt"])
+    assert retry - datetime.fromisoformat(records[1]["ended"]) == timedelta(minutes=30)
+
+
+def test_transform_waits_for_the_days_extract_and_follows_its_retry(settings) -> None:
+    run_tick(settings, "2026-11-25T23:00", Runner())  # settle the previous day
+    runner = Runner({"extract": 1})
+    assert [r["pipeline"] for r in run_tick(settings, "2026-11-26T03:05", runner)] == ["extract"]
+    assert runner.calls == ["extract"]  # the release did not land: no transform on old data
+    dry, notes = supervisor.tick(settings, now=at("2026-11-26T03:10"), dry_run=True)
+    assert dry == [] and "waiting: transform (2026-11-26) after the day's extract" in notes
+    runner.codes = {}  # the retry lands it: transform (and the report) follow at once
+    records = run_tick(settings, "2026-11-26T03:40", runner)
+    assert [(r["pipeline"], r["slot"]) for r in records] == [
+        ("extract", "2026-11-26"),
+        ("transform", "2026-11-26"),
+        ("report", "2026-11-26"),
+    ]
 
 
 # --- retries, clock jumps, attempts recorded before and after -----------------------------
@@ -175,11 +196,7 @@ def test_forward_clock_jump_does_not_freeze_the_schedule(settings) -> None:
     assert any("ignoring state of extract for slot 2030-01-01: later than now" in n for n in notes)
     # Reported once: the future entries are gone from the state.
     assert run_tick(settings, "2026-11-26T04:15", runner) == []
-    tick_rows = [
-        r
-        for r in LandingStore.from_settings(settings).read_jsonl("runs/runs.jsonl")
-        if r["pipeline"] == "tick"
-    ]
+    tick_rows = [r for r in runlog.merged(runlog.read(settings)) if r["pipeline"] == "tick"]
     assert any("2030-01-01" in n for r in tick_rows for n in r["notes"])
 
 
@@ -220,11 +237,7 @@ def test_an_attempt_whose_tick_died_counts_as_failed(settings) -> None:
     records, notes = supervisor.tick(settings, now=at("2026-11-26T02:20"), runner=runner)
     assert runner.calls == [] and any("did not finish" in n for n in notes)
     assert state_of(settings)["extract"]["status"] == "failed"
-    died = [
-        r
-        for r in LandingStore.from_settings(settings).read_jsonl("runs/runs.jsonl")
-        if r.get("run_id") == "never-logged"
-    ]
+    died = [r for r in runlog.merged(runlog.read(settings)) if r.get("run_id") == "never-logged"]
     assert [(r["status"], r["exit_code"]) for r in died] == [("failed", None)]
     run_tick(settings, "2026-11-26T03:00", runner)  # retried after the backoff
     assert runner.calls[0] == "extract"
@@ -294,11 +307,7 @@ def test_full_disk_after_a_job_never_reruns_it(settings) -> None:
 
 def test_outcomes_land_in_the_run_log(settings) -> None:
     run_tick(settings, "2026-11-26T03:05", Runner({"report": 2}))
-    rows = [
-        r
-        for r in LandingStore.from_settings(settings).read_jsonl("runs/runs.jsonl")
-        if r.get("source") == "supervisor"
-    ]
+    rows = [r for r in runlog.merged(runlog.read(settings)) if r.get("source") == "supervisor"]
     assert [(r["pipeline"], r["status"], r["exit_code"]) for r in rows] == [
         ("extract", "ok", 0),
         ("transform", "ok", 0),
@@ -323,28 +332,44 @@ def test_overlapping_tick_is_refused(settings) -> None:
     assert lock_path.read_bytes() == b""  # released: no holder recorded
 
 
-def test_stale_lock_is_taken_over(settings) -> None:
+def test_stale_lock_is_taken_over(settings, caplog) -> None:
+    """A lock file left by a tick that died holds a real holder record (what `locks`
+    writes and parses): it is taken over at once, and the takeover names that holder."""
+    import socket
+    from datetime import timedelta as td
+
+    from materia import locks
+
     lock_path = settings.home / "supervisor" / "tick.lock"
     lock_path.parent.mkdir(parents=True)
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    import socket
+    dead = _dead_pid()
+    started = datetime.now(UTC)
 
-    lock_path.write_text(
-        json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "expires": 4e9})
-    )
+    def holder(host: str, pid: int, expires: datetime) -> bytes:
+        record = locks.Holder(
+            host,
+            pid,
+            started.isoformat(timespec="seconds"),
+            expires.isoformat(timespec="seconds"),
+            "0123abcd",
+        )
+        data = record.to_bytes()
+        assert locks.Holder.from_bytes(data) == record  # a record the code parses
+        return data
+
+    lock_path.write_bytes(holder(socket.gethostname(), dead, started + td(hours=6)))
     runner = Runner()
-    run_tick(settings, "2026-11-26T02:05", runner)
+    with caplog.at_level("WARNING", logger="materia.supervisor"):
+        run_tick(settings, "2026-11-26T02:05", runner)
     assert runner.calls[0] == "extract"
+    assert f"taking over from {socket.gethostname()} pid {dead} since" in caplog.text
     # An expired lock from another host is taken over too.
-    lock_path.write_text(json.dumps({"pid": 1, "host": "elsewhere", "expires": 1.0}))
+    lock_path.write_bytes(holder("elsewhere", 1, started - td(minutes=1)))
     before = len(runner.calls)
-    run_tick(settings, "2026-11-27T02:05", runner)
+    with caplog.at_level("WARNING", logger="materia.supervisor"):
+        run_tick(settings, "2026-11-27T02:05", runner)
     assert runner.calls[before] == "extract"
+    assert "taking over from elsewhere pid 1 since" in caplog.text
 
 
 def test_live_lock_from_this_host_is_respected(settings) -> None:
@@ -370,23 +395,58 @@ def test_parse_now() -> None:
         supervisor.parse_now("yesterday")
 
 
-def test_corrupt_state_is_one_clear_error(settings) -> None:
-    path = settings.home / "supervisor" / "state.json"
-    path.parent.mkdir(parents=True)
-    path.write_text("{nope")
-    with pytest.raises(MateriaError, match="state.json"):
-        run_tick(settings, "2026-11-26T02:05", Runner())
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda st: "{nope", "not JSON"),
+        (lambda st: json.dumps({**st, "extract": {**st["extract"], "attempt": "x"}}), "'x'"),
+        (lambda st: json.dumps({**st, "transform": {**st["transform"], "slot": 7}}), "slot 7"),
+    ],
+    ids=["not-json", "attempt-x", "slot-7"],
+)
+def test_a_damaged_state_is_repaired_from_the_run_log_and_alerted(tmp_path, damage, problem):
+    """A broken state never stops the supervisor: the file is kept aside, broken entries
+    are rebuilt from the run log's job records (nothing runs twice), and it is alerted."""
+    from testsupport.alert_receiver import AlertReceiver
+
+    with AlertReceiver() as rx:
+        env = {"MATERIA_HOME": str(tmp_path / "home"), "MATERIA_NOTIFY": rx.url}
+        s = settings_mod.load(environ=env, dotenv=tmp_path / "none")
+        run_tick(s, "2026-11-26T03:05", Runner())  # every job of the day ran
+        path = s.home / "supervisor" / "state.json"
+        before = json.loads(path.read_text())
+        path.write_text(damage(before))
+        runner = Runner()
+        records, notes = supervisor.tick(
+            s, now=at("2026-11-26T03:20"), runner=runner, schedule=schedule.Schedule()
+        )
+        [alert] = rx.wait_for(1)
+    assert runner.calls == [] and records == []  # nothing ran again
+    assert alert["title"] == "materia: supervisor state repaired" and problem in alert["message"]
+    assert any("was damaged" in n and problem in n for n in notes)
+    repaired = json.loads(path.read_text())
+    for job in ("extract", "transform", "report"):
+        assert {k: repaired[job][k] for k in ("slot", "status", "attempt", "ok_slot")} == {
+            k: before[job][k] for k in ("slot", "status", "attempt", "ok_slot")
+        }
+    assert [p.name for p in path.parent.glob("state.json.damaged-*")]
+    assert supervisor.tick(s, now=at("2026-11-26T03:35"), runner=runner)[1] == []  # healed
 
 
 def cli(home: Path, *args: str, **extra: str):
     return run_cli("supervisor", "tick", *args, env=clean_env(home, **extra), cwd=home.parent)
 
 
+def cli_runs(home: Path, *args: str):
+    return run_cli("runs", *args, env=clean_env(home), cwd=home.parent)
+
+
 def test_cli_dry_run_and_bad_now(tmp_path: Path) -> None:
     home = tmp_path / "home"
     proc = cli(home, "--dry-run", "--now", "2026-11-26T02:30:00Z")
     assert proc.returncode == 0, proc.stderr
-    assert "extract (2026-11-26), transform (2026-11-25)" in proc.stdout
+    assert "due at 2026-11-26T02:30:00+00:00: extract (2026-11-26)\n" in proc.stdout
+    assert "waiting: transform (2026-11-25) after the day's extract" in proc.stdout
     proc = cli(home, "--dry-run", "--now", "soon")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("error: --now must be ISO-8601")
@@ -426,11 +486,24 @@ def test_cli_tick_really_runs_extract(tmp_path: Path, psd_server) -> None:
     assert state["extract"]["ok_slot"] == str(slots["extract"])
     store = LandingStore(str(home / "landing"), fsspec.filesystem("file"), home / "tmp")
     assert any(k.startswith("psd/psd_coffee_csv/") for k in store.list("psd"))
-    rows = store.read_jsonl("runs/runs.jsonl")
+    raw = store.read_jsonl("runs/runs.jsonl")
+    rows = runlog.merged(raw)
     # The job ran on a (local) worker: the worker's record is a part of the job's.
     job, worker = (next(r for r in rows if r["source"] == s) for s in ("supervisor", "worker"))
     assert (job["pipeline"], job["status"], worker["parent"]) == ("extract", "ok", job["run_id"])
-    assert [r["source"] for r in rows] == ["worker", "supervisor"]
+    # Each run is logged when it starts and when it ends, the job around its worker run.
+    assert [(r["source"], r["status"]) for r in raw] == [
+        ("supervisor", "started"),
+        ("worker", "started"),
+        ("worker", "ok"),
+        ("supervisor", "ok"),
+    ]
+    shown = cli_runs(home, "show", job["run_id"])
+    assert shown.returncode == 0, shown.stderr
+    assert f"part {worker['run_id']}:" in shown.stdout and "slot: " in shown.stdout
+    # The worker's output, kept beside the run log, with what the worker printed.
+    assert f"--- output of {worker['run_id']} ---" in shown.stdout
+    assert "landed psd/psd_coffee_csv/" in shown.stdout
     assert (home / "supervisor" / "tick.lock").read_bytes() == b""  # released
 
     again = cli(home, **env)
@@ -474,9 +547,10 @@ def test_alerts_for_failure_recovery_and_new_release(tmp_path: Path) -> None:
                 )
             return 0
 
-        supervisor.tick(s, now=at("2026-11-26T02:05"), runner=job)
-        supervisor.tick(s, now=at("2026-11-26T02:40"), runner=job)
-        supervisor.tick(s, now=at("2026-11-26T03:05"), runner=job)
+        # Ticks hours apart here: no alert for the silence between them.
+        quiet = schedule.Schedule(heartbeat_max=timedelta(days=1))
+        for when in ("2026-11-26T02:05", "2026-11-26T02:40", "2026-11-26T03:05"):
+            supervisor.tick(s, now=at(when), runner=job, schedule=quiet)
         failure, recovery, release = rx.wait_for(3)
     assert (failure["type"], failure["title"]) == ("failure", "materia: extract failed")
     assert failure["message"] == (
@@ -548,3 +622,58 @@ def test_tick_reaps_the_workers_of_dead_runs_only(settings) -> None:
     died = [r for r in runlog.read(settings) if r.get("run_id") == "killed"]
     assert [(r["exit_code"], r["status"]) for r in died] == [(None, "failed")]
     assert "run died without finishing" in died[0]["error"]
+
+
+def test_the_reaper_says_what_it_reaped_on_which_cloud(tmp_path: Path) -> None:
+    """A run on Hetzner was SIGKILLed: the next tick reaps its worker and the run's record
+    says so (the local provider's pass, which comes first, must not settle it)."""
+    from materia import runlog
+    from materia.workers import alive
+    from materia.workers.base import InstanceSpec, worker_labels
+    from materia.workers.hetzner import HetznerProvider
+    from testsupport.hetzner_api import FakeHetzner
+
+    with FakeHetzner("hc-token-reaper-1") as api:
+        api.add_ssh_key(
+            "materia",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJyG8Q7MlVAIiNaJulUU7CoPNZwhR87XJjAmIODa8+Q7 t",
+        )
+        s = settings_mod.load(
+            environ={
+                "MATERIA_HOME": str(tmp_path / "home"),
+                "HCLOUD_TOKEN": api.token,
+                "HCLOUD_ENDPOINT": api.endpoint,
+            },
+            dotenv=tmp_path / "none",
+        )
+        labels = worker_labels("extract", "killed", alive.owner_id(s))
+        HetznerProvider(s.hetzner).create_instance(
+            InstanceSpec("materia-extract-killed", "extract", "ccx13", labels)
+        )
+        alive.mark(s, "killed", "extract", "hetzner", "2026-11-25T23:01:00+00:00")
+        marker = s.home / "live-runs" / "killed.json"
+        marker.write_text(json.dumps({**json.loads(marker.read_text()), "pid": _dead_pid()}))
+        _, notes = supervisor.tick(s, now=at("2026-11-25T23:15"), runner=Runner())
+        assert api.snapshot() == []
+    assert "reaped hetzner worker materia-extract-killed (run killed)" in notes
+    [died] = [r for r in runlog.read(s) if r.get("run_id") == "killed"]
+    assert died["error"].endswith("its hetzner worker was reaped")
+
+
+def test_a_run_that_has_only_started_is_not_reaped_as_finished(settings) -> None:
+    """Another home's worker run in progress (its `started` record is in the shared run
+    log, on R2 in prod) keeps its worker: only an ended run's worker is reaped."""
+    from materia import runlog
+    from materia.workers.base import InstanceSpec, worker_labels
+    from materia.workers.local import LocalProvider
+
+    provider = LocalProvider(settings.home / "workers")
+    labels = worker_labels("extract", "elsewhere-running", "m000000000000")
+    provider.create_instance(InstanceSpec("materia-extract-x", "extract", "ccx13", labels))
+    started = {"source": "worker", "run_id": "elsewhere-running", "pipeline": "extract"}
+    runlog.append(settings, runlog.started_record(started, datetime.now(UTC)))
+    supervisor.tick(settings, now=at("2026-11-25T23:15"), runner=Runner())
+    assert [i.labels["run"] for i in provider.list_instances()] == ["elsewhere-running"]
+    runlog.append(settings, {**started, "status": "ok", "exit_code": 0})
+    supervisor.tick(settings, now=at("2026-11-25T23:30"), runner=Runner())
+    assert provider.list_instances() == []

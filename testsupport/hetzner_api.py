@@ -25,29 +25,49 @@ from typing import Any
 
 from testsupport.cloud_api import Fault, Hook, Request, Response, StandinApi, now_iso
 
-SERVER_TYPES = {
-    name: {
-        "id": i,
-        "name": name,
-        "cores": cores,
-        "memory": mem,
-        "disk": disk,
-        "cpu_type": "dedicated",
-    }
-    for i, (name, cores, mem, disk) in enumerate(
-        [("cx22", 2, 4, 40), ("ccx12", 2, 8, 80), ("ccx22", 4, 16, 160), ("ccx13", 2, 8, 80)],
-        start=1,
-    )
-}
-IMAGES = {
-    "debian-12": {"id": 114690387, "name": "debian-12", "type": "system", "os_flavor": "debian"}
-}
 LOCATIONS = {
     name: {"id": i, "name": name, "city": city, "country": cc, "network_zone": "eu-central"}
     for i, (name, city, cc) in enumerate(
         [("fsn1", "Falkenstein", "DE"), ("nbg1", "Nuremberg", "DE"), ("hel1", "Helsinki", "FI")],
         start=1,
     )
+}
+# The catalog as `hcloud server-type list` showed it after Hetzner retired CPX Gen 1 and
+# CX Gen 2 at the end of 2025 (hetznercloud/cli#1211, packer-plugin-hcloud#317): retired
+# types are gone from the listing and cannot be ordered.
+SERVER_TYPES = {
+    name: {
+        "id": i,
+        "name": name,
+        "description": name.upper(),
+        "cores": cores,
+        "memory": mem,
+        "disk": disk,
+        "cpu_type": "dedicated" if name.startswith("ccx") else "shared",
+        "architecture": "x86",
+        "storage_type": "local",
+        "prices": [],
+        "deprecation": None,
+        "locations": [
+            {**loc, "deprecation": None, "available": True, "recommended": True}
+            for loc in LOCATIONS.values()
+        ],
+    }
+    for i, (name, cores, mem, disk) in enumerate(
+        [
+            ("cx23", 2, 4, 40),
+            ("cx33", 4, 8, 80),
+            ("cpx22", 2, 4, 80),
+            ("ccx13", 2, 8, 80),
+            ("ccx23", 4, 16, 160),
+            ("ccx33", 8, 32, 240),
+        ],
+        start=100,
+    )
+}
+RETIRED_TYPES = ("cx22", "cpx11", "cpx21", "ccx12", "ccx22")
+IMAGES = {
+    "debian-12": {"id": 114690387, "name": "debian-12", "type": "system", "os_flavor": "debian"}
 }
 
 ApiError = Fault  # (status, code, message), the Hetzner way
@@ -164,6 +184,14 @@ class FakeHetzner(StandinApi):
                 if action is None:
                     raise ApiError(404, "not_found", f"action {aid} not found")
                 return 200, {"action": action}
+            case "GET", ["server_types"]:
+                found = [t for t in SERVER_TYPES.values() if q.get("name", t["name"]) == t["name"]]
+                return 200, self._page("server_types", found, q)
+            case "GET", ["server_types", tid]:
+                match = [t for t in SERVER_TYPES.values() if str(t["id"]) == tid]
+                if not match:
+                    raise ApiError(404, "not_found", f"server_type {tid} not found")
+                return 200, {"server_type": match[0]}
             case "GET", ["ssh_keys"]:
                 found = [
                     k for k in self.ssh_keys.values() if "name" not in q or k["name"] == q["name"]
@@ -237,6 +265,8 @@ class FakeHetzner(StandinApi):
             raise ApiError(400, "invalid_input", f"invalid server name {name!r}")
         if any(s["name"] == name for s in self.servers.values()):
             raise ApiError(409, "uniqueness_error", f"server name {name!r} is already used")
+        if data.get("server_type") in RETIRED_TYPES:
+            raise ApiError(400, "invalid_input", f"server type {data['server_type']} not found")
         stype = SERVER_TYPES.get(str(data.get("server_type")))
         image = IMAGES.get(str(data.get("image")))
         location = LOCATIONS.get(str(data.get("location", "fsn1")))

@@ -57,8 +57,10 @@ class Sshd:
         host_key: HostKey | None = None,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> None:
         self.workdir = Path(workdir)
+        self.prefix = prefix  # runs sshd through it (e.g. into a private mount namespace)
         self.authorized_key = authorized_key.strip()
         self.host_key = host_key or HostKey.generate()
         self.port = port or free_port()
@@ -99,7 +101,7 @@ class Sshd:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         self._proc = subprocess.Popen(
-            [str(SSHD), "-D", "-e", "-f", str(config)],
+            [*self.prefix, str(SSHD), "-D", "-e", "-f", str(config)],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,

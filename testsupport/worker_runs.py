@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,13 @@ from testsupport import cli_command
 from testsupport.psd_fixtures import sample_rows, write_release
 
 DATASET = "psd_coffee_csv.zip"
+# `[*DEFAULT_SIGINT, *argv]` runs argv with SIGINT at its default disposition.
+DEFAULT_SIGINT = (
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
 
 
 def publish_release(psd_server: Any) -> str:
@@ -39,15 +47,35 @@ def start_slow_extract(
     publish_release(psd_server)
     psd_server.inject("slow", chunk=256, delay=0.5)
     cwd.mkdir(parents=True, exist_ok=True)
+    # As a terminal starts it: SIGINT at its default. A shell that runs the tests in the
+    # background without job control (`pytest &`, a CI script) starts them with SIGINT
+    # ignored, children inherit that, and Python then installs no Ctrl-C handler: the
+    # test's SIGINT would be ignored (the flake of test_sigint_mid_run_destroys_the_worker).
     proc = subprocess.Popen(
-        cli_command(*(argv or ("pipeline", "run", "extract", "--on", on))),
+        [*DEFAULT_SIGINT, *cli_command(*(argv or ("pipeline", "run", "extract", "--on", on)))],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: psd_server.count("GET") > 0, what="the worker to start downloading")
+    # Generous: a fresh clone's first worker builds its environment from uv's cache
+    # before it downloads, which takes minutes on a loaded 2-core machine. A run that
+    # ends before it downloads fails at once, with its output.
+    try:
+        wait_for(
+            lambda: psd_server.count("GET") > 0 or proc.poll() is not None,
+            timeout=480,
+            what="the worker to start downloading",
+        )
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the run ended before its download: {out}{err}")
+    except BaseException:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        raise
     return proc
 
 
@@ -82,14 +110,19 @@ def fresh_bucket(seaweed: Any) -> tuple[dict[str, str], Any, str]:
 
 
 def bucket_run_log(fs: Any, bucket: str) -> list[dict]:
-    """The run log (`runs/runs.jsonl`) in an R2 bucket."""
-    path = f"{bucket}/runs/runs.jsonl"
-    if not fs.exists(path):
-        return []
-    return [json.loads(x) for x in fs.cat(path).decode().splitlines()]
+    """The run log in an R2 bucket (one object per record), one record per run (a run's
+    `started` record folded into its end, as `materia runs` shows it)."""
+    from materia import jsonlog, runlog
+    from materia.storage import LandingStore
+
+    store = LandingStore(f"s3://{bucket}", fs, Path("/nonexistent"))
+    return runlog.merged(jsonlog.read(store, runlog.NAME).records)
 
 
 def local_run_log(home: Path) -> list[dict]:
-    """The run log of a local landing area under MATERIA_HOME."""
+    """The run log of a local landing area under MATERIA_HOME, one record per run."""
+    from materia import runlog
+
     path = home / "landing" / "runs" / "runs.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    lines = path.read_text().splitlines() if path.exists() else []
+    return runlog.merged([json.loads(x) for x in lines])

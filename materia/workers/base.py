@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# Server type per pipeline (Hetzner names); the local provider records them as-is.
-SERVER_TYPES = {"extract": "ccx12", "transform": "ccx22"}
+# Server type per pipeline (Hetzner names; the local provider records them as-is):
+# dedicated vCPU, 2/8 GB and 4/16 GB. ccx12/ccx22 are no longer sold (ccx13/ccx23 are
+# their successors in Hetzner's server-type list).
+SERVER_TYPES = {"extract": "ccx13", "transform": "ccx23"}
 WORKER_SELECTOR = {"app": "materia", "role": "worker"}
 
 

@@ -1,8 +1,10 @@
 """`--on cheapest`: the configured cloud with the lowest hourly price for the pipeline.
 
 The choice and the runner-up are printed with their prices. When the chosen provider
-has no capacity or quota for the worker (CapacityError from creating it or waiting for
-it), the run falls back to the next cheapest, at most `MAX_ATTEMPTS` providers in all.
+cannot take the run (a failed precondition, checked before anything is created: a key
+it lacks, a type it no longer sells; or no capacity or quota, a CapacityError from
+creating the worker or waiting for it), the run falls back to the next cheapest, at
+most `MAX_ATTEMPTS` providers in all.
 Each attempt is a whole `run_on_worker`, so whatever a failed attempt half-created is
 destroyed by it, and each attempt has its own line in the run log.
 """
@@ -18,6 +20,7 @@ from materia.errors import MateriaError
 from materia.settings import Settings
 from materia.workers import prices, registry
 from materia.workers.cloud import CapacityError
+from materia.workers.preflight import PreconditionError
 
 MAX_ATTEMPTS = 3
 
@@ -77,13 +80,15 @@ def run_cheapest(
         )
     log(announce(choices, pipeline))
     candidates = choices[:attempts]
+    reasons: list[str] = []
     for i, choice in enumerate(candidates):
         provider = registry.provider_for(settings, choice.provider, log=log)
         try:
             return run_on_worker(settings, provider, pipeline, log=log)
-        except CapacityError as e:
+        except (CapacityError, PreconditionError) as e:
             following = candidates[i + 1] if i + 1 < len(candidates) else None
             then = f"falling back to {following.describe()}" if following else "none left"
-            log(f"cheapest: no capacity on {choice.provider} ({e}); {then}")
-    tried = ", ".join(c.provider for c in candidates)
-    raise MateriaError(f"--on cheapest: no capacity for {pipeline} on {tried}")
+            why = "cannot run there" if isinstance(e, PreconditionError) else "no capacity"
+            log(f"cheapest: {why} on {choice.provider} ({e}); {then}")
+            reasons.append(f"{choice.provider}: {e}")
+    raise MateriaError(f"--on cheapest: no cloud could run {pipeline}: " + "; ".join(reasons))

@@ -80,6 +80,36 @@ class HetznerProvider:
                 f"Hetzner API ({self.settings.api_endpoint}) unreachable during {what}: {e}"
             ) from e
 
+    def preflight(self, server_type: str) -> None:
+        """Before a server is created (and billed): the token works, the worker SSH key is
+        registered, and the server type can be ordered in the location (Hetzner retires
+        types: CPX Gen 1 and CX Gen 2 left the API at the end of 2025)."""
+        where = self.settings.location
+        key = self._api(
+            "reading the SSH key",
+            lambda: self.client.ssh_keys.get_by_name(self.settings.ssh_key_name),
+        )
+        if key is None:
+            raise MateriaError(
+                f"no SSH key named {self.settings.ssh_key_name!r} in the Hetzner project "
+                "(HCLOUD_SSH_KEY_NAME; `pulumi up` registers the worker key)"
+            )
+        found = self._api(
+            f"reading server type {server_type}",
+            lambda: self.client.server_types.get_by_name(server_type),
+        )
+        if found is None:
+            raise MateriaError(f"Hetzner offers no server type {server_type!r} (retired?)")
+        here = [x for x in found.locations or [] if x.location.name == where]
+        if found.locations is not None and not here:
+            raise MateriaError(f"Hetzner server type {server_type} is not offered in {where}")
+        if here and here[0].deprecation is not None:
+            gone = here[0].deprecation.unavailable_after
+            if gone is not None and gone <= datetime.now(gone.tzinfo):
+                raise MateriaError(f"Hetzner server type {server_type} was retired on {gone:%F}")
+        if here and here[0].available is False:
+            raise CapacityError(f"Hetzner server type {server_type} is not available in {where}")
+
     def create_instance(self, spec: InstanceSpec) -> Instance:
         resp = self._api(
             f"creating server {spec.name}",

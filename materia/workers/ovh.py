@@ -156,6 +156,11 @@ class OvhProvider(cloud.CloudProvider):
             ssh_user=self.settings.ssh_user,
         )
 
+    def preflight(self, server_type: str) -> None:
+        """Before creating: the credentials work, the key and the flavor exist here."""
+        self._ssh_key_id()
+        self._flavor_id(server_type)
+
     def create_instance(self, spec: InstanceSpec) -> Instance:
         full = encode_name(spec.name, spec.labels)
         body = {

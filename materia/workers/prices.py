@@ -92,6 +92,33 @@ PRICE_TABLES: tuple[PriceTable, ...] = (
     ),
 )
 
+# ccx12/ccx22 left Hetzner's price list; their successors ccx13/ccx23 (same vCPU and
+# memory) from here on, at the prices of new orders after Hetzner's June 2026 increase.
+PRICE_TABLES += (
+    PriceTable(
+        provider="local",
+        valid_from=date(2026, 12, 3),
+        currency="EUR",
+        classes={"extract": "ccx13", "transform": "ccx23"},  # recorded as-is
+        hourly={"ccx13": 0.0, "ccx23": 0.0},
+        source="this machine: no charge",
+    ),
+    PriceTable(
+        provider="hetzner",
+        valid_from=date(2026, 12, 3),
+        currency="EUR",
+        classes={"extract": "ccx13", "transform": "ccx23"},  # 2/4 dedicated vCPU, 8/16 GB
+        hourly={"ccx13": 0.069, "ccx23": 0.134},
+        source=(
+            "not verifiable offline: ccx13 at EUR 42.99/month for orders after 2026-06-15 "
+            "(a public note checked against Hetzner's price-adjustment page on 2026-08-04), "
+            "ccx23 scaled from its earlier EUR 31.99/month (EUR 0.0513/h) by the same factor; "
+            "hourly = monthly / 623.6 as in Hetzner's list; per started hour"
+        ),
+        estimated=frozenset({"ccx13", "ccx23"}),
+    ),
+)
+
 PROVIDERS = tuple(dict.fromkeys(t.provider for t in PRICE_TABLES))
 
 

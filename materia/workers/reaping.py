@@ -24,8 +24,13 @@ def reap_dead_runs(
 ) -> list[Instance]:
     """Destroy the workers of runs that are over, and give each run that died without a
     record one in the run log, so it shows as failed; the workers destroyed."""
-    records = runlog.read(settings)
-    finished = {r["run_id"] for r in records if r.get("source") == "worker" and r.get("run_id")}
+    records = runlog.merged(runlog.read(settings))
+    # Ended: a run's `started` record alone means it may still be running (elsewhere).
+    finished = {
+        r["run_id"]
+        for r in records
+        if r.get("source") == "worker" and r.get("run_id") and r.get("status") != runlog.STARTED
+    }
 
     def is_alive(run: str) -> bool | None:
         # Read when deciding, after the listing: a worker listed there was created
@@ -35,7 +40,9 @@ def reap_dead_runs(
 
     gone = reap_dead(provider, alive.owner_id(settings), is_alive, finished, log)
     for run, m in alive.markers(settings).items():
-        if m.alive():
+        # Each provider settles its own runs' markers: another provider's dead run may
+        # still have a worker up, which only that provider's pass can see and reap.
+        if m.provider != provider.name or m.alive():
             continue
         if run not in finished:
             runlog.append(settings, _died(m, any(i.labels.get("run") == run for i in gone)))
@@ -45,7 +52,11 @@ def reap_dead_runs(
 
 def _died(m: alive.Marker, reaped: bool) -> dict:
     now = datetime.now(UTC)
-    what = "its worker was reaped" if reaped else "no worker was left"
+    what = (
+        f"its {m.provider} worker was reaped"
+        if reaped
+        else f"no {m.provider} worker of it was found"
+    )
     try:
         server_type = instance_type(m.provider, m.pipeline)
     except KeyError:  # an unknown pipeline in an old marker

@@ -3,10 +3,13 @@ table (`materia.workers.prices`); `materia.runlog` writes it like any other reco
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from materia import runlog
 from materia.runlog import times
+from materia.settings import Settings
 from materia.workers import prices
 from materia.workers.prices import PriceTable
 
@@ -58,3 +61,22 @@ class RunRecord:
             "currency": table.currency if table else None,
             "price_table": table.valid_from.isoformat() if table else None,
         }
+
+
+def append_started(
+    settings: Settings, provider: str, pipeline: str, worker: str, run_id: str, started: datetime
+) -> None:
+    """The record of a worker run that has just started (its end replaces it)."""
+    server_type = prices.instance_type(provider, pipeline)
+    rec = {
+        "source": "worker",
+        "run_id": run_id,
+        "parent": settings.parent_run,
+        "pipeline": pipeline,
+        "where": f"{provider} {server_type}",
+        "provider": provider,
+        "server_type": server_type,
+        "worker": worker,
+    }
+    with contextlib.suppress(Exception):  # the end record is what counts; the run goes on
+        runlog.append(settings, runlog.started_record(rec, started))

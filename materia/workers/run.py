@@ -1,11 +1,12 @@
 """One pipeline run on a fresh worker, which is destroyed whatever happens.
 
-mark the run alive → reap workers of dead runs and old ones → create (labelled with the
-run id and this home's owner id) → wait for SSH → verify the pinned host key → ship this
+check every precondition (`materia.workers.preflight`: nothing is created when one
+fails) → mark the run alive and record its start → reap workers of dead runs and old
+ones → create (labelled with the run id and this home's owner id) → wait for SSH → verify the pinned host key → ship this
 checkout's tracked files → run `materia pipeline run <name>` there with the secrets sent
-as a JSON document on stdin → stream its lines back with a prefix → destroy (on success,
-failure, timeout, Ctrl-C, SIGTERM and SIGHUP; deletion is retried) → append a record to
-the run log. A SIGKILL skips all of that: the next tick (or `materia worker reap`) finds
+as a JSON document on stdin → stream its lines back with a prefix (and into the run's output, kept beside
+the run log: `materia.runoutput`) → destroy (on success, failure, timeout, Ctrl-C,
+SIGTERM and SIGHUP; deletion is retried) → append its record to the run log. A SIGKILL skips all of that: the next tick (or `materia worker reap`) finds
 the worker's run dead by its marker (`materia.workers.alive`) and destroys it.
 """
 
@@ -22,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from materia import runlog
+from materia import runlog, runoutput
 from materia.errors import MateriaError
 from materia.secrets import redactor
 from materia.settings import Settings
-from materia.workers import alive, record, ship, signals
+from materia.workers import alive, preflight, record, ship, signals
 from materia.workers.base import SERVER_TYPES, Instance, Provider, reap
 from materia.workers.prices import instance_type
 from materia.workers.reaping import reap_dead_runs
@@ -67,6 +68,9 @@ def worker_env(settings: Settings, share_home: bool, run_id: str) -> dict[str, s
     return env | {
         "MATERIA_PARENT_RUN": run_id,  # the worker's own run-log records point back here
         "MATERIA_WORKER_PROVIDER": "local",  # the worker runs the pipeline itself
+        # Its secrets are in this document: it never opens ESC itself (a local worker of
+        # a rehearsal, where `pulumi` is logged in, must not read prod's).
+        "MATERIA_ESC_ENV": "off",
     }
 
 
@@ -97,13 +101,20 @@ def run_on_worker(
         raise MateriaError(
             f"pipeline {pipeline!r} cannot run on a worker: use {' or '.join(SERVER_TYPES)}"
         )
+    preflight.check(settings, provider, pipeline)  # before anything exists or is billed
     redact = redactor(settings)
-    say = lambda line: log(redact(line))  # noqa: E731
     hz = settings.hetzner
     ttl = hz.worker_ttl_minutes * 60
     remote = provider.name != "local"
     run_id = runlog.new_run_id()
     name = f"materia-{pipeline}-{run_id}"
+    output = runoutput.Output(settings, run_id)
+
+    def say(line: str) -> None:
+        shown = redact(line)
+        output.write(shown)
+        log(shown)
+
     result = RunResult(exit_code=1)
     t0 = time.time()
     started = datetime.now(UTC)
@@ -127,6 +138,7 @@ def run_on_worker(
                     started.isoformat(),
                     settings.parent_run,
                 )
+                record.append_started(settings, provider.name, pipeline, name, run_id, started)
                 code = ship.bundle()
                 reap_dead_runs(settings, provider, say)
                 reap(provider, ttl, log=say)
@@ -196,19 +208,27 @@ def run_on_worker(
         exit_code = result.exit_code if error is None else None
         if error is None and exit_code != 0:
             error = tail.result.get("error") or tail.last_error
-        _record(
-            settings,
-            provider,
-            pipeline,
-            name,
-            run_id,
-            started,
-            result,
-            exit_code,
-            error,
-            say,
-            tail.result,
+        if problem := output.keep():
+            log(f"worker: could not keep the run's output: {redact(problem)}")
+        rec = record.RunRecord(
+            pipeline=pipeline,
+            provider=provider.name,
+            server_type=instance_type(provider.name, pipeline),
+            worker=name,
+            started=started,
+            ended=datetime.now(UTC),
+            exit_code=exit_code,
+            error=error,
+            timings=result.timings,
+            run_id=run_id,
+            parent=settings.parent_run,
+            rows_published=tail.result.get("rows_published"),
+            new_releases=list(tail.result.get("new_releases") or []),
         )
+        try:
+            runlog.append(settings, rec)
+        except Exception as e:  # the run's outcome matters more than its log line
+            log(redact(f"worker: could not append to the run log: {type(e).__name__}: {e}"))
     return result
 
 
@@ -324,38 +344,3 @@ def _destroy(
     for iid in ids:
         provider.destroy_instance(iid)
         say(f"worker: destroyed {provider.name} worker {iid}")
-
-
-def _record(
-    settings: Settings,
-    provider: Provider,
-    pipeline: str,
-    name: str,
-    run_id: str,
-    started: datetime,
-    result: RunResult,
-    exit_code: int | None,
-    error: str | None,
-    say: Callable[[str], None],
-    outcome: dict,
-) -> None:
-    ended = datetime.now(UTC)
-    rec = record.RunRecord(
-        pipeline=pipeline,
-        provider=provider.name,
-        server_type=instance_type(provider.name, pipeline),
-        worker=name,
-        started=started,
-        ended=ended,
-        exit_code=exit_code,
-        error=error,
-        timings=result.timings,
-        run_id=run_id,
-        parent=settings.parent_run,
-        rows_published=outcome.get("rows_published"),
-        new_releases=list(outcome.get("new_releases") or []),
-    )
-    try:
-        runlog.append(settings, rec)
-    except Exception as e:  # the run's outcome matters more than its log line
-        say(f"worker: could not append to the run log: {type(e).__name__}: {e}")

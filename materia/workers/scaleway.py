@@ -123,6 +123,10 @@ class ScalewayProvider(cloud.CloudProvider):
             )
         self._key_checked = True
 
+    def preflight(self, server_type: str) -> None:
+        """Before creating: the credentials work and the worker key is registered."""
+        self._check_ssh_key()
+
     def create_instance(self, spec: InstanceSpec) -> Instance:
         self._check_ssh_key()
         tags = [f"{k}={v}" for k, v in spec.labels.items()]

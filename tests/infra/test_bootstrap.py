@@ -18,6 +18,7 @@ from testsupport.gitrepo import git
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "infra" / "bootstrap_supervisor.sh"
 UNIT = ROOT / "supervisor" / "materia-supervisor.service"
+WRAPPER = ROOT / "supervisor" / "materia.sh"
 
 STANDINS = {
     "useradd": 'echo "useradd $*" >> "$CALLS"; touch "$FAKE/user-materia"',
@@ -63,6 +64,7 @@ def box(tmp_path: Path):
     seed = tmp_path / "seed"
     (seed / "supervisor").mkdir(parents=True)
     (seed / "supervisor" / UNIT.name).write_text(UNIT.read_text())
+    (seed / "supervisor" / WRAPPER.name).write_text(WRAPPER.read_text())
     git(tmp_path, "init", "--quiet", "--initial-branch=main", str(seed))
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "seed")
@@ -100,6 +102,8 @@ def test_first_run_sets_everything_up(box) -> None:
     assert installed.read_text() == UNIT.read_text()
     assert calls[-2:] == ["systemctl daemon-reload", f"systemctl enable --now {UNIT.name}"]
     assert (server / "var/lib/materia/home").is_dir()
+    # `ssh root@IP materia …` runs materia as the service does.
+    assert (server / "usr/local/bin/materia").read_text() == WRAPPER.read_text()
 
 
 def test_second_run_changes_nothing(box) -> None:

@@ -187,9 +187,13 @@ def test_report_opened_offline_draws_every_chart_and_its_csvs(published, tmp_pat
 
 
 def test_marimo_edit_shows_results_on_open(published, tmp_path):
-    """The project's [tool.marimo] turns auto-run on: no Run button press needed."""
-    with _workbench(published, tmp_path, mode="edit", timeout_s=180):
+    """The project's [tool.marimo] turns auto-run on: no Run button press needed; the
+    editor, too, logs no error to the console and asks nothing of the internet."""
+    with _workbench(published, tmp_path, mode="edit", timeout_s=180) as (srv, _, errors, outside):
         pass  # the charts drew without a Run
+    assert errors == [], errors
+    assert outside == [], outside
+    assert srv.tracebacks() == ""
 
 
 def test_dev_panel_plans_a_dev_environment(published, tmp_path):

@@ -36,7 +36,11 @@ case "$1" in
         [ "$1" = --no-sync ] && shift
         [ "$1" = --quiet ] && shift
         case "$*" in
-            "materia supervisor check") [ ! -e SMOKE_FAIL ] ;;
+            "materia supervisor check")
+                echo "check: 81 Python files compile"
+                [ -e CHECK_LATER ] && { echo "check: not yet: CI has not finished"; exit 75; }
+                [ -e SMOKE_FAIL ] && { echo "error: check failed: $(cat SMOKE_FAIL)" >&2; exit 1; }
+                echo "check: ok, vouched for by GitLab pipeline #7" ;;
             "materia supervisor alert "*) echo "$*" >> "$ALERT_LOG" ;;
             "materia secrets git-credential "*)
                 shift 3
@@ -49,7 +53,7 @@ case "$1" in
         esac ;;
 esac
 """
-MARKERS = ("SYNC_FAIL", "SYNC_HANG", "SMOKE_FAIL", "TICK_EXIT", "TICK_HANG")
+MARKERS = ("SYNC_FAIL", "SYNC_HANG", "SMOKE_FAIL", "CHECK_LATER", "TICK_EXIT", "TICK_HANG")
 
 
 class Rig:
@@ -139,13 +143,17 @@ def test_new_commit_is_picked_up_then_ticks(rig: Rig) -> None:
     assert rig.uv_calls()[:2] == ["sync --locked --quiet", "run --no-sync materia supervisor check"]
     assert f"now at {c2}" in proc.stdout
     assert (rig.home / "supervisor" / "last-good").read_text().strip() == c2
+    # What vouched for the commit is said in an (information) alert.
+    assert rig.alerts() == [
+        f"materia supervisor alert --info adopted commit {c2}: ok, vouched for by GitLab pipeline #7"
+    ]
 
 
 @pytest.mark.parametrize("marker", ["SYNC_FAIL", "SMOKE_FAIL"])
 def test_failed_update_is_not_kept_and_old_version_still_ticks(rig: Rig, marker: str) -> None:
     c1 = rig.commit("1")
     rig.clone()
-    bad = rig.commit("2", **{marker: "x"})
+    bad = rig.commit("2", **{marker: "the sqlmesh tests fail"})
     proc = rig.run(iterations=2)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert rig.head() == c1
@@ -153,15 +161,31 @@ def test_failed_update_is_not_kept_and_old_version_still_ticks(rig: Rig, marker:
     # Each iteration tries the update, rolls back and re-syncs the good commit.
     assert proc.stdout.count(f"update to {bad} failed; staying on {c1}") == 2
     assert rig.uv_calls().count("sync --locked --quiet") == 4
-    # One alert per rejected commit, not one per iteration.
+    # One alert per rejected commit, not one per iteration, with the failing step's line.
     [alert] = rig.alerts()
-    assert alert.startswith(f"materia supervisor alert commit {bad} was not adopted")
+    assert alert.startswith(f"materia supervisor alert commit {bad} was not adopted: ")
+    why = {
+        "SYNC_FAIL": "uv sync failed: ",
+        "SMOKE_FAIL": "error: check failed: the sqlmesh tests fail",
+    }[marker]
+    assert why in alert and alert.endswith(f"; still running {c1}")
 
     # A fixed commit on top is taken by the next run.
     c3 = rig.commit("3")
     assert rig.run(iterations=1).returncode == 0
     assert rig.head() == c3
     assert rig.ticks()[-1] == "3"
+
+
+def test_a_commit_ci_has_not_judged_yet_is_asked_about_again_without_an_alert(rig: Rig) -> None:
+    c1 = rig.commit("1")
+    rig.clone()
+    later = rig.commit("2", CHECK_LATER="x")
+    proc = rig.run(iterations=2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert rig.head() == c1 and rig.ticks() == ["1", "1"]
+    assert proc.stdout.count(f"commit {later} cannot be judged yet (check: not yet: CI") == 2
+    assert rig.alerts() == []
 
 
 def test_failing_tick_does_not_end_the_loop(rig: Rig) -> None:

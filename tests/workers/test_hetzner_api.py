@@ -34,7 +34,7 @@ def client(api: FakeHetzner, token: str = "tok") -> Client:
 def create(c: Client, name: str, labels: dict[str, str], **kw):
     return c.servers.create(
         name=name,
-        server_type=ServerType(name="ccx12"),
+        server_type=ServerType(name="ccx13"),
         image=Image(name="debian-12"),
         ssh_keys=[SSHKey(name="k")],
         labels=labels,
@@ -56,7 +56,7 @@ def test_create_get_list_delete_with_labels(api: FakeHetzner):
     server = c.servers.get_by_id(r1.server.id)
     assert (server.status, server.server_type.name, server.public_net.ipv4.ip) == (
         "running",
-        "ccx12",
+        "ccx13",
         "127.0.0.1",
     )
     assert api.booted == [(r1.server.id, "#cloud-config\n{}"), (r2.server.id, None)]

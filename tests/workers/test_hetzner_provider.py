@@ -32,7 +32,7 @@ def spec(name: str, host_key: HostKey | None = None, created: float | None = Non
     return InstanceSpec(
         name=name,
         pipeline="extract",
-        server_type="ccx12",
+        server_type="ccx13",
         labels=worker_labels("extract", name, now=created),
         user_data=cloud_init(host_key or HostKey.generate()),
     )
@@ -42,7 +42,7 @@ def test_create_list_destroy(cloud):
     p = provider(cloud)
     inst = p.create_instance(spec("materia-extract-a"))
     assert (inst.server_type, inst.pipeline, inst.labels["app"], inst.labels["role"]) == (
-        "ccx12",
+        "ccx13",
         "extract",
         "materia",
         "worker",
@@ -115,7 +115,7 @@ def test_worker_create_and_destroy_from_the_cli(cloud, tmp_path: Path):
     r = run_cli("worker", "create", "transform", "--on", "hetzner", env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     [server] = cloud.api.snapshot()
-    assert (server["server_type"]["name"], server["labels"]["pipeline"]) == ("ccx22", "transform")
+    assert (server["server_type"]["name"], server["labels"]["pipeline"]) == ("ccx23", "transform")
     assert "known_hosts: 127.0.0.1 ssh-ed25519 " in r.stdout  # the key to pin, public half only
     assert "PRIVATE KEY" not in r.stdout + r.stderr and cloud.api.token not in r.stdout + r.stderr
     r = run_cli("worker", "destroy", str(server["id"]), "--on", "hetzner", env=env, cwd=tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from materia import runlog
 from materia.errors import MateriaError
 from materia.workers.base import InstanceSpec, reap, worker_labels
 from materia.workers.local import LocalProvider
@@ -58,10 +59,13 @@ def test_pipeline_on_local_worker_end_to_end(psd_server, cli, materia_env, proc_
     assert "[materia-extract-" in r.stderr and secret not in r.stdout + r.stderr
     assert scan.argv_hits == []
     assert list((home / "workers").iterdir()) == []  # the worker directory is gone
-    # One record: the step on the worker reports to it (a result line), it does not log.
-    [rec] = [
+    # One run: the step on the worker reports to it (a result line), it does not log; the
+    # worker run's records are its start and its end.
+    raw = [
         json.loads(x) for x in (home / "landing" / "runs" / "runs.jsonl").read_text().splitlines()
     ]
+    assert [(r["source"], r["status"]) for r in raw] == [("worker", "started"), ("worker", "ok")]
+    [rec] = runlog.merged(raw)
     assert (rec["provider"], rec["pipeline"], rec["exit_code"], rec["cost_estimate"]) == (
         "local",
         "extract",
