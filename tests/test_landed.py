@@ -13,8 +13,8 @@ from testsupport import psd_fixtures as fx
 KEY = "psd/psd_coffee_csv/2022/12/abc.zip"
 
 
-def _land(store: LandingStore, tmp_path, key: str = KEY) -> bytes:
-    path = fx.write_release(tmp_path / "r.zip", fx.sample_rows("2022-12"))
+def _land(store: LandingStore, tmp_path, key: str = KEY, release: str = "2022-12") -> bytes:
+    path = fx.write_release(tmp_path / "r.zip", fx.sample_rows(release))
     store.write_bytes(key, path.read_bytes())
     return path.read_bytes()
 
@@ -25,7 +25,7 @@ def test_quarantine_moves_the_archive_aside_and_restore_brings_it_back(where, re
     store = LandingStore.from_settings(s)
     body = _land(store, tmp_path)
     other = "psd/psd_coffee_csv/2022/06/def.zip"
-    _land(store, tmp_path, other)
+    _land(store, tmp_path, other, "2022-06")
     store.write_bytes("psd/README.txt", b"not an archive")
     assert [i.key for i in landed.manifest(store)] == [other, KEY]
 
@@ -51,8 +51,13 @@ def test_a_move_interrupted_after_the_copy_counts_as_quarantined(local_settings,
 
 def test_bad_keys_are_one_clear_line(local_settings):
     store = LandingStore.from_settings(local_settings)
-    with pytest.raises(MateriaError, match="is not a landing key"):
-        landed.quarantine(store, "psd/coffee.zip")
+    for bad in ("psd/coffee.zip", "psd/../2022/12/x.zip", "psd/psd_coffee_csv/../../x/2022/12/x.zip", "quarantine/../psd/a/2022/12/x.zip", "psd/a/2022/12/..zip"):  # fmt: skip
+        with pytest.raises(MateriaError, match="is not a landing key"):
+            landed.quarantine(store, bad)
+        with pytest.raises(MateriaError, match="is not a landing key"):
+            landed.restore(store, bad)
+    with pytest.raises(MateriaError, match="leaves the landing root"):
+        store.url("psd/../../etc/passwd")
     with pytest.raises(MateriaError, match="no landed archive"):
         landed.quarantine(store, KEY)
     with pytest.raises(MateriaError, match="is not quarantined"):

@@ -3,22 +3,29 @@
 Every download is bounded: all attempts at one archive end by a deadline, and a body
 larger than the size cap is refused before it is stored (from Content-Length when the
 server sends it, else as soon as the body grows past the cap). Transient failures
-(connection errors, 5xx, short bodies) are retried with backoff within the deadline.
+(connection errors, 5xx, short bodies) are retried with backoff within the deadline; a
+local failure (a full disk) is not retried and says that it is the machine's.
+
+A download returns the SHA-256 of the bytes it stored: the archive's identity
+(`materia.landed`); the ETag is only a hint.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
-import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from materia.errors import MateriaError
+from materia.landed import safe_etag
+from materia.psd_archive import machine_fault
 
 ATTEMPTS = 4  # per request, on connection errors and 5xx
 BACKOFF_S = 0.5  # doubled after each failed attempt
@@ -31,16 +38,6 @@ USER_AGENT = "materia-extract/0.1"
 
 class _Retryable(Exception):
     """A transient failure (connection error, 5xx, short body): try again."""
-
-
-def safe_etag(etag: str) -> str:
-    """The ETag as a file name: no `W/`, no quotes, only [A-Za-z0-9._-]."""
-    tag = etag.strip()
-    tag = tag[2:] if tag.startswith("W/") else tag
-    tag = re.sub(r"[^A-Za-z0-9._-]", "_", tag.strip('"')).strip("._")
-    if not tag:
-        raise ValueError(f"unusable ETag {etag!r}")
-    return tag
 
 
 Progress = Callable[[int], None]
@@ -83,8 +80,8 @@ class HttpSource:
             length = resp.headers.get("Content-Length")
         return (etag, int(length) if length and length.isdigit() else None)
 
-    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
-        """Stream the body to `dest`; (ETag, bytes) or None on 404."""
+    def download(self, url: str, dest: Path, progress: Progress) -> Downloaded | None:
+        """Stream the body to `dest`; (ETag or "", bytes, SHA-256) or None on 404."""
         deadline = time.monotonic() + self.deadline_s
 
         def attempt():
@@ -98,26 +95,62 @@ class HttpSource:
                 etag = _usable(resp.headers.get("ETag"))
                 size = 0
                 digest = hashlib.sha256()
-                try:
-                    with open(dest, "wb") as out:
+                with _writing(dest) as out:
+                    while True:
                         # read1: whatever has arrived, so the progress bar moves smoothly
-                        while chunk := resp.read1(CHUNK):
-                            size += len(chunk)
-                            check_size(url, size, self.max_bytes, partial=True)
-                            check_deadline(url, deadline, self.deadline_s, size)
-                            out.write(chunk)
-                            digest.update(chunk)
-                            progress(len(chunk))
-                except (OSError, http.client.HTTPException) as e:
-                    raise _Retryable(
-                        f"download interrupted after {size} bytes: {reason(e)}"
-                    ) from None
+                        try:
+                            chunk = resp.read1(CHUNK)
+                        except (OSError, http.client.HTTPException) as e:
+                            raise _Retryable(
+                                f"download interrupted after {size} bytes: {reason(e)}"
+                            ) from None
+                        if not chunk:
+                            break
+                        size += len(chunk)
+                        check_size(url, size, self.max_bytes, partial=True)
+                        check_deadline(url, deadline, self.deadline_s, size)
+                        out(chunk)
+                        digest.update(chunk)
+                        progress(len(chunk))
                 if expected and expected.isdigit() and size != int(expected):
                     raise _Retryable(f"short body: {size} of {expected} bytes")
-            # No usable ETag from the server: name the object by its content instead.
-            return (etag or f'"sha256-{digest.hexdigest()[:32]}"', size)
+            return Downloaded(etag, size, digest.hexdigest())
 
         return _retry(url, attempt, deadline, self.deadline_s)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    etag: str  # "" when the server sent none usable
+    size: int
+    sha256: str
+
+
+@contextmanager
+def _writing(dest: Path) -> Iterator[Callable[[bytes], None]]:
+    """A writer to `dest` whose failures (a full disk) are the machine's, never retried;
+    the last buffered bytes are flushed before it counts as written."""
+    doing = f"writing the download to {dest}"
+    try:
+        f = open(dest, "wb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise machine_fault(doing, e) from None
+
+    def write(chunk: bytes) -> None:
+        try:
+            f.write(chunk)
+        except OSError as e:
+            raise machine_fault(doing, e) from None
+
+    try:
+        yield write
+        try:
+            f.flush()
+        except OSError as e:
+            raise machine_fault(doing, e) from None
+    finally:
+        with suppress(OSError):  # after a failure, or flushed already
+            f.close()
 
 
 def check_size(url: str, size: int, max_bytes: int, partial: bool = False) -> None:
@@ -159,20 +192,26 @@ class FileSource:
                 digest.update(chunk)
         return (f'"sha256-{digest.hexdigest()[:32]}"', path.stat().st_size)
 
-    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
+    def download(self, url: str, dest: Path, progress: Progress) -> Downloaded | None:
         deadline = time.monotonic() + self.deadline_s
         found = self.head(url)
         if found is None:
             return None
         size = 0
-        with open(self._path(url), "rb") as src, open(dest, "wb") as out:
+        digest = hashlib.sha256()
+        try:
+            src = open(self._path(url), "rb")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise machine_fault(f"reading {self._path(url)}", e) from None
+        with src, _writing(dest) as out:
             while chunk := src.read(CHUNK):
                 size += len(chunk)
                 check_size(url, size, self.max_bytes, partial=True)
                 check_deadline(url, deadline, self.deadline_s, size)
-                out.write(chunk)
+                out(chunk)
+                digest.update(chunk)
                 progress(len(chunk))
-        return (found[0], size)
+        return Downloaded(found[0], size, digest.hexdigest())
 
 
 def source_for(
