@@ -157,6 +157,7 @@ def publish(
     # 1. measure and check, before writing anything
     jobs = [_measure(con, out) for out in outputs]
     plan = guard.Planned(rows={}, withdrawn_months=set(withdrawn_months))
+    plan.baseline = guard.baseline_of(pub_table)  # issue 19: the most rows of recent runs
     duck.load_extensions(con, settings)
     for job in jobs:
         name = job.out.name
@@ -227,6 +228,8 @@ def publish(
     before_commit()
     failpoints.hit("publish:before-commit")
     sequence = (prev.sequence + 1) if prev else 1
+    if allowed:  # issue 19: an allowed shrink starts the guard's new baseline
+        inputs = {**inputs, guard.SHRINK_ALLOWED: allowed}
     try:
         result.publication = publications.append(cat, ns, pub_table, run_id, sequence, refs, inputs)
     except Exception as e:
