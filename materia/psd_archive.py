@@ -279,43 +279,12 @@ def check_header(path: Path) -> list[str]:
 CANNOT_LOCATE = "a row DuckDB could not parse"
 
 
-def _raw_fields(text: str) -> list[str]:
-    """A line split at the commas outside quotes, each field as written (quotes kept)."""
-    out, cur, quoted = [], [], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
-def _format_fault(text: str, names: list[str]) -> str:
-    """Why a line does not have the format, naming the field."""
-    bad = re.search(r"[^ -~]", text)
-    if bad:
-        field = names[min(len(_raw_fields(text[: bad.start()])), len(names)) - 1]
-        return f"byte 0x{ord(bad.group()):02x} in {field} is not printable ASCII"
-    raw = _raw_fields(text)
-    if len(raw) != len(names):
-        return f"expected {len(names)} fields, found {len(raw)}"
-    for name, value in zip(names, raw, strict=True):
-        fault = psd_format.field_fault(name, value)
-        if fault:
-            return f"{fault}, got {value[:40]!r}"
-    return "not a PSD line"
-
-
 def line_fault(text: str, names: list[str], release: date) -> tuple[str, str] | None:
     """(kind, message) of a data line's first fault, as `fault_sql` would name its kind
     ('format' for a line without the PSD format), or None."""
     m = re.fullmatch(psd_format.line_regex(names), text)
     if not m:
-        return "format", _format_fault(text, names)
+        return "format", psd_format.format_fault(text, names)
     return row_fault(dict(zip(_groups(names), m.groups(), strict=True)), release)
 
 

@@ -51,6 +51,38 @@ def field_fault(name: str, raw: str) -> str | None:
     return None if re.fullmatch(pattern, raw) else f"{name} must be {must}"
 
 
+# --- naming what is wrong with a line ----------------------------------------------------
+def raw_fields(text: str) -> list[str]:
+    """A line split at the commas outside quotes, each field as written (quotes kept)."""
+    out, cur, quoted = [], [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def format_fault(text: str, names: list[str]) -> str:
+    """Why a line does not have the format, naming the field."""
+    bad = re.search(r"[^ -~]", text)
+    if bad:
+        field = names[min(len(raw_fields(text[: bad.start()])), len(names)) - 1]
+        return f"byte 0x{ord(bad.group()):02x} in {field} is not printable ASCII"
+    raw = raw_fields(text)
+    if len(raw) != len(names):
+        return f"expected {len(names)} fields, found {len(raw)}"
+    for name, value in zip(names, raw, strict=True):
+        fault = field_fault(name, value)
+        if fault:
+            return f"{fault}, got {value[:40]!r}"
+    return "not a PSD line"
+
+
 # --- attribute ids -----------------------------------------------------------------------
 # The FAS PSD attribute list (commodityAttributes, 2026-10), plus 219-221, which real
 # releases carry (livestock: "Annual % Change Prod. To Sows", "Annual % Change Per Cap.

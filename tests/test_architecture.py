@@ -58,6 +58,8 @@ LAYERS = {
         "materia.secrets",
         "materia.storage",
         "materia.psd_codes",
+        "materia.psd_format",
+        "materia.scratch",
         "materia.failpoints",
         "materia",
     ),  # fmt: skip

@@ -136,7 +136,13 @@ def test_a_same_month_correction_supersedes_the_earlier_file(psd_server, materia
     assert "same-month correction" in done.stdout
 
     vintages = {
-        (r["commodity_code"], r["country_code"], r["market_year"], r["attribute_id"], str(r["release_month"])): r["value"]  # fmt: skip
+        (
+            r["commodity_code"],
+            r["country_code"],
+            r["market_year"],
+            r["attribute_id"],
+            str(r["release_month"]),
+        ): r["value"]  # fmt: skip
         for r in _state(home)["fct_psd_vintages"]
     }
     assert vintages[(*BR23, "2022-12-01")] == 62000.0

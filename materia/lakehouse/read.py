@@ -130,9 +130,7 @@ def pin(settings: Settings | None = None, env: str = "prod") -> Pinned:
     pub = current_publication(settings, env)
     if pub is None:
         ns = catalogs.namespace_for(env)
-        raise MateriaError(
-            f"nothing published in {ns} in {catalogs.where(settings)}: {_hint(env)}"
-        )
+        raise MateriaError(f"nothing published in {ns} in {catalogs.where(settings)}: {_hint(env)}")
     return Pinned(settings, env, pub)
 
 

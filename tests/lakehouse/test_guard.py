@@ -51,10 +51,18 @@ def test_five_releases_each_9_percent_smaller_do_not_pass():
             refused.append(str(e))
             continue
         log.append(
-            {"run_id": f"r{i}", "sequence": i + 1, "table_name": "t", "row_count": n, "inputs": "{}"}
+            {
+                "run_id": f"r{i}",
+                "sequence": i + 1,
+                "table_name": "t",
+                "row_count": n,
+                "inputs": "{}",
+            }
         )
     assert len(log) == 2  # 1000 and 910 published; every later one refused
-    assert "t would shrink by 17% since run r0 (1,000 rows then, 910 published now → 828" in refused[0]
+    assert (
+        "t would shrink by 17% since run r0 (1,000 rows then, 910 published now → 828" in refused[0]
+    )
     assert len(refused) == 3
 
 
