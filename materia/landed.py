@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from materia.errors import MateriaError
+from materia.psd_archive import record_key
 from materia.storage import LandingStore
 
 KEY_RE = re.compile(
@@ -99,8 +100,6 @@ def quarantine_key(key: str) -> str:
 # --- records and content --------------------------------------------------------------------
 def facts(store: LandingStore, key: str) -> dict:
     """The record of a landed archive (`checked/<key>.json`), {} when there is none."""
-    from materia.psd_archive import record_key
-
     try:
         data = json.loads(store.read_bytes(record_key(key)))
     except (FileNotFoundError, ValueError):
@@ -109,8 +108,6 @@ def facts(store: LandingStore, key: str) -> dict:
 
 
 def _add_facts(store: LandingStore, key: str, new: dict) -> dict:
-    from materia.psd_archive import record_key
-
     merged = {**facts(store, key), **new}
     store.write_bytes(record_key(key), json.dumps(merged, sort_keys=True).encode())
     return merged

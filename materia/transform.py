@@ -38,7 +38,10 @@ Progress = Callable[[str], None]
 # Bump when the way archives become model inputs changes: every env then rebuilds once.
 TRANSFORM_VERSION = "2"
 _HERE = Path(__file__).resolve().parent
-_LOADER = (_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py")
+_LOADER = (
+    *(_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py"),
+    _HERE / "psd_format.py",  # issue 19: the line format is part of the check
+)
 # Between steps only the vintages read staging: a view over the CSV saves writing a table.
 STAGING_AS_VIEW = frozenset({"staging.stg_psdalldata__commodity"})
 VINTAGE_MODELS = {

@@ -63,11 +63,7 @@ def _bad(row: fx.PsdRow, field: str, text: str) -> str:
         ("Value", "1e5", "Value must be a number with 4 decimals"),
         ("Value", "12.5", "Value must be a number with 4 decimals"),
         ("Value", "9" * 401 + ".0000", "Value must be a number with 4 decimals"),  # infinity
-        (
-            "Value",
-            "99999999.0000",
-            "Value 99999999.0000 is beyond 10,000,000, the bound of unit 02",
-        ),  # fmt: skip
+        ("Value", "99999999.0000", "Value 99999999.0000 is beyond 10,000,000, the bound of"),
         ("Market_Year", "0", "Market_Year must be 4 digits"),
         ("Market_Year", "9999", "Market_Year 9999 outside 1960..2025"),
         ("Market_Year", "20x3", "Market_Year must be 4 digits"),
@@ -79,11 +75,7 @@ def _bad(row: fx.PsdRow, field: str, text: str) -> str:
         ("Commodity_Code", '"0711100 "', "Commodity_Code must be 7 digits, got '\"0711100 \"'"),
         ("Commodity_Code", '"0711100"', "Commodity_Code must be 7 digits"),  # quoted code
         ("Country_Code", "Br", "Country_Code must be 2 capital letters or digits"),
-        (
-            "Country_Name",
-            '" Brazil"',
-            "Country_Name must be quoted ASCII text without surrounding spaces",
-        ),  # fmt: skip
+        ("Country_Name", '" Brazil"', "Country_Name must be quoted ASCII text without"),
         ("Country_Name", "Brazil", "Country_Name must be quoted ASCII text"),
         ("Attribute_ID", "", "Attribute_ID must be 3 digits"),
         ("Attribute_ID", "28", "Attribute_ID must be 3 digits, got '28'"),

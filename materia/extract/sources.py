@@ -17,8 +17,8 @@ import http.client
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,28 +93,21 @@ class HttpSource:
                 if expected and expected.isdigit():
                     check_size(url, int(expected), self.max_bytes)
                 etag = _usable(resp.headers.get("ETag"))
-                size = 0
-                digest = hashlib.sha256()
-                with _writing(dest) as out:
+                with _Body(url, dest, self.max_bytes, deadline, self.deadline_s, progress) as body:
                     while True:
                         # read1: whatever has arrived, so the progress bar moves smoothly
                         try:
                             chunk = resp.read1(CHUNK)
                         except (OSError, http.client.HTTPException) as e:
                             raise _Retryable(
-                                f"download interrupted after {size} bytes: {reason(e)}"
+                                f"download interrupted after {body.size} bytes: {reason(e)}"
                             ) from None
                         if not chunk:
                             break
-                        size += len(chunk)
-                        check_size(url, size, self.max_bytes, partial=True)
-                        check_deadline(url, deadline, self.deadline_s, size)
-                        out(chunk)
-                        digest.update(chunk)
-                        progress(len(chunk))
-                if expected and expected.isdigit() and size != int(expected):
-                    raise _Retryable(f"short body: {size} of {expected} bytes")
-            return Downloaded(etag, size, digest.hexdigest())
+                        body.add(chunk)
+                if expected and expected.isdigit() and body.size != int(expected):
+                    raise _Retryable(f"short body: {body.size} of {expected} bytes")
+            return Downloaded(etag, body.size, body.sha256.hexdigest())
 
         return _retry(url, attempt, deadline, self.deadline_s)
 
@@ -126,31 +119,46 @@ class Downloaded:
     sha256: str
 
 
-@contextmanager
-def _writing(dest: Path) -> Iterator[Callable[[bytes], None]]:
-    """A writer to `dest` whose failures (a full disk) are the machine's, never retried;
-    the last buffered bytes are flushed before it counts as written."""
-    doing = f"writing the download to {dest}"
-    try:
-        f = open(dest, "wb")  # noqa: SIM115 - closed below
-    except OSError as e:
-        raise machine_fault(doing, e) from None
+class _Body:
+    """Where a download goes: bounded (size cap, deadline), hashed and written to `dest`;
+    a failure to write (a full disk) is the machine's, never retried, and the last
+    buffered bytes are flushed before the body counts as written."""
 
-    def write(chunk: bytes) -> None:
-        try:
-            f.write(chunk)
-        except OSError as e:
-            raise machine_fault(doing, e) from None
+    def __init__(self, url, dest: Path, max_bytes: int, deadline, deadline_s, progress):
+        self.url, self.dest, self.max_bytes = url, dest, max_bytes
+        self.deadline, self.deadline_s, self.progress = deadline, deadline_s, progress
+        self.size, self.sha256 = 0, hashlib.sha256()
 
-    try:
-        yield write
+    def _fault(self, e: OSError) -> MateriaError:
+        return machine_fault(f"writing the download to {self.dest}", e)
+
+    def __enter__(self) -> _Body:
         try:
-            f.flush()
+            self.f = open(self.dest, "wb")  # noqa: SIM115 - closed in __exit__
         except OSError as e:
-            raise machine_fault(doing, e) from None
-    finally:
-        with suppress(OSError):  # after a failure, or flushed already
-            f.close()
+            raise self._fault(e) from None
+        return self
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        check_size(self.url, self.size, self.max_bytes, partial=True)
+        check_deadline(self.url, self.deadline, self.deadline_s, self.size)
+        try:
+            self.f.write(chunk)
+        except OSError as e:
+            raise self._fault(e) from None
+        self.sha256.update(chunk)
+        self.progress(len(chunk))
+
+    def __exit__(self, kind, *_) -> None:
+        try:
+            if kind is None:
+                self.f.flush()
+        except OSError as e:
+            raise self._fault(e) from None
+        finally:
+            with suppress(OSError):  # after a failure, or flushed already
+                self.f.close()
 
 
 def check_size(url: str, size: int, max_bytes: int, partial: bool = False) -> None:
@@ -197,21 +205,14 @@ class FileSource:
         found = self.head(url)
         if found is None:
             return None
-        size = 0
-        digest = hashlib.sha256()
         try:
             src = open(self._path(url), "rb")  # noqa: SIM115 - closed below
         except OSError as e:
             raise machine_fault(f"reading {self._path(url)}", e) from None
-        with src, _writing(dest) as out:
+        with src, _Body(url, dest, self.max_bytes, deadline, self.deadline_s, progress) as body:
             while chunk := src.read(CHUNK):
-                size += len(chunk)
-                check_size(url, size, self.max_bytes, partial=True)
-                check_deadline(url, deadline, self.deadline_s, size)
-                out(chunk)
-                digest.update(chunk)
-                progress(len(chunk))
-        return Downloaded(found[0], size, digest.hexdigest())
+                body.add(chunk)
+        return Downloaded(found[0], body.size, body.sha256.hexdigest())
 
 
 def source_for(
