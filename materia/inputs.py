@@ -173,7 +173,7 @@ def load(
                 if rows is None:  # no record of a check under these rules: check now
                     rows = psd_archive.check(run.con, csv, item.release_month)
                 total += rows
-            except psd_archive.ArchiveError as e:
+            except (psd_archive.ArchiveError, psd_archive.NotTheArchive) as e:  # issue 19: both
                 raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
             in_month = sum(1 for a, *_ in archives if a.release_month == item.release_month)
             parts.append(_select(csv, names, item, vintage_step, newest, in_month))
