@@ -10,9 +10,10 @@ with a known attribute id, a Market_Year from 1960 up to a few years after the r
 a stamp (Calendar_Year, Month) no later than the release, and a value within its unit's
 bound.
 
-DuckDB checks every line in one parallel pass (`check`); only when that pass finds a
-fault does a line-by-line Python scan (`locate`) name the first bad line and field. Both
-apply the same rules, written once here and in `psd_format`.
+DuckDB checks every line in two parallel passes (`check`): the format of each line as
+written, then, per unit and attribute, the extremes the other rules bound. Only when they
+find a fault does a line-by-line Python scan (`locate`) name the first bad line and
+field. Both apply the same rules, written once here and in `psd_format`.
 
 The machine failing while it reads an archive (a full disk, an I/O error, no memory) is
 `NotTheArchive`, never an `ArchiveError`: nobody should quarantine a good archive for it.
@@ -192,41 +193,48 @@ def _groups(names: list[str]) -> list[str]:
     return [n if n in psd_format.FIELDS else f"extra_{i}" for i, n in enumerate(names)]
 
 
-def fault_sql(release: date) -> str:
-    """A SQL expression over the fields of a line (NULL/'' where the line does not have
-    the format): the kind of the line's first fault, NULL when none."""
-    last = last_market_year(release)
-    known = ", ".join(f"'{a}'" for a in sorted(psd_format.ATTRIBUTE_IDS))
-    stamp = release.year * 100 + release.month
+def format_sql(path: Path, names: list[str], options: str = "") -> str:
+    """Pass 1, the format of every line, verbatim: (data lines, lines without it)."""
+    rx = psd_format.line_regex(names)
     return (
-        "CASE "
-        "WHEN coalesce(Commodity_Code, '') = '' THEN 'format' "
-        f"WHEN Attribute_ID NOT IN ({known}) THEN 'attribute' "
-        f"WHEN TRY_CAST(Market_Year AS INTEGER) NOT BETWEEN {FIRST_MARKET_YEAR} AND {last} "
-        "THEN 'market_year' "
-        "WHEN TRY_CAST(Month AS INTEGER) > 12 THEN 'month' "
-        f"WHEN TRY_CAST(Calendar_Year AS INTEGER) < {FIRST_STAMP_YEAR} OR "
-        f"TRY_CAST(Calendar_Year AS INTEGER) * 100 + TRY_CAST(Month AS INTEGER) > {stamp} "
-        "THEN 'stamp' "
-        f"WHEN abs(TRY_CAST(Value AS DOUBLE)) > {psd_format.bound_sql('Unit_ID')} THEN 'value' "
-        "END"
+        "SELECT count(*), count(*) FILTER (WHERE line IS NULL OR NOT "
+        f"regexp_full_match(line, '{rx}')) FROM {read_lines_sql(path, options)}"
     )
 
 
-def check_sql(path: Path, names: list[str], release: date, options: str = "") -> str:
-    """One pass over the file: (data lines, lines with a fault)."""
-    rx = "^" + psd_format.line_regex(names) + "$"
-    groups = ", ".join(f"'{g}'" for g in _groups(names))
+def facts_sql(path: Path, names: list[str], options: str = "") -> str:
+    """Pass 2, once every line has the format: per unit and attribute, the extremes the
+    rules bound (`facts_fault`). Few groups, so this costs about one CSV parse."""
+    i = "TRY_CAST({} AS INTEGER)".format
     return (
-        f"SELECT count(*), count(fault) FROM (SELECT {fault_sql(release)} AS fault FROM "
-        f"(SELECT unnest(regexp_extract(line, '{rx}', [{groups}])) "
-        f"FROM {read_lines_sql(path, options)}))"
+        f"SELECT Unit_ID, Attribute_ID, min({i('Market_Year')}), max({i('Market_Year')}), "
+        f"max({i('Month')}), min({i('Calendar_Year')}), "
+        f"max({i('Calendar_Year')} * 100 + {i('Month')}), "
+        f"max(abs(TRY_CAST(Value AS DOUBLE))) FROM {read_csv_sql(path, names, options)} "
+        "GROUP BY ALL"
     )
+
+
+def facts_fault(facts: tuple, release: date) -> str | None:
+    """The kind of fault some line of a `facts_sql` group has (the order `row_fault`
+    checks in), None when every line of the group keeps the rules."""
+    unit, attribute, first, last, month, calendar, stamp, value = facts
+    if attribute not in psd_format.ATTRIBUTE_IDS:
+        return "attribute"
+    if first < FIRST_MARKET_YEAR or last > last_market_year(release):
+        return "market_year"
+    if month > 12:
+        return "month"
+    if calendar < FIRST_STAMP_YEAR or stamp > release.year * 100 + release.month:
+        return "stamp"
+    if value > psd_format.bound(unit):
+        return "value"
+    return None
 
 
 def row_fault(fields: dict[str, str], release: date) -> tuple[str, str] | None:
-    """The same rules as `fault_sql` after the format, for one line's fields: (kind,
-    message) of its first fault, or None."""
+    """The rules after the format (`facts_fault` checks them per group), for one line's
+    fields: (kind, message) of its first fault, or None."""
     attribute, year = fields["Attribute_ID"], int(fields["Market_Year"])
     month, calendar = int(fields["Month"]), int(fields["Calendar_Year"])
     last = last_market_year(release)
@@ -280,9 +288,9 @@ CANNOT_LOCATE = "a row DuckDB could not parse"
 
 
 def line_fault(text: str, names: list[str], release: date) -> tuple[str, str] | None:
-    """(kind, message) of a data line's first fault, as `fault_sql` would name its kind
-    ('format' for a line without the PSD format), or None."""
-    m = re.fullmatch(psd_format.line_regex(names), text)
+    """(kind, message) of a data line's first fault ('format' for a line without the PSD
+    format), or None."""
+    m = re.fullmatch(psd_format.line_regex(names, capture=True), text)
     if not m:
         return "format", psd_format.format_fault(text, names)
     return row_fault(dict(zip(_groups(names), m.groups(), strict=True)), release)
@@ -318,7 +326,10 @@ def check(con, path: Path, release: date) -> int:
 
     names = check_header(path)
     try:
-        rows, bad = con.execute(check_sql(path, names, release, CHECK_READ_OPTIONS)).fetchone()
+        rows, bad = con.execute(format_sql(path, names, CHECK_READ_OPTIONS)).fetchone()
+        facts = []
+        if rows and not bad:
+            facts = con.execute(facts_sql(path, names, CHECK_READ_OPTIONS)).fetchall()
     except (duckdb.OutOfMemoryException, duckdb.IOException) as e:
         raise machine_fault("checking the archive with DuckDB", e) from None
     except duckdb.Error as e:  # DuckDB's CSV errors carry no line number: find it ourselves
@@ -326,7 +337,7 @@ def check(con, path: Path, release: date) -> int:
         if fault == CANNOT_LOCATE:
             fault = f"DuckDB cannot read it ({first_line(e)[:160]})"
         raise ArchiveError(fault) from None
-    if bad or not rows:
+    if bad or not rows or any(facts_fault(f, release) for f in facts):
         raise ArchiveError(locate(path, release))
     return rows
 
@@ -349,11 +360,12 @@ def check_archive(zip_path: Path, scratch_dir: Path, release: date) -> int:
 
 # --- the record of a passed check -------------------------------------------------------------
 def rules_version() -> str:
-    """Changes whenever a rule does: the rules' own SQL and regex, hashed."""
-    text = check_sql(Path("x.csv"), list(COLUMNS), date(2000, 1, 1)) + read_csv_sql(
-        Path("x.csv"), list(COLUMNS)
-    )
-    text += f"{MAX_RATIO}/{MAX_INFLATED}"
+    """Changes whenever a rule does: the rules' own SQL, regex and limits, hashed."""
+    x, names = Path("x.csv"), list(COLUMNS)
+    text = format_sql(x, names) + facts_sql(x, names) + read_csv_sql(x, names)
+    text += f"{sorted(psd_format.ATTRIBUTE_IDS)}{sorted(psd_format.UNIT_BOUNDS.items())}"
+    text += f"{psd_format.OTHER_UNITS}/{FIRST_MARKET_YEAR}/{YEARS_AHEAD}/{FIRST_STAMP_YEAR}"
+    text += f"/{MAX_RATIO}/{MAX_INFLATED}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

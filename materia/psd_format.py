@@ -17,32 +17,34 @@ from __future__ import annotations
 import re
 
 # Printable ASCII without `"`: inside quotes, no surrounding spaces (and may be empty).
-_TEXT = r'"((?:[!#-~](?:[ !#-~]*[!#-~])?)?)"'
+_TEXT = r'"(?:[!#-~](?:[ !#-~]*[!#-~])?)?"'
 # A column USDA might add: quoted text, or a bare token without `,` or `"`.
-EXTRA = r'("[ !#-~]*"|[!#-+\--~]*)'
+EXTRA = r'(?:"[ !#-~]*"|[!#-+\--~]*)'
 
-# column -> (the field's regex with one group, how to say what it must be)
+# column -> (the field's regex, how to say what it must be)
 FIELDS: dict[str, tuple[str, str]] = {
-    "Commodity_Code": (r"([0-9]{7})", "7 digits"),
+    "Commodity_Code": (r"[0-9]{7}", "7 digits"),
     "Commodity_Description": (_TEXT, "quoted ASCII text without surrounding spaces"),
-    "Country_Code": (r"([A-Z0-9]{2})", "2 capital letters or digits"),
+    "Country_Code": (r"[A-Z0-9]{2}", "2 capital letters or digits"),
     "Country_Name": (_TEXT, "quoted ASCII text without surrounding spaces"),
-    "Market_Year": (r"([0-9]{4})", "4 digits"),
-    "Calendar_Year": (r"([0-9]{4})", "4 digits"),
-    "Month": (r"([0-9]{2})", "2 digits"),
-    "Attribute_ID": (r"([0-9]{3})", "3 digits"),
+    "Market_Year": (r"[0-9]{4}", "4 digits"),
+    "Calendar_Year": (r"[0-9]{4}", "4 digits"),
+    "Month": (r"[0-9]{2}", "2 digits"),
+    "Attribute_ID": (r"[0-9]{3}", "3 digits"),
     "Attribute_Description": (_TEXT, "quoted ASCII text without surrounding spaces"),
-    "Unit_ID": (r"([0-9]{2})", "2 digits"),
+    "Unit_ID": (r"[0-9]{2}", "2 digits"),
     "Unit_Description": (_TEXT, "quoted ASCII text without surrounding spaces"),
     # 13 digits at most: every bound below is smaller, so a value is always finite.
-    "Value": (r"(-?[0-9]{1,13}\.[0-9]{4})", "a number with 4 decimals"),
+    "Value": (r"-?[0-9]{1,13}\.[0-9]{4}", "a number with 4 decimals"),
 }
 
 
-def line_regex(names: list[str]) -> str:
+def line_regex(names: list[str], capture: bool = False) -> str:
     """One data line of a file whose header is `names` (PSD columns in any order, extra
-    columns anywhere), one group per column; RE2 and Python `re` read it alike."""
-    return ",".join(FIELDS[n][0] if n in FIELDS else EXTRA for n in names)
+    columns anywhere); `capture`: one group per column. RE2 and Python `re` read it alike
+    (without groups, RE2 checks a line with its fast DFA)."""
+    parts = (FIELDS[n][0] if n in FIELDS else EXTRA for n in names)
+    return ",".join(f"({p})" if capture else p for p in parts)
 
 
 def field_fault(name: str, raw: str) -> str | None:
@@ -118,9 +120,3 @@ OTHER_UNITS = UNITS  # a unit id not in the FAS list
 
 def bound(unit_id: str) -> float:
     return UNIT_BOUNDS.get(unit_id, OTHER_UNITS)
-
-
-def bound_sql(unit_column: str) -> str:
-    """`bound` as a SQL expression over a unit id column."""
-    cases = " ".join(f"WHEN '{u}' THEN {b:.0f}" for u, b in sorted(UNIT_BOUNDS.items()))
-    return f"(CASE {unit_column} {cases} ELSE {OTHER_UNITS:.0f} END)"
