@@ -134,7 +134,7 @@ def _landed_at(store: LandingStore, item: Landed) -> Landed:
     """`item` with when it landed: from its record, else the object's time."""
     when = facts(store, item.key).get("landed_at")
     if not isinstance(when, str):
-        when = store.modified(item.key).isoformat(timespec="seconds")
+        when = store.modified(item.key).isoformat()
     return replace(item, landed_at=when)
 
 
@@ -210,9 +210,17 @@ def superseded(items: list[Landed]) -> dict[str, str]:
     out = {}
     for group in groups.values():
         if len(group) > 1:
-            winner = max(group, key=lambda i: (i.landed_at or "", i.key))
+            winner = max(group, key=lambda i: (_when(i.landed_at), i.key))
             out |= {i.key: winner.key for i in group if i is not winner}
     return out
+
+
+def _when(text: str | None) -> datetime:
+    try:
+        when = datetime.fromisoformat(text or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # --- what the extractor knows of one release month ----------------------------------------

@@ -175,7 +175,7 @@ class Extractor:
                 "sha256": got.sha256,
                 "etag": got.etag or None,
                 "size": got.size,
-                "landed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "landed_at": datetime.now(UTC).isoformat(),
             }
             with self._storage(key):
                 self.store.put_file(tmp, key)
