@@ -31,7 +31,7 @@ import duckdb
 
 from materia.psd_codes import HEADER
 
-GEN_VERSION = 1
+GEN_VERSION = 2  # 2: breakdown files left out (their stamps run past the first release)
 DATASET = "psd_alldata_csv.zip"
 MEMBER = "psd_alldata.csv"
 FIRST_RELEASE = (2022, 12)  # the newest real release in the shared data
@@ -161,10 +161,12 @@ def _read_csvs(con: duckdb.DuckDBPyConnection, zips: list[Path], tmp: Path) -> N
 
 
 def _newest_real_zips() -> list[Path]:
-    """The newest release of each real dataset (coffee appears twice)."""
+    """The newest release of each real primary dataset (coffee appears twice). Breakdown
+    files are not part of an alldata-like release (they split rows it already has)."""
     newest: dict[str, Path] = {}
     for z in sorted((SHARED_PSD / "archives").glob("*/*/*.zip")):
-        newest[z.name] = z  # sorted by YYYY/MM, so the last one wins
+        if "breakdown" not in z.name:
+            newest[z.name] = z  # sorted by YYYY/MM, so the last one wins
     return sorted(newest.values())
 
 

@@ -9,16 +9,21 @@ the landing manifest (and its quarantine) and the newest publication of the envi
 An archive the publication covers that is neither landed nor quarantined any more is a
 loss, not a change: the run refuses (an empty or wrong landing area never publishes)
 unless `allow_shrink` says the operator means it.
+
+A same-month correction (a second archive of one dataset and release month) supersedes
+the earlier one (`materia.landed.superseded`): both stay landed and covered by the
+publication, the run reads the newer, and recomputes from that month. A release dated
+after today is refused: it could only be a wrong archive, and would stay "latest".
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from materia.errors import MateriaError
-from materia.landed import Landed
+from materia.landed import Landed, superseded
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class Batch:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     withdrawn_months: set[date] = field(default_factory=set)  # no archive left for them
+    superseded: dict[str, str] = field(default_factory=dict)  # key → the correction read instead
 
     @property
     def archives(self) -> list[Landed]:
@@ -66,12 +72,21 @@ def plan(
     fingerprint: str,
     where: str,
     allow_shrink: bool = False,
+    today: date | None = None,
 ) -> Batch | None:
     """The batch to run, or None when the publication already covers exactly `landed`."""
     if not landed:
         raise MateriaError(
             f"no landed PSD archives under {where}/psd/: nothing to publish (run "
             "`materia extract psd` first, or check MATERIA_HOME / R2_BUCKET)"
+        )
+    today = today or datetime.now(UTC).date()
+    future = [i.key for i in landed if i.release_month > today.replace(day=1)]
+    if future:
+        raise MateriaError(
+            f"{len(future)} landed archive(s) are dated after today ({today}): "
+            f"{', '.join(future[:3])}; a release cannot come from the future: quarantine it "
+            "with `materia landing quarantine KEY`; nothing was published"
         )
     keys = {i.key: i for i in landed}
     before = set(published_archives or [])
@@ -87,7 +102,9 @@ def plan(
         )
 
     gone = [x for k in removed if (x := Landed.parse(k)) is not None]
-    months_left = {i.release_month for i in landed}
+    replaced = superseded(landed)
+    in_use = [i for i in landed if i.key not in replaced]
+    months_left = {i.release_month for i in in_use}
     withdrawn = {g.release_month for g in gone} - months_left
     if published_archives is None or published_fingerprint != fingerprint:
         start = min(months_left)
@@ -97,10 +114,18 @@ def plan(
         reason = f"{len(added)} archive(s) new, {len(removed)} withdrawn"
     else:
         return None
+    corrections = sorted(
+        f"{keys[k].label} {keys[k].etag} supersedes {keys[old].etag}"
+        for old, k in replaced.items()
+        if k in added
+    )
+    if corrections:
+        reason += f" (a same-month correction: {'; '.join(corrections)})"
 
     by_month: dict[date, list[Landed]] = defaultdict(list)
-    for item in landed:
+    for item in in_use:
         if item.release_month >= start:
             by_month[item.release_month].append(item)
     steps = [Step(m, tuple(sorted(by_month[m]))) for m in sorted(by_month)]
-    return Batch(start, steps, newest_per_dataset(landed), reason, added, removed, withdrawn)
+    newest = newest_per_dataset(in_use)
+    return Batch(start, steps, newest, reason, added, removed, withdrawn, replaced)

@@ -85,15 +85,25 @@ def transform(
 # --- landing ------------------------------------------------------------------------
 @landing_app.command("list")
 def landing_list() -> None:
-    """Landed archives (key, release, size) and quarantined ones (key, when, reason)."""
+    """Landed archives (key, release, size, and whether a correction or a quarantine
+    keeps one out of use) and quarantined ones (key, when, reason)."""
     from materia import landed
     from materia.storage import LandingStore
 
     store = LandingStore.from_settings(_settings())
-    items = landed.manifest(store)
-    print(f"# landed: {len(items)} archive(s) under {store.root}/psd/")
-    for item in items:
-        print(f"{item.key}\t{item.release_month:%Y-%m}\t{store.size(item.key):,} bytes")
+    found = landed.scan(store)
+    replaced = landed.superseded(found.usable)
+    print(f"# landed: {len(found.items)} archive(s) under {store.root}/psd/")
+    for item in found.items:
+        note = (
+            f"\tsuperseded by {replaced[item.key]}"
+            if item.key in replaced
+            else f"\theld: the content of quarantined {found.held[item.key]}"
+            if item.key in found.held
+            else ""
+        )
+        size = store.size(item.key)
+        print(f"{item.key}\t{item.release_month:%Y-%m}\t{size:,} bytes{note}")
     held = landed.quarantined(store)
     print(f"# quarantined: {len(held)} archive(s) under {store.root}/{landed.QUARANTINE}")
     for q in held:
@@ -102,10 +112,11 @@ def landing_list() -> None:
 
 @landing_app.command("quarantine")
 def landing_quarantine(
-    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<etag>.zip")],
+    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<name>.zip")],
     reason: Annotated[str, typer.Option("--reason", help="Why, for whoever reads the list.")] = "",
 ) -> None:
-    """Withdraw a landed archive: kept under quarantine/, never used or landed again."""
+    """Withdraw a landed archive: kept under quarantine/; its content is never used or
+    landed again."""
     from materia import landed
     from materia.storage import LandingStore
 
@@ -115,7 +126,7 @@ def landing_quarantine(
 
 @landing_app.command("restore")
 def landing_restore(
-    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<etag>.zip")],
+    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<name>.zip")],
 ) -> None:
     """Undo a quarantine: the archive is landed again and the next transform uses it."""
     from materia import landed

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from materia import psd_archive, psd_datasets
+from materia import scratch as scratch_mod
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import duck
 from materia.lakehouse.publications import TableRef
@@ -68,8 +69,7 @@ def connect(settings: Settings) -> Iterator[Run]:
 
     from materia.sqlmesh_project import CATALOG
 
-    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="materia-run-", dir=settings.tmp_dir))
+    scratch = scratch_mod.mkdtemp(settings.tmp_dir, "run")  # issue 19: owner-named, cleanable
     con = duckdb.connect(
         config={
             # Bounded memory (the pipeline's goal is 700 MiB peak); order is not needed.
@@ -175,7 +175,7 @@ def load(
                 if rows is None:  # no record of a check under these rules: check now
                     rows = psd_archive.check(run.con, csv, item.release_month)
                 total += rows
-            except psd_archive.ArchiveError as e:
+            except (psd_archive.ArchiveError, psd_archive.NotTheArchive) as e:  # issue 19: both
                 raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
             in_month = sum(1 for a, *_ in archives if a.release_month == item.release_month)
             parts.append(_select(csv, names, item, vintage_step, newest, in_month))

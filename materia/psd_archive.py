@@ -1,15 +1,22 @@
 """The one check of a PSD archive, shared by the extractor (before anything lands) and the
 transform (before anything loads).
 
-An archive passes when its zip is readable with exactly one CSV member whose CRC holds,
-the first line is a header naming every PSD column (columns USDA might add are read past,
-never guessed at), at least one data row follows, and every row has as many fields as
-the header, non-empty codes, an integer Market_Year from 1960 up to a few years after
-the release, integer Calendar_Year and Month 00..12, and a plain decimal Value.
+An archive passes when its zip is readable with exactly one CSV member whose CRC holds and
+whose size stays within `MAX_RATIO` times the zip (and `MAX_INFLATED`), the first line is
+the PSD header (plain ASCII column names; columns USDA might add are read past, never
+guessed at), at least one data row follows, and every data line has the exact PSD format
+(`materia.psd_format`: codes of their fixed widths, quoted ASCII text, 4-decimal values)
+with a known attribute id, a Market_Year from 1960 up to a few years after the release,
+a stamp (Calendar_Year, Month) no later than the release, and a value within its unit's
+bound.
 
-DuckDB checks every row in one parallel pass (`check`); only when that pass finds a
-fault does a line-by-line Python scan (`locate`) find the first bad line to name it.
-Both apply the same rules, written once here.
+DuckDB checks every line in two parallel passes (`check`): the format of each line as
+written, then, per unit and attribute, the extremes the other rules bound. Only when they
+find a fault does a line-by-line Python scan (`locate`) name the first bad line and
+field. Both apply the same rules, written once here and in `psd_format`.
+
+The machine failing while it reads an archive (a full disk, an I/O error, no memory) is
+`NotTheArchive`, never an `ArchiveError`: nobody should quarantine a good archive for it.
 
 An archive is immutable once landed, so the extractor records that it passed (`checked/
 <landing key>.json`, with the version of these rules) and the transform checks again only
@@ -19,17 +26,18 @@ changed).
 
 from __future__ import annotations
 
-import csv
+import errno
 import hashlib
 import json
-import os
 import re
-import shutil
 import zipfile
+import zlib
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import IO
 
+from materia import psd_format, scratch
 from materia.errors import MateriaError, first_line
 from materia.psd_codes import COLUMNS
 
@@ -37,39 +45,122 @@ from materia.psd_codes import COLUMNS
 # release already has market year 2023), so anything past this many years is a fault.
 FIRST_MARKET_YEAR = 1960
 YEARS_AHEAD = 3
-CODE_COLUMNS = ("Commodity_Code", "Country_Code", "Attribute_ID", "Unit_ID")
-_VALUE = r"-?[0-9]+(\.[0-9]+)?"
-_INT = r"[0-9]{1,4}"
+FIRST_STAMP_YEAR = 1950  # pre-tracking rows carry stamps like 1959-00
+# Real PSD CSVs are 10-21 times their zip; a zip bomb is hundreds or thousands of times.
+MAX_RATIO = 100
+MAX_INFLATED = 4 * 2**30
+_CHUNK = 1 << 20
 
 
 class ArchiveError(MateriaError):
     """An archive that fails the check; the message names the fault (callers add where)."""
 
 
+class NotTheArchive(MateriaError):
+    """This machine failed while reading an archive (disk full, I/O error, no memory):
+    the message says so, and never suggests that the archive is bad."""
+
+
 def last_market_year(release: date) -> int:
     return release.year + YEARS_AHEAD
 
 
+def machine_fault(doing: str, e: BaseException) -> NotTheArchive:
+    """The one wording of a local failure: what failed, why, and that the archive is not
+    at fault."""
+    code = getattr(e, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        why = "the disk is full"
+    elif code == errno.EFBIG:
+        why = "a file size limit was reached"
+    elif isinstance(e, OSError):
+        why = "an I/O error"
+    else:
+        why = "this machine ran out of a resource"
+    return NotTheArchive(
+        f"{doing} failed: {why} ({first_line(e)[:200]}); this is the machine's fault, not "
+        "the archive's: do not quarantine it, fix the cause and run again"
+    )
+
+
 # --- the zip ---------------------------------------------------------------------------
+def _zip_size(source: Path | IO[bytes]) -> int:
+    if isinstance(source, Path):
+        return source.stat().st_size
+    here = source.tell()
+    size = source.seek(0, 2)
+    source.seek(here)
+    return size
+
+
 def inflate(source: Path | IO[bytes], dest: Path) -> str:
-    """Write the archive's single CSV member to `dest` (CRC checked); its member name."""
+    """Write the archive's single CSV member to `dest` (CRC checked, size bounded before
+    a byte is written); its member name."""
     try:
-        with zipfile.ZipFile(source) as zf:
-            members = [i for i in zf.infolist() if not i.is_dir()]
-            names = [i.filename for i in members]
-            if len(members) != 1 or not names[0].lower().endswith(".csv"):
-                raise ArchiveError(f"expected exactly one CSV member, found {names or 'none'}")
-            with zf.open(members[0]) as src, open(dest, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)  # zipfile checks the CRC at the end
-            return names[0]
+        zf = zipfile.ZipFile(source)
+    except zipfile.BadZipFile as e:
+        raise ArchiveError(f"not a readable zip archive ({e})") from None
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise machine_fault("reading the zip", e) from None
+    with zf:
+        members = [i for i in zf.infolist() if not i.is_dir()]
+        names = [i.filename for i in members]
+        if len(members) != 1 or not names[0].lower().endswith(".csv"):
+            raise ArchiveError(f"expected exactly one CSV member, found {names or 'none'}")
+        info = members[0]
+        cap = min(MAX_INFLATED, max(_zip_size(source), 1) * MAX_RATIO)
+        if info.file_size > cap:
+            raise ArchiveError(
+                f"{info.filename} would inflate to {info.file_size:,} bytes, more than "
+                f"{MAX_RATIO} times the zip (cap {cap:,} bytes): refused before inflating"
+            )
+        _copy_member(zf, info, dest, cap)
+        return info.filename
+
+
+def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, cap: int) -> None:
+    """Stream the member to `dest`; a fault of the zip is the archive's, a fault of the
+    read or the write is the machine's (`NotTheArchive`)."""
+    doing = f"writing {dest}"
+    try:
+        out = open(dest, "wb")  # noqa: SIM115 - closed below, errors told apart
+    except OSError as e:
+        raise machine_fault(doing, e) from None
+    try:
+        with zf.open(info) as src:
+            written = 0
+            while chunk := _read(src):
+                written += len(chunk)
+                if written > cap:  # a member larger than its header says
+                    raise ArchiveError(f"{info.filename} inflates past {cap:,} bytes: refused")
+                try:
+                    out.write(chunk)
+                except OSError as e:
+                    raise machine_fault(doing, e) from None
+        try:
+            out.flush()  # the last buffered bytes: a full disk can show only here
+        except OSError as e:
+            raise machine_fault(doing, e) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as e:
+        raise ArchiveError(f"corrupt zip ({e})") from None
+    except MateriaError:
+        raise
+    except OSError as e:
+        raise machine_fault("reading the zip", e) from None
+    finally:
+        with suppress(OSError):
+            out.close()
+
+
+def _read(src: IO[bytes]) -> bytes:
+    try:
+        return src.read(_CHUNK)  # zipfile checks the CRC at the end
     except zipfile.BadZipFile as e:
         if "CRC" in str(e):
             raise ArchiveError(f"corrupt zip: CRC check failed ({e})") from None
-        raise ArchiveError(f"not a readable zip archive ({e})") from None
-    except (EOFError, OSError, zipfile.LargeZipFile) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise ArchiveError(f"corrupt zip ({e})") from None
+        raise
 
 
 # --- the rows: one rule set, in SQL for the fast pass ------------------------------------
@@ -85,84 +176,141 @@ def read_csv_sql(path: Path, names: list[str], options: str = "") -> str:
     )
 
 
-def fault_sql(release: date) -> str:
-    """A SQL expression over the text columns: the row's first fault, NULL when none."""
-    empty = " OR ".join(f"coalesce(trim({c}), '') = ''" for c in CODE_COLUMNS)
-    last = last_market_year(release)
+# A byte no valid line holds: each line is read whole, quotes and all.
+_NO_DELIM = "\x1f"
+
+
+def read_lines_sql(path: Path, options: str = "") -> str:
+    """DuckDB's reader for the data lines of a CSV, verbatim, one `line` each."""
+    p = str(path).replace("'", "''")
     return (
-        "CASE "
-        f"WHEN {empty} THEN 'a code is empty' "
-        f"WHEN NOT regexp_full_match(coalesce(Market_Year, ''), '{_INT}') "
-        "THEN 'Market_Year is not a year' "
-        f"WHEN TRY_CAST(Market_Year AS INTEGER) NOT BETWEEN {FIRST_MARKET_YEAR} AND {last} "
-        f"THEN 'Market_Year outside {FIRST_MARKET_YEAR}..{last}' "
-        f"WHEN NOT regexp_full_match(coalesce(Calendar_Year, ''), '{_INT}') "
-        "THEN 'Calendar_Year is not a year' "
-        "WHEN NOT regexp_full_match(coalesce(Month, ''), '[0-9]{1,2}') "
-        "OR TRY_CAST(Month AS INTEGER) > 12 THEN 'Month is not 00..12' "
-        f"WHEN NOT regexp_full_match(coalesce(Value, ''), '{_VALUE}') "
-        "THEN 'Value is not a number' "
-        "END"
+        f"read_csv('{p}', columns = {{'line': 'VARCHAR'}}, header = true, auto_detect = "
+        f"false, delim = '{_NO_DELIM}', quote = '', escape = '', strict_mode = true{options})"
     )
 
 
-def row_fault(row: list[str], release: date, names: list[str]) -> str | None:
-    """The same rules as `fault_sql`, for one parsed row (used only to locate a fault)."""
-    if len(row) != len(names):
-        return f"expected {len(names)} fields, found {len(row)}"
-    f = dict(zip(names, row, strict=True))
-    if any(not f[c].strip() for c in CODE_COLUMNS):
-        return "a code is empty"
-    if not re.fullmatch(_INT, f["Market_Year"]):
-        return "Market_Year is not a year"
+def _groups(names: list[str]) -> list[str]:
+    return [n if n in psd_format.FIELDS else f"extra_{i}" for i, n in enumerate(names)]
+
+
+def format_sql(path: Path, names: list[str], options: str = "") -> str:
+    """Pass 1, the format of every line, verbatim: (data lines, lines without it)."""
+    rx = psd_format.line_regex(names)
+    return (
+        "SELECT count(*), count(*) FILTER (WHERE line IS NULL OR NOT "
+        f"regexp_full_match(line, '{rx}')) FROM {read_lines_sql(path, options)}"
+    )
+
+
+def facts_sql(path: Path, names: list[str], options: str = "") -> str:
+    """Pass 2, once every line has the format: per unit and attribute, the extremes the
+    rules bound (`facts_fault`). Few groups, so this costs about one CSV parse."""
+    i = "TRY_CAST({} AS INTEGER)".format
+    return (
+        f"SELECT Unit_ID, Attribute_ID, min({i('Market_Year')}), max({i('Market_Year')}), "
+        f"max({i('Month')}), min({i('Calendar_Year')}), "
+        f"max({i('Calendar_Year')} * 100 + {i('Month')}), "
+        f"max(abs(TRY_CAST(Value AS DOUBLE))) FROM {read_csv_sql(path, names, options)} "
+        "GROUP BY ALL"
+    )
+
+
+def facts_fault(facts: tuple, release: date) -> str | None:
+    """The kind of fault some line of a `facts_sql` group has (the order `row_fault`
+    checks in), None when every line of the group keeps the rules."""
+    unit, attribute, first, last, month, calendar, stamp, value = facts
+    if attribute not in psd_format.ATTRIBUTE_IDS:
+        return "attribute"
+    if first < FIRST_MARKET_YEAR or last > last_market_year(release):
+        return "market_year"
+    if month > 12:
+        return "month"
+    if calendar < FIRST_STAMP_YEAR or stamp > release.year * 100 + release.month:
+        return "stamp"
+    if value > psd_format.bound(unit):
+        return "value"
+    return None
+
+
+def row_fault(fields: dict[str, str], release: date) -> tuple[str, str] | None:
+    """The rules after the format (`facts_fault` checks them per group), for one line's
+    fields: (kind, message) of its first fault, or None."""
+    attribute, year = fields["Attribute_ID"], int(fields["Market_Year"])
+    month, calendar = int(fields["Month"]), int(fields["Calendar_Year"])
     last = last_market_year(release)
-    if not FIRST_MARKET_YEAR <= int(f["Market_Year"]) <= last:
-        return f"Market_Year outside {FIRST_MARKET_YEAR}..{last}"
-    if not re.fullmatch(_INT, f["Calendar_Year"]):
-        return "Calendar_Year is not a year"
-    if not re.fullmatch(r"[0-9]{1,2}", f["Month"]) or int(f["Month"]) > 12:
-        return "Month is not 00..12"
-    if not re.fullmatch(_VALUE, f["Value"]):
-        return "Value is not a number"
+    if attribute not in psd_format.ATTRIBUTE_IDS:
+        return "attribute", (
+            f"Attribute_ID {attribute} is not a PSD attribute materia knows (if USDA added "
+            "it, add it to materia/psd_format.py ATTRIBUTE_IDS)"
+        )
+    if not FIRST_MARKET_YEAR <= year <= last:
+        return "market_year", f"Market_Year {year} outside {FIRST_MARKET_YEAR}..{last}"
+    if month > 12:
+        return "month", f"Month {fields['Month']} is not 00..12"
+    if calendar < FIRST_STAMP_YEAR or calendar * 100 + month > release.year * 100 + release.month:
+        return "stamp", (
+            f"Calendar_Year/Month {calendar}-{fields['Month']} is not a stamp of this "
+            f"release ({FIRST_STAMP_YEAR}-00..{release:%Y-%m})"
+        )
+    limit = psd_format.bound(fields["Unit_ID"])
+    if abs(float(fields["Value"])) > limit:
+        return "value", (
+            f"Value {fields['Value']} is beyond {limit:,.0f}, the bound of unit {fields['Unit_ID']}"
+        )
     return None
 
 
 def check_header(path: Path) -> list[str]:
-    """The header's column names; ArchiveError unless every PSD column is among them."""
+    """The header's column names; ArchiveError unless it is plain ASCII names, every PSD
+    column among them, none twice."""
     with open(path, "rb") as f:
         first = f.readline(4096)
-    header = first.decode("ascii", errors="replace").rstrip("\r\n")
+    header = first.rstrip(b"\r\n")
     if not header:
         raise ArchiveError("line 1: empty CSV file")
-    names = [n.strip().strip('"') for n in header.split(",")]
+    text = header.decode("latin-1")
+    names = text.split(",")
+    if not re.fullmatch(rb"[A-Za-z0-9_,]+", header):
+        if not any(c in names for c in COLUMNS):
+            raise ArchiveError(f"line 1: not the PSD header (got {text[:80]!r})")
+        raise ArchiveError(f"line 1: the PSD header must be plain column names (got {text[:80]!r})")
     missing = [c for c in COLUMNS if c not in names]
     if missing:
         if len(missing) == len(COLUMNS):
-            raise ArchiveError(f"line 1: not the PSD header (got {header[:80]!r})")
+            raise ArchiveError(f"line 1: not the PSD header (got {text[:80]!r})")
         raise ArchiveError(f"line 1: the PSD header lacks column(s) {', '.join(missing)}")
     if len(set(names)) != len(names):
-        raise ArchiveError(f"line 1: a column is named twice ({header[:80]!r})")
+        raise ArchiveError(f"line 1: a column is named twice ({text[:80]!r})")
     return names
 
 
 CANNOT_LOCATE = "a row DuckDB could not parse"
 
 
+def line_fault(text: str, names: list[str], release: date) -> tuple[str, str] | None:
+    """(kind, message) of a data line's first fault ('format' for a line without the PSD
+    format), or None."""
+    m = re.fullmatch(psd_format.line_regex(names, capture=True), text)
+    if not m:
+        return "format", psd_format.format_fault(text, names)
+    return row_fault(dict(zip(_groups(names), m.groups(), strict=True)), release)
+
+
 def locate(path: Path, release: date) -> str:
-    """`line N: <fault>` for the first bad line (a slow scan, run only after a failure)."""
+    """`line N: <fault naming the field>` for the first bad line (a slow scan, run only
+    after the fast pass found a fault)."""
     names = check_header(path)
-    with open(path, newline="", encoding="ascii", errors="replace") as f:
-        reader = csv.reader(f, strict=True)
-        try:
-            next(reader)  # the header, checked above
-            for row in reader:
-                fault = row_fault(row, release, names)
-                if fault:
-                    return f"line {reader.line_num}: {fault} ({','.join(row)[:80]!r})"
-        except csv.Error as e:
-            return f"line {reader.line_num}: malformed CSV ({e})"
-        if reader.line_num <= 1:
-            return "line 2: header but no data rows"
+    n = 1
+    with open(path, "rb") as f:
+        f.readline()  # the header, checked above
+        for raw in f:
+            n += 1
+            text = raw.rstrip(b"\n").removesuffix(b"\r").decode("latin-1")
+            fault = line_fault(text, names, release)
+            if fault:
+                return f"line {n}: {fault[1]}"
+    if n == 1:
+        return "line 2: header but no data rows"
     return CANNOT_LOCATE
 
 
@@ -172,37 +320,33 @@ CHECK_READ_OPTIONS = ", buffer_size = 1048576"
 
 
 def check(con, path: Path, release: date) -> int:
-    """Check an inflated PSD CSV with DuckDB; its data row count, or ArchiveError."""
+    """Check an inflated PSD CSV with DuckDB; its data row count, or ArchiveError (or
+    NotTheArchive when the machine fails meanwhile)."""
     import duckdb
 
     names = check_header(path)
-    reader = read_csv_sql(path, names, CHECK_READ_OPTIONS)
     try:
-        rows, bad = con.execute(
-            f"SELECT count(*), count({fault_sql(release)}) FROM {reader}"
-        ).fetchone()
-    except (duckdb.OutOfMemoryException, duckdb.IOException):
-        raise  # the machine's fault, not the archive's: never reported as a bad row
+        rows, bad = con.execute(format_sql(path, names, CHECK_READ_OPTIONS)).fetchone()
+        facts = []
+        if rows and not bad:
+            facts = con.execute(facts_sql(path, names, CHECK_READ_OPTIONS)).fetchall()
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as e:
+        raise machine_fault("checking the archive with DuckDB", e) from None
     except duckdb.Error as e:  # DuckDB's CSV errors carry no line number: find it ourselves
         fault = locate(path, release)
         if fault == CANNOT_LOCATE:
             fault = f"DuckDB cannot read it ({first_line(e)[:160]})"
         raise ArchiveError(fault) from None
-    if bad or not rows:
+    if bad or not rows or any(facts_fault(f, release) for f in facts):
         raise ArchiveError(locate(path, release))
     return rows
 
 
-def check_archive(zip_path: Path, scratch: Path, release: date) -> int:
-    """Inflate into `scratch` (removed afterwards) and check; the data row count."""
-    import tempfile
-
+def check_archive(zip_path: Path, scratch_dir: Path, release: date) -> int:
+    """Inflate into `scratch_dir` (removed afterwards) and check; the data row count."""
     import duckdb
 
-    scratch.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="materia-check-", suffix=".csv", dir=scratch)
-    os.close(fd)
-    csv_path = Path(name)
+    csv_path = scratch.mkstemp(scratch_dir, "check", ".csv")
     try:
         inflate(zip_path, csv_path)
         con = duckdb.connect(config={"memory_limit": "256MB"})
@@ -216,8 +360,12 @@ def check_archive(zip_path: Path, scratch: Path, release: date) -> int:
 
 # --- the record of a passed check -------------------------------------------------------------
 def rules_version() -> str:
-    """Changes whenever a rule does: the rules' own SQL, hashed."""
-    text = fault_sql(date(2000, 1, 1)) + read_csv_sql(Path("x.csv"), list(COLUMNS))
+    """Changes whenever a rule does: the rules' own SQL, regex and limits, hashed."""
+    x, names = Path("x.csv"), list(COLUMNS)
+    text = format_sql(x, names) + facts_sql(x, names) + read_csv_sql(x, names)
+    text += f"{sorted(psd_format.ATTRIBUTE_IDS)}{sorted(psd_format.UNIT_BOUNDS.items())}"
+    text += f"{psd_format.OTHER_UNITS}/{FIRST_MARKET_YEAR}/{YEARS_AHEAD}/{FIRST_STAMP_YEAR}"
+    text += f"/{MAX_RATIO}/{MAX_INFLATED}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -225,8 +373,10 @@ def record_key(landing_key: str) -> str:
     return f"checked/{landing_key}.json"
 
 
-def record(rows: int) -> bytes:
-    return json.dumps({"rules": rules_version(), "rows": rows}).encode()
+def record(rows: int, **facts) -> bytes:
+    """The record of a passed check, with the archive's identity (`facts`: sha256, etag,
+    size, landed_at; see `materia.landed`)."""
+    return json.dumps({"rules": rules_version(), "rows": rows, **facts}, sort_keys=True).encode()
 
 
 def recorded_rows(data: bytes | None) -> int | None:
@@ -235,4 +385,7 @@ def recorded_rows(data: bytes | None) -> int | None:
         d = json.loads(data or b"")
     except ValueError:
         return None
-    return int(d["rows"]) if isinstance(d, dict) and d.get("rules") == rules_version() else None
+    if not isinstance(d, dict) or d.get("rules") != rules_version():
+        return None
+    rows = d.get("rows")
+    return rows if isinstance(rows, int) and not isinstance(rows, bool) else None

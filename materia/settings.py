@@ -8,6 +8,7 @@ no `repr`, log line or error message can show them.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -350,8 +351,12 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         hetzner=hetzner,
         **clouds,
         worker_provider=provider or "local",
-        download_deadline_s=_positive(get, "PSD_DOWNLOAD_DEADLINE", DEFAULT_DOWNLOAD_DEADLINE_S),
-        max_archive_bytes=int(_positive(get, "PSD_MAX_ARCHIVE_MB", DEFAULT_MAX_ARCHIVE_MB) * 2**20),
+        download_deadline_s=_positive(
+            get, "PSD_DOWNLOAD_DEADLINE", DEFAULT_DOWNLOAD_DEADLINE_S, most=7 * 86400
+        ),
+        max_archive_bytes=int(
+            _positive(get, "PSD_MAX_ARCHIVE_MB", DEFAULT_MAX_ARCHIVE_MB, most=2**20) * 2**20
+        ),
         notify=Secret(notify) if notify else None,
         gitlab_read_token=Secret(gitlab) if gitlab else None,
         parent_run=get("MATERIA_PARENT_RUN"),
@@ -360,13 +365,15 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
     )
 
 
-def _positive(get, name: str, default: float) -> float:
+def _positive(get, name: str, default: float, most: float = 1e12) -> float:
+    """A positive, finite number no larger than `most` (nan and inf are refused: nan
+    compares false with everything, so it would silently disable a bound)."""
     raw = get(name)
     try:
         value = float(raw) if raw is not None else default
     except ValueError:
         # Not echoed: a secret pasted into the wrong variable stays secret.
         raise SettingsError(f"{name} must be a positive number") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be a positive number")
+    if not math.isfinite(value) or value <= 0 or value > most:
+        raise SettingsError(f"{name} must be a positive number no larger than {most:,.0f}")
     return value

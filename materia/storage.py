@@ -1,7 +1,7 @@
 """The landing area: one small interface over a local folder or an S3 bucket (R2).
 
-Keys are POSIX paths relative to the root (`psd/psd_coffee_csv/2022/06/<etag>.zip`).
-Objects only ever appear whole: locally by `os.replace` from a temp file on the same
+Keys are POSIX paths relative to the root (`psd/psd_coffee_csv/2022/06/sha256-<h>.zip`),
+never outside it: a key with a `..` segment is refused. Objects only ever appear whole: locally by `os.replace` from a temp file on the same
 filesystem, on S3 because a (multipart) PUT becomes visible only when it completes.
 """
 
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import fsspec
 
+from materia import scratch
+from materia.errors import MateriaError
 from materia.settings import Settings
 
 
@@ -44,7 +46,10 @@ class LandingStore:
     # --- addressing ----------------------------------------------------------
     def url(self, key: str) -> str:
         """Full location of a key: a local path, or `s3://bucket/key`."""
-        return f"{self.root}/{key.lstrip('/')}"
+        key = key.lstrip("/")
+        if ".." in key.split("/") or "\\" in key or "\0" in key:
+            raise MateriaError(f"landing key {key!r} leaves the landing root: refused")
+        return f"{self.root}/{key}"
 
     def _fs_path(self, key: str) -> str:
         url = self.url(key)
@@ -56,6 +61,14 @@ class LandingStore:
 
     def size(self, key: str) -> int:
         return int(self.fs.size(self._fs_path(key)))
+
+    def modified(self, key: str) -> datetime:
+        """When the object was last written (S3: LastModified; locally: mtime), UTC."""
+        info = self.fs.info(self._fs_path(key))
+        when = info.get("LastModified") or info.get("mtime") or info.get("created")
+        if isinstance(when, datetime):
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return datetime.fromtimestamp(float(when), UTC)
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under `prefix`, sorted; empty when the prefix does not exist."""
@@ -77,11 +90,9 @@ class LandingStore:
     # --- writing (always whole objects) ----------------------------------------
     @contextmanager
     def temp_file(self, suffix: str = "") -> Iterator[Path]:
-        """A scratch file on local disk, removed afterwards whatever happens."""
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="materia-", suffix=suffix, dir=self.tmp_dir)
-        os.close(fd)
-        path = Path(name)
+        """A scratch file on local disk, removed afterwards whatever happens (and by the
+        next run if this process is killed: `materia.scratch`)."""
+        path = scratch.mkstemp(self.tmp_dir, "tmp", suffix)
         try:
             yield path
         finally:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from materia import batch as batch_mod
-from materia import executor, inputs, landed, locks, sqlmesh_project
+from materia import executor, inputs, landed, locks, scratch, sqlmesh_project
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse.publish import VINTAGES, Output
@@ -38,7 +38,10 @@ Progress = Callable[[str], None]
 # Bump when the way archives become model inputs changes: every env then rebuilds once.
 TRANSFORM_VERSION = "2"
 _HERE = Path(__file__).resolve().parent
-_LOADER = (_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py")
+_LOADER = (
+    *(_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py"),
+    _HERE / "psd_format.py",  # issue 19: the line format is part of the check
+)
 # Between steps only the vintages read staging: a view over the CSV saves writing a table.
 STAGING_AS_VIEW = frozenset({"staging.stg_psdalldata__commodity"})
 VINTAGE_MODELS = {
@@ -141,7 +144,8 @@ def _mark(settings: Settings, store: LandingStore, env: str, digest: str) -> Non
 
 def _landing(store: LandingStore) -> tuple[list[landed.Landed], set[str]]:
     try:
-        return landed.manifest(store), set(landed.quarantined_keys(store))
+        found = landed.scan(store)  # issue 19: one listing; copies of quarantined content held
+        return found.usable, found.withheld
     except Exception as e:
         raise MateriaError(f"cannot list the landing area {store.root}: {first_line(e)}") from e
 
@@ -158,6 +162,7 @@ def run(
     started = time.monotonic()
     say = progress or log.info
     env = cat_mod.check_env(env)
+    scratch.clean(settings.tmp_dir)  # issue 19: what killed runs left (never a live run's)
     result = TransformResult(env=env)
     store = LandingStore.from_settings(settings)
     lock = locks.for_name(settings, f"transform-{env}")

@@ -69,6 +69,8 @@ LAYERS = {
         "materia.psd_codes",
         "materia.psd_datasets",
         "materia.psd_commodities",
+        "materia.psd_format",
+        "materia.scratch",
         "materia.failpoints",
         "materia",
     ),  # fmt: skip

@@ -3,6 +3,7 @@ publication only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -96,8 +97,43 @@ def test_a_published_archive_that_vanished_is_a_loss_not_a_change():
     assert b.withdrawn_months == {date(2022, 12, 1)}
 
 
-def test_two_archives_of_one_month_are_one_step():
-    items = [L("a", "2022-12", "x"), L("b", "2022-12", "y"), L("a", "2022-12", "z")]
+def test_two_datasets_of_one_month_are_one_step():
+    items = [L("a", "2022-12", "x"), L("b", "2022-12", "y")]
     b = plan(items)
-    assert len(b.steps) == 1 and len(b.steps[0].archives) == 3
-    assert len(b.newest) == 3  # a's two archives of its newest month, and b's
+    assert len(b.steps) == 1 and len(b.steps[0].archives) == 2
+    assert len(b.newest) == 2 and b.superseded == {}
+
+
+def _at(item: Landed, when: str) -> Landed:
+    return replace(item, landed_at=when)
+
+
+def test_a_same_month_correction_supersedes_the_earlier_download():
+    """USDA re-issues a month's file: the newer download is read, from its month on; the
+    earlier one stays landed and covered, and the reason says so."""
+    jun, dec = L("a", "2022-06"), _at(L("a", "2022-12", "first"), "2022-12-09T12:00:00+00:00")
+    fix = _at(L("a", "2022-12", "again"), "2022-12-14T12:00:00+00:00")
+    b = plan([jun, dec, fix], published=[jun, dec])
+    assert months(b) == ["2022-12"] and b.steps[0].archives == (fix,)
+    assert b.newest == [fix] and b.superseded == {dec.key: fix.key}
+    assert "same-month correction: a 2022-12 again supersedes first" in b.reason
+    assert b.withdrawn_months == set()
+    # Covered afterwards: nothing to do. Quarantining the correction brings the first back.
+    assert plan([jun, dec, fix], published=[jun, dec, fix]) is None
+    b = plan([jun, dec], published=[jun, dec, fix], quarantined=[fix.key])
+    assert months(b) == ["2022-12"] and b.steps[0].archives == (dec,)
+    # The newer landing wins, whatever the names say.
+    older_name_newer_landing = plan([jun, _at(dec, "2023-01-01T00:00:00+00:00"), fix])
+    assert older_name_newer_landing.steps[-1].archives[0].key == dec.key
+
+
+def test_a_release_dated_after_today_is_refused():
+    items = [L("a", "2022-12"), L("a", "2031-01")]
+    with pytest.raises(
+        MateriaError, match=r"dated after today \(2026-03-05\): psd/a/2031/01/e.zip"
+    ):
+        batch.plan(items, set(), None, None, FP, "/landing", today=date(2026, 3, 5))
+    b = batch.plan(
+        items[:1] + [L("a", "2026-03")], set(), None, None, FP, "/l", today=date(2026, 3, 5)
+    )
+    assert months(b) == ["2022-12", "2026-03"]  # this month is not the future

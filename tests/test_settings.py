@@ -109,6 +109,23 @@ def test_download_bounds_and_notify(tmp_path):
         _load(tmp_path, PSD_DOWNLOAD_DEADLINE="-1")
 
 
+@pytest.mark.parametrize("name", ["PSD_DOWNLOAD_DEADLINE", "PSD_MAX_ARCHIVE_MB"])
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "1e400", "0", "1e30"])
+def test_numeric_settings_are_finite_and_named(tmp_path, name, text):
+    """nan compares false with every bound (PSD_DOWNLOAD_DEADLINE=nan disabled the
+    deadline; PSD_MAX_ARCHIVE_MB=nan failed with "cannot convert float NaN")."""
+    with pytest.raises(SettingsError, match=f"^{name} must be a positive number"):
+        _load(tmp_path, **{name: text})
+
+
+def test_a_nan_setting_is_one_line_naming_it(cli, materia_env):
+    done = cli("extract", "psd", env={**materia_env, "PSD_MAX_ARCHIVE_MB": "nan"})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: PSD_MAX_ARCHIVE_MB must be a positive number no larger than 1,048,576"
+    ]
+
+
 def test_to_environ_gives_a_child_the_same_pipeline_settings(tmp_path):
     from datetime import timedelta
 

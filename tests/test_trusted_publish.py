@@ -117,7 +117,7 @@ def test_an_archive_landed_by_hand_is_checked_by_the_transform(home, cli):
     stale.parent.mkdir(parents=True)
     stale.write_text('{"rules": "older-rules", "rows": 1}')
     line = _one_line(cli("transform"))
-    assert key in line and "line 6: Value is not a number" in line
+    assert key in line and "line 6: Value must be a number with 4 decimals" in line
     assert _state(home) == before
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import random
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -88,6 +89,14 @@ def write_lines(path: Path, lines: Iterable[str], member: str, header: str = HEA
                 batch.clear()
         if batch:
             out.write(CRLF.join(batch) + CRLF)
+    return path
+
+
+def write_raw(path: Path, data: bytes, member: str | None = None) -> Path:
+    """A one-member zip holding exactly `data` (for bytes no PSD writer would produce)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(member or member_for(path.name), data)
     return path
 
 
@@ -285,7 +294,8 @@ def large_rows(n: int, seed: int = 0) -> Iterator[PsdRow]:
     """`n` distinct, valid rows streamed without holding them (for big benchmark files).
 
     Values are random, so it compresses about 10:1 (real files: ~19:1): about 12 bytes
-    of zip per row, so ~1,100,000 rows make a 13 MB zip.
+    of zip per row, so ~1,100,000 rows make a 13 MB zip. Stamps end in 2021, so the rows
+    suit any release from 2022 on.
     """
     rnd = random.Random(seed)
     attrs = list(
@@ -301,7 +311,7 @@ def large_rows(n: int, seed: int = 0) -> Iterator[PsdRow]:
         country = countries[c]
         yield PsdRow(
             f"{commodity_n:07d}", "Synthetic Commodity", country, "Country " + country,
-            1960 + y, 1960 + y, months[i % 13], *attrs[a],
+            1960 + y, min(1960 + y, 2021), months[i % 13], *attrs[a],
             rnd.getrandbits(30) / 10_000 - 10_000,
         )  # fmt: skip
 
@@ -355,4 +365,40 @@ def truncated_zip(src: Path, dst: Path, keep: float = 0.5) -> Path:
 def two_member_zip(dst: Path, rows: Iterable[PsdRow]) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(two_member_bytes(rows, dst.name))
+    return dst
+
+
+def zip_bomb(dst: Path, inflated: int = 2 * 2**30, member: str | None = None) -> Path:
+    """A valid one-member zip whose CSV inflates to `inflated` bytes of digits ('0'),
+    about a thousandth of that zipped: 2 GiB from 2 MB in about a second.
+
+    Each 1 MiB chunk is deflated once and its output repeated: a full flush resets the
+    compressor, so every identical chunk deflates to identical bytes (zipfile still
+    computes the real CRC over all the data)."""
+    chunk = b"0" * 2**20
+    dst.parent.mkdir(parents=True, exist_ok=True)
+
+    class Repeating:
+        def __init__(self) -> None:
+            c = zlib.compressobj(9, zlib.DEFLATED, -15)
+            self.block = c.compress(chunk) + c.flush(zlib.Z_FULL_FLUSH)
+
+        def compress(self, data: bytes) -> bytes:
+            assert data == chunk, "only whole chunks of the pattern"
+            return self.block
+
+        def flush(self) -> bytes:
+            return zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # the final empty block
+
+    original = zipfile._get_compressor  # type: ignore[attr-defined]
+    zipfile._get_compressor = lambda *a, **k: Repeating()  # type: ignore[attr-defined]
+    try:
+        with (
+            zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zf,
+            zf.open(member or member_for(dst.name), "w", force_zip64=True) as out,
+        ):
+            for _ in range(inflated // len(chunk)):
+                out.write(chunk)
+    finally:
+        zipfile._get_compressor = original  # type: ignore[attr-defined]
     return dst

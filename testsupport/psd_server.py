@@ -16,6 +16,8 @@ re-run transferred no body at all.
         srv.inject("slow", chunk=1024, delay=0.2)   # dribble the body
         srv.body_bytes("GET")            # bytes of body sent so far
         srv.clear()                      # drop faults and the request log
+        srv.etags = "none"               # no ETag header at all ("rotate": a new one per
+                                         # request; "content", the default: from the bytes)
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 from testsupport import psd_fixtures
 
 FAULTS = ("truncate", "corrupt", "wrong_header", "slow", "status")
+ETAGS = ("content", "none", "rotate")
 
 
 @dataclass
@@ -82,6 +85,8 @@ class PsdServer:
     ) -> None:
         self.root = Path(root)
         self.etag_format = etag_format
+        self.etags = "content"  # see ETAGS
+        self._rotation = 0
         self.requests: list[Request] = []
         self._faults: list[Fault] = []
         self._lock = threading.Condition()
@@ -159,6 +164,18 @@ class PsdServer:
                     return False
                 self._lock.wait(min(left, 0.1))
         return True
+
+    def _etag_header(self, body_etag: str) -> str | None:
+        """The ETag this response carries, as `etags` says."""
+        if self.etags not in ETAGS:
+            raise ValueError(f"etags must be one of {ETAGS}, got {self.etags!r}")
+        if self.etags == "none":
+            return None
+        if self.etags == "rotate":
+            with self._lock:
+                self._rotation += 1
+                return f'"rotating-{self._rotation}"'
+        return body_etag
 
     def etag_of(self, path: Path) -> str:
         st = path.stat()
@@ -239,14 +256,16 @@ class PsdServer:
                 if file is None:
                     return self._empty(req, HTTPStatus.NOT_FOUND)
                 body = server._body_for(file, fault)
-                if inm and _etag_matches(inm, body.etag):
-                    return self._empty(req, HTTPStatus.NOT_MODIFIED, etag=body.etag)
+                etag = server._etag_header(body.etag)
+                if inm and etag and _etag_matches(inm, etag):
+                    return self._empty(req, HTTPStatus.NOT_MODIFIED, etag=etag)
                 req.status = 200
                 server._record(req)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-zip-compressed")
                 self.send_header("Content-Length", str(body.size))
-                self.send_header("ETag", body.etag)
+                if etag:
+                    self.send_header("ETag", etag)
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()
                 if head:

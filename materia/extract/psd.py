@@ -1,40 +1,36 @@
 """Land USDA PSD Online releases as immutable archives (`extract_psd`, `materia extract psd`).
 
 The file of release month YYYY-MM lives at `<base>/archives/<YYYY>/<MM>/<name>`; 404
-means no release that month. Each release lands once under
-`psd/<stem>/<YYYY>/<MM>/<etag>.zip`: a HEAD tells the ETag, and when that key exists no
-body is transferred. Otherwise the body streams to a local temp file (memory stays flat),
-is verified (zip CRC, exactly one CSV member, the PSD header) and only then moved into
-place, so a killed or failed run never leaves a partial object under a landing key.
-Downloads are bounded by a deadline and a size cap (`materia.extract.sources`).
+means no release that month, and no month after today is asked for. Each content lands
+once under `psd/<stem>/<YYYY>/<MM>/sha256-<h>.zip` (`materia.landed`): a HEAD tells the
+ETag, and when an archive of that month (or a quarantined one) came with it, no body is
+transferred. Otherwise the body streams to a local temp file (memory stays flat) and is
+hashed: a content already landed that month, or quarantined in any month, is not landed
+again, whatever the server's ETags say. A new content is verified (`materia.psd_archive`)
+and only then moved into place, so a killed or failed run never leaves a partial object
+under a landing key; its record says what it is. Downloads are bounded by a deadline and
+a size cap (`materia.extract.sources`); what killed runs left in the temp folder is
+removed at the start (`materia.scratch`).
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from materia import psd_archive, psd_datasets
+from materia import landed, psd_archive, psd_datasets, scratch
 from materia.errors import MateriaError
-from materia.extract.sources import (  # noqa: F401  (safe_etag: part of this module's API)
-    Progress,
-    check_size,
-    reason,
-    safe_etag,
-    source_for,
-)
-from materia.landed import quarantine_key
+from materia.extract.sources import Progress, check_size, reason, source_for
+from materia.landed import safe_etag  # noqa: F401  (part of this module's API)
 from materia.settings import Settings
 from materia.storage import LandingStore
 
 PROBE_MONTHS = 4  # the as-of month and the 3 before it
-STALE_TMP_S = 3600
 
 
 # --- release months ----------------------------------------------------------------
@@ -48,14 +44,22 @@ def _parse_month(text: str, what: str) -> Month:
     return int(m.group(1)), int(m.group(2))
 
 
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
 def _parse_as_of(text: str | None) -> Month:
+    today = _today()
     if not text:
-        today = datetime.now(UTC).date()
         return today.year, today.month
     try:
         d = date.fromisoformat(text.strip())
     except ValueError:
         raise MateriaError(f"--as-of must be YYYY-MM-DD, got {text!r}") from None
+    if d > today:
+        raise MateriaError(
+            f"--as-of {d} is after today ({today}, UTC): no release is dated in the future"
+        )
     return d.year, d.month
 
 
@@ -75,9 +79,9 @@ def release_url(base: str, name: str, month: Month) -> str:
     return f"{base.rstrip('/')}/archives/{month[0]:04d}/{month[1]:02d}/{name}"
 
 
-def landing_key(name: str, month: Month, etag: str) -> str:
-    stem = name.removesuffix(".zip")
-    return f"psd/{stem}/{month[0]:04d}/{month[1]:02d}/{safe_etag(etag)}.zip"
+def landing_key(name: str, month: Month, sha256: str) -> str:
+    """Where an archive of this content lands (`materia.landed.content_key`)."""
+    return landed.content_key(name.removesuffix(".zip"), date(*month, 1), sha256)
 
 
 # --- verification ----------------------------------------------------------------------
@@ -88,22 +92,6 @@ def verify_archive(path: Path, month: Month, scratch: Path) -> int:
 
 
 # --- the run ---------------------------------------------------------------------------
-def clean_stale_temp(tmp_dir: Path, older_than_s: float = STALE_TMP_S) -> int:
-    """Remove our temp files left by killed runs (never touched for an hour)."""
-    if not tmp_dir.is_dir():
-        return 0
-    cutoff = time.time() - older_than_s
-    removed = 0
-    for p in tmp_dir.glob("materia-*"):
-        try:
-            if p.is_file() and p.stat().st_mtime < cutoff:
-                p.unlink()
-                removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
-
-
 @dataclass
 class Outcome:
     dataset: str
@@ -149,39 +137,53 @@ class Extractor:
     def land(self, name: str, month: Month) -> Outcome:
         """Land one release month of one dataset (idempotent)."""
         url = release_url(self.base, name, month)
+        today = _today()
+        if month > (today.year, today.month):
+            raise MateriaError(f"{url}: a release dated after today ({today}) is refused")
         found = self.source.head(url)
         if found is None:
             return Outcome(name, month, "missing")
         etag, size = found
         if size is not None:  # refused before any body is transferred
             check_size(url, size, self.source.max_bytes)
-        if etag:
-            key = landing_key(name, month, etag)
-            if self._exists(key):
-                return Outcome(name, month, "unchanged", key)
-            if self._exists(quarantine_key(key)):
-                return Outcome(name, month, "quarantined", key)
+        stem, first = name.removesuffix(".zip"), date(*month, 1)
+        here = f"psd/{stem}/{first:%Y/%m}/"
+        with self._storage(here):
+            seen = landed.known(self.store, stem, first)
+            hint = seen.by_etag(etag) if etag else None
+        if hint:  # an archive that came with this ETag: no download
+            return Outcome(name, month, hint[0], hint[1])
         label = f"{name} {month[0]:04d}-{month[1]:02d}"
         with self.store.temp_file(suffix=".zip") as tmp:
             with _progress_bar(label, size) as progress:
-                got = self.source.download(url, tmp, progress)
+                try:
+                    got = self.source.download(url, tmp, progress)
+                except psd_archive.NotTheArchive as e:
+                    raise MateriaError(f"{url}: {e}; nothing landed") from None
             if got is None:  # vanished between HEAD and GET
                 return Outcome(name, month, "missing")
-            etag, size = got
-            key = landing_key(name, month, etag)
-            if self._exists(key):
-                return Outcome(name, month, "unchanged", key)
-            if self._exists(quarantine_key(key)):
-                return Outcome(name, month, "quarantined", key)
+            with self._storage(here):
+                same = seen.by_content(landed.content_id(got.sha256))
+            if same:  # these bytes are landed, or quarantined: whatever the ETag said
+                return Outcome(name, month, same[0], same[1])
             try:
                 rows = verify_archive(tmp, month, self.store.tmp_dir)
             except MateriaError as e:
                 raise MateriaError(f"{url}: {e}; nothing landed") from None
+            key = landing_key(name, month, got.sha256)
+            facts = {
+                "sha256": got.sha256,
+                "etag": got.etag or None,
+                "size": got.size,
+                "landed_at": datetime.now(UTC).isoformat(),
+            }
             with self._storage(key):
                 self.store.put_file(tmp, key)
                 # After the archive: a record without its archive would vouch for nothing.
-                self.store.write_bytes(psd_archive.record_key(key), psd_archive.record(rows))
-        return Outcome(name, month, "landed", key, size)
+                self.store.write_bytes(
+                    psd_archive.record_key(key), psd_archive.record(rows, **facts)
+                )
+        return Outcome(name, month, "landed", key, got.size)
 
     def _exists(self, key: str) -> bool:
         with self._storage(key):
@@ -232,7 +234,7 @@ def main(
     if since and since > as_of_month:
         raise MateriaError(f"--backfill-from {backfill_from} is after the as-of month")
     months = months_to_probe(as_of_month, since)
-    clean_stale_temp(settings.tmp_dir)
+    scratch.clean(settings.tmp_dir)
     extractor = Extractor(settings)
     failed = 0
     for name in names:

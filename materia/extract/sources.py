@@ -3,22 +3,29 @@
 Every download is bounded: all attempts at one archive end by a deadline, and a body
 larger than the size cap is refused before it is stored (from Content-Length when the
 server sends it, else as soon as the body grows past the cap). Transient failures
-(connection errors, 5xx, short bodies) are retried with backoff within the deadline.
+(connection errors, 5xx, short bodies) are retried with backoff within the deadline; a
+local failure (a full disk) is not retried and says that it is the machine's.
+
+A download returns the SHA-256 of the bytes it stored: the archive's identity
+(`materia.landed`); the ETag is only a hint.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
-import re
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from materia.errors import MateriaError
+from materia.landed import safe_etag
+from materia.psd_archive import machine_fault
 
 ATTEMPTS = 4  # per request, on connection errors and 5xx
 BACKOFF_S = 0.5  # doubled after each failed attempt
@@ -31,16 +38,6 @@ USER_AGENT = "materia-extract/0.1"
 
 class _Retryable(Exception):
     """A transient failure (connection error, 5xx, short body): try again."""
-
-
-def safe_etag(etag: str) -> str:
-    """The ETag as a file name: no `W/`, no quotes, only [A-Za-z0-9._-]."""
-    tag = etag.strip()
-    tag = tag[2:] if tag.startswith("W/") else tag
-    tag = re.sub(r"[^A-Za-z0-9._-]", "_", tag.strip('"')).strip("._")
-    if not tag:
-        raise ValueError(f"unusable ETag {etag!r}")
-    return tag
 
 
 Progress = Callable[[int], None]
@@ -83,8 +80,8 @@ class HttpSource:
             length = resp.headers.get("Content-Length")
         return (etag, int(length) if length and length.isdigit() else None)
 
-    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
-        """Stream the body to `dest`; (ETag, bytes) or None on 404."""
+    def download(self, url: str, dest: Path, progress: Progress) -> Downloaded | None:
+        """Stream the body to `dest`; (ETag or "", bytes, SHA-256) or None on 404."""
         deadline = time.monotonic() + self.deadline_s
 
         def attempt():
@@ -96,28 +93,72 @@ class HttpSource:
                 if expected and expected.isdigit():
                     check_size(url, int(expected), self.max_bytes)
                 etag = _usable(resp.headers.get("ETag"))
-                size = 0
-                digest = hashlib.sha256()
-                try:
-                    with open(dest, "wb") as out:
+                with _Body(url, dest, self.max_bytes, deadline, self.deadline_s, progress) as body:
+                    while True:
                         # read1: whatever has arrived, so the progress bar moves smoothly
-                        while chunk := resp.read1(CHUNK):
-                            size += len(chunk)
-                            check_size(url, size, self.max_bytes, partial=True)
-                            check_deadline(url, deadline, self.deadline_s, size)
-                            out.write(chunk)
-                            digest.update(chunk)
-                            progress(len(chunk))
-                except (OSError, http.client.HTTPException) as e:
-                    raise _Retryable(
-                        f"download interrupted after {size} bytes: {reason(e)}"
-                    ) from None
-                if expected and expected.isdigit() and size != int(expected):
-                    raise _Retryable(f"short body: {size} of {expected} bytes")
-            # No usable ETag from the server: name the object by its content instead.
-            return (etag or f'"sha256-{digest.hexdigest()[:32]}"', size)
+                        try:
+                            chunk = resp.read1(CHUNK)
+                        except (OSError, http.client.HTTPException) as e:
+                            raise _Retryable(
+                                f"download interrupted after {body.size} bytes: {reason(e)}"
+                            ) from None
+                        if not chunk:
+                            break
+                        body.add(chunk)
+                if expected and expected.isdigit() and body.size != int(expected):
+                    raise _Retryable(f"short body: {body.size} of {expected} bytes")
+            return Downloaded(etag, body.size, body.sha256.hexdigest())
 
         return _retry(url, attempt, deadline, self.deadline_s)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    etag: str  # "" when the server sent none usable
+    size: int
+    sha256: str
+
+
+class _Body:
+    """Where a download goes: bounded (size cap, deadline), hashed and written to `dest`;
+    a failure to write (a full disk) is the machine's, never retried, and the last
+    buffered bytes are flushed before the body counts as written."""
+
+    def __init__(self, url, dest: Path, max_bytes: int, deadline, deadline_s, progress):
+        self.url, self.dest, self.max_bytes = url, dest, max_bytes
+        self.deadline, self.deadline_s, self.progress = deadline, deadline_s, progress
+        self.size, self.sha256 = 0, hashlib.sha256()
+
+    def _fault(self, e: OSError) -> MateriaError:
+        return machine_fault(f"writing the download to {self.dest}", e)
+
+    def __enter__(self) -> _Body:
+        try:
+            self.f = open(self.dest, "wb")  # noqa: SIM115 - closed in __exit__
+        except OSError as e:
+            raise self._fault(e) from None
+        return self
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        check_size(self.url, self.size, self.max_bytes, partial=True)
+        check_deadline(self.url, self.deadline, self.deadline_s, self.size)
+        try:
+            self.f.write(chunk)
+        except OSError as e:
+            raise self._fault(e) from None
+        self.sha256.update(chunk)
+        self.progress(len(chunk))
+
+    def __exit__(self, kind, *_) -> None:
+        try:
+            if kind is None:
+                self.f.flush()
+        except OSError as e:
+            raise self._fault(e) from None
+        finally:
+            with suppress(OSError):  # after a failure, or flushed already
+                self.f.close()
 
 
 def check_size(url: str, size: int, max_bytes: int, partial: bool = False) -> None:
@@ -159,20 +200,19 @@ class FileSource:
                 digest.update(chunk)
         return (f'"sha256-{digest.hexdigest()[:32]}"', path.stat().st_size)
 
-    def download(self, url: str, dest: Path, progress: Progress) -> tuple[str, int] | None:
+    def download(self, url: str, dest: Path, progress: Progress) -> Downloaded | None:
         deadline = time.monotonic() + self.deadline_s
         found = self.head(url)
         if found is None:
             return None
-        size = 0
-        with open(self._path(url), "rb") as src, open(dest, "wb") as out:
+        try:
+            src = open(self._path(url), "rb")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise machine_fault(f"reading {self._path(url)}", e) from None
+        with src, _Body(url, dest, self.max_bytes, deadline, self.deadline_s, progress) as body:
             while chunk := src.read(CHUNK):
-                size += len(chunk)
-                check_size(url, size, self.max_bytes, partial=True)
-                check_deadline(url, deadline, self.deadline_s, size)
-                out.write(chunk)
-                progress(len(chunk))
-        return (found[0], size)
+                body.add(chunk)
+        return Downloaded(found[0], body.size, body.sha256.hexdigest())
 
 
 def source_for(

@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 
 CATALOG_NAME = "materia"
 SERVING = "serving"
-_ENV_RE = re.compile(r"^(prod|dev_[a-z0-9_]+)$")
+# Matched whole (`fullmatch`): `$` alone would let "prod\n" through as a second "prod".
+_ENV_RE = re.compile(r"prod|dev_[a-z0-9_]+")
 
 
 def check_env(env: str) -> str:
     """`env` if it is `prod` or `dev_<lowercase letters, digits, _>`, else MateriaError."""
-    if not isinstance(env, str) or not _ENV_RE.match(env):
+    if not isinstance(env, str) or not _ENV_RE.fullmatch(env):
         raise MateriaError(
             f"environment {env!r} is not valid: use 'prod' or 'dev_<name>' "
             "(lowercase letters, digits and _)"
@@ -42,7 +43,7 @@ def env_of(namespace: str) -> str | None:
     if namespace == SERVING:
         return "prod"
     prefix = f"{SERVING}__"
-    if namespace.startswith(prefix) and _ENV_RE.match(env := namespace[len(prefix) :]):
+    if namespace.startswith(prefix) and _ENV_RE.fullmatch(env := namespace[len(prefix) :]):
         return env
     return None
 

@@ -4,16 +4,24 @@ A run refuses (naming the table and both row counts) when it would publish an em
 serving table, shrink one by more than `MAX_SHRINK`, or drop a release month from the
 vintages while that month's archives are still landed. `--allow-shrink` overrides, for
 the rare real case (a release withdrawn by quarantine drops its month on its own).
+
+A shrink is measured against the largest of the last `WINDOW` publications (`baseline`),
+not only the newest: five releases each 9 % smaller (-38 % in all) would each pass a
+comparison with the one before. A publication that `--allow-shrink` let a shrink through
+records it (`SHRINK_ALLOWED` in its inputs) and starts a new baseline.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 
 from materia.errors import MateriaError
 
 MAX_SHRINK = 0.10
+WINDOW = 10
+SHRINK_ALLOWED = "shrink_allowed"  # key in a publication's inputs
 
 
 @dataclass
@@ -25,6 +33,39 @@ class Planned:
     vintage_months_now: set[date] = field(default_factory=set)
     vintage_months_after: set[date] = field(default_factory=set)
     withdrawn_months: set[date] = field(default_factory=set)  # no archive landed any more
+    # table → (the most rows among the recent publications, the run that had them)
+    baseline: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def baseline(log: list[dict]) -> dict[str, tuple[int, str]]:
+    """From the rows of a publication log (run_id, sequence, table_name, row_count,
+    inputs): each table's most rows over the last `WINDOW` runs, back to the newest run
+    that an allowed shrink started."""
+    runs: dict[int, list[dict]] = {}
+    for row in log:
+        runs.setdefault(row["sequence"], []).append(row)
+    out: dict[str, tuple[int, str]] = {}
+    for sequence in sorted(runs, reverse=True)[:WINDOW]:
+        rows = runs[sequence]
+        for r in rows:
+            best = out.get(r["table_name"])
+            if best is None or r["row_count"] > best[0]:
+                out[r["table_name"]] = (r["row_count"], r["run_id"])
+        try:
+            allowed = json.loads(rows[0]["inputs"]).get(SHRINK_ALLOWED)
+        except (ValueError, AttributeError):
+            allowed = None
+        if allowed:
+            break
+    return out
+
+
+def baseline_of(table) -> dict[str, tuple[int, str]]:
+    """`baseline` of a pyiceberg `publications` table (None: nothing published yet)."""
+    if table is None or table.current_snapshot() is None:
+        return {}
+    columns = ["run_id", "sequence", "table_name", "row_count", "inputs"]
+    return baseline(table.scan(selected_fields=tuple(columns)).to_arrow().to_pylist())
 
 
 def check(plan: Planned, allow_shrink: bool = False) -> list[str]:
@@ -32,12 +73,19 @@ def check(plan: Planned, allow_shrink: bool = False) -> list[str]:
     faults = []
     for name, after in sorted(plan.rows.items()):
         before = plan.published_rows.get(name)
+        most, run = plan.baseline.get(name, (before or 0, ""))
         if after == 0:
             faults.append(f"{name} would be empty ({before or 0:,} rows published now → 0)")
         elif before and after < before * (1 - MAX_SHRINK):
             faults.append(
                 f"{name} would shrink by {1 - after / before:.0%} "
                 f"({before:,} rows published now → {after:,})"
+            )
+        elif most and after < most * (1 - MAX_SHRINK):
+            faults.append(
+                f"{name} would shrink by {1 - after / most:.0%} since run {run} "
+                f"({most:,} rows then, {before or 0:,} published now → {after:,}: a slide "
+                f"across the last {WINDOW} publications)"
             )
     lost = sorted(plan.vintage_months_now - plan.vintage_months_after - plan.withdrawn_months)
     if lost:

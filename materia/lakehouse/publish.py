@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from materia import failpoints
+from materia import failpoints, scratch
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse import duck, guard, iceberg_io, publications
@@ -157,6 +157,7 @@ def publish(
     # 1. measure and check, before writing anything
     jobs = [_measure(con, out) for out in outputs]
     plan = guard.Planned(rows={}, withdrawn_months=set(withdrawn_months))
+    plan.baseline = guard.baseline_of(pub_table)  # issue 19: the most rows of recent runs
     duck.load_extensions(con, settings)
     for job in jobs:
         name = job.out.name
@@ -197,7 +198,8 @@ def publish(
     refs: dict[str, TableRef] = {}
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="materia-publish-", dir=settings.tmp_dir) as td:
+    # issue 19: named after this process, so a killed run's folder is cleaned by the next
+    with tempfile.TemporaryDirectory(prefix=scratch.prefix("publish"), dir=settings.tmp_dir) as td:
         exported = _export([j for j in jobs if j.changed], con, Path(td))
         for job in jobs:
             name = job.out.name
@@ -226,6 +228,8 @@ def publish(
     before_commit()
     failpoints.hit("publish:before-commit")
     sequence = (prev.sequence + 1) if prev else 1
+    if allowed:  # issue 19: an allowed shrink starts the guard's new baseline
+        inputs = {**inputs, guard.SHRINK_ALLOWED: allowed}
     try:
         result.publication = publications.append(cat, ns, pub_table, run_id, sequence, refs, inputs)
     except Exception as e:

@@ -1,5 +1,6 @@
-"""The one way materia reads published data: every table at the snapshot the newest
-publication names, so a reader always sees all tables from the same successful run.
+"""The one way materia reads published data: every table at the snapshot a publication
+names. `pin` holds one publication, so a reader reading several tables sees them all from
+the same successful run; `read_table` reads one table at the newest publication.
 
 All reads go through DuckDB (`materia.lakehouse.duck`), never pyiceberg: a reader needs
 the publication log and `iceberg_scan` of the snapshots it names, which DuckDB does on
@@ -9,6 +10,7 @@ its own, so the notebook and reports start without pyiceberg's import and memory
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from materia.errors import MateriaError, first_line
@@ -78,6 +80,60 @@ def current_publication(settings: Settings | None = None, env: str = "prod") -> 
     return None  # the REST catalog has no such namespace or table (even after reconnecting)
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """One publication of an environment, held: every table read through it comes from
+    that same run, whatever is published meanwhile (`read_table` called once per table
+    follows the newest publication each time, so two calls can straddle a publish)."""
+
+    settings: Settings
+    env: str
+    publication: Publication
+
+    @property
+    def run_id(self) -> str:
+        return self.publication.run_id
+
+    @property
+    def tables(self) -> list[str]:
+        return sorted(self.publication.tables)
+
+    def read_table(
+        self, name: str, columns: list[str] | None = None, where: str | None = None
+    ) -> pl.DataFrame:
+        """A serving table as polars, at this publication's snapshot of it. `where` is a
+        DuckDB SQL condition (e.g. "commodity_code = '0440000'"), pushed down to the
+        Parquet files."""
+        ns = catalogs.namespace_for(self.env)
+        ref = self.publication.tables.get(name)
+        if ref is None:
+            raise MateriaError(
+                f"no published table {ns}.{name} in {catalogs.where(self.settings)} (run "
+                f"{self.run_id}): {_hint(self.env)}"
+            )
+        cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
+        sql = f"SELECT {cols} FROM {duck.scan_sql(ref.metadata_location)}"
+        if where:
+            sql += f" WHERE {where}"
+        cur = connection(self.settings)
+        try:
+            return cur.execute(sql).pl()
+        except Exception as e:  # unknown column names, a bad condition
+            raise MateriaError(f"cannot read {ns}.{name}: {first_line(e)}") from e
+        finally:
+            cur.close()
+
+
+def pin(settings: Settings | None = None, env: str = "prod") -> Pinned:
+    """The newest publication of `env`, held for reading several tables of one run."""
+    settings = _settings(settings)
+    pub = current_publication(settings, env)
+    if pub is None:
+        ns = catalogs.namespace_for(env)
+        raise MateriaError(f"nothing published in {ns} in {catalogs.where(settings)}: {_hint(env)}")
+    return Pinned(settings, env, pub)
+
+
 def read_table(
     name: str,
     env: str = "prod",
@@ -85,29 +141,16 @@ def read_table(
     columns: list[str] | None = None,
     where: str | None = None,
 ) -> pl.DataFrame:
-    """A serving table of `env` as polars, at the snapshot of the newest publication.
-
-    `where` is a DuckDB SQL condition (e.g. "commodity_code = '0440000'"), pushed down
-    to the Parquet files.
-    """
+    """One serving table of `env` as polars, at the snapshot of the newest publication.
+    For several tables of the same run, `pin` the publication and read them from it."""
     settings = _settings(settings)
     pub = current_publication(settings, env)
-    ns = catalogs.namespace_for(env)
     if pub is None or name not in pub.tables:
         raise MateriaError(
-            f"no published table {ns}.{name} in {catalogs.where(settings)}: {_hint(env)}"
+            f"no published table {catalogs.namespace_for(env)}.{name} in "
+            f"{catalogs.where(settings)}: {_hint(env)}"
         )
-    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in columns) if columns else "*"
-    sql = f"SELECT {cols} FROM {duck.scan_sql(pub.tables[name].metadata_location)}"
-    if where:
-        sql += f" WHERE {where}"
-    cur = connection(settings)
-    try:
-        return cur.execute(sql).pl()
-    except Exception as e:  # unknown column names, a bad condition
-        raise MateriaError(f"cannot read {ns}.{name}: {first_line(e)}") from e
-    finally:
-        cur.close()
+    return Pinned(settings, env, pub).read_table(name, columns, where)
 
 
 def clear_cache() -> None:

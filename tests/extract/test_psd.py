@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -27,6 +28,11 @@ def landed(home: Path) -> dict[str, bytes]:
         for p in root.rglob("*")
         if p.is_file() and not (key := str(p.relative_to(root))).startswith("checked/")
     }
+
+
+def content(data: bytes) -> str:
+    """The name of an archive's landing key: its content."""
+    return "sha256-" + hashlib.sha256(data).hexdigest()[:32]
 
 
 def env_for(materia_env: dict, server, **extra) -> dict[str, str]:
@@ -73,8 +79,7 @@ def test_shared_coffee_backfill_lands_two_byte_identical_then_no_op(
     for key, data in objects.items():
         month_dir = key.split("/")[2:4]
         assert data == (shared_psd_dir / "archives" / "/".join(month_dir) / COFFEE).read_bytes()
-        etag = shared_psd_server.etag_of(shared_psd_dir / "archives" / "/".join(month_dir) / COFFEE)
-        assert key.endswith(f"/{etag.strip(chr(34))}.zip")
+        assert key.endswith(f"/{content(data)}.zip")  # the key says what the bytes are
     assert "\x1b" not in first.stdout  # no progress bar when stdout is not a terminal
     assert [line.split()[:3] for line in first.stdout.splitlines()] == [
         ["psd_coffee_csv", "2022-06", "landed"],
@@ -127,8 +132,8 @@ def test_latest_release_is_the_newest_of_four_months(two_releases, materia_env, 
     env = env_for(materia_env, two_releases, PSD_DATASETS=COFFEE)
     proc = cli("extract", "psd", "--as-of", "2023-03-01", env=env)
     assert proc.returncode == 0, proc.stderr
-    etag = two_releases.etag_of(two_releases.root / "archives/2022/12" / COFFEE)
-    assert list(landed(home_of(env))) == [f"psd/psd_coffee_csv/2022/12/{etag.strip(chr(34))}.zip"]
+    data = (two_releases.root / "archives/2022/12" / COFFEE).read_bytes()
+    assert list(landed(home_of(env))) == [f"psd/psd_coffee_csv/2022/12/{content(data)}.zip"]
     # Probed 2023-03, 2023-02, 2023-01 (404) then found 2022-12 and stopped.
     assert [r.path.split("/")[2:4] for r in two_releases.requests if r.method == "HEAD"] == [
         ["2023", "03"],
@@ -269,12 +274,27 @@ def _lines_with(field: int, text: str) -> list[str]:
     [
         ([], "line 2: header but no data rows"),
         (["garbage row"], "line 2: expected 12 fields, found 1"),
-        (_lines_with(-1, "n/a"), "line 7: Value is not a number"),
-        (_lines_with(-8, "9999"), "line 7: Market_Year outside 1960..2025"),
-        (_lines_with(-8, "0"), "line 7: Market_Year outside 1960..2025"),
-        (_lines_with(0, ""), "line 7: a code is empty"),
+        (_lines_with(-1, "n/a"), "line 7: Value must be a number with 4 decimals"),
+        (_lines_with(-8, "9999"), "line 7: Market_Year 9999 outside 1960..2025"),
+        (_lines_with(-8, "0"), "line 7: Market_Year must be 4 digits"),
+        (_lines_with(0, ""), "line 7: Commodity_Code must be 7 digits"),
+        (_lines_with(0, "711100"), "line 7: Commodity_Code must be 7 digits, got '711100'"),
+        (_lines_with(-5, "28"), "line 7: Attribute_ID must be 3 digits, got '28'"),
+        (_lines_with(0, '"0711100 "'), "line 7: Commodity_Code must be 7 digits"),
+        (_lines_with(-1, "9" * 401 + ".0000"), "line 7: Value must be a number with 4 decimals"),
     ],
-    ids=["header-only", "garbage", "value", "year-9999", "year-0", "empty-code"],
+    ids=[
+        "header-only",
+        "garbage",
+        "value",
+        "year-9999",
+        "year-0",
+        "empty-code",
+        "unpadded-commodity",
+        "unpadded-attribute",
+        "code-with-a-space",
+        "401-digits",
+    ],
 )
 def test_the_extractor_refuses_archives_the_transform_could_not_load(
     psd_server, materia_env, cli, lines, message

@@ -26,11 +26,16 @@ def test_months_to_probe():
         ('"a/../b"', "a_.._b"),
     ],
 )
-def test_landing_key_is_filename_safe(etag, safe):
-    key = psd.landing_key("psd_alldata_csv.zip", (2022, 6), etag)
-    assert key == f"psd/psd_alldata_csv/2022/06/{safe}.zip"
+def test_an_etag_as_keys_landed_before_content_keys_spell_it(etag, safe):
+    assert psd.safe_etag(etag) == safe
     with pytest.raises(ValueError):
         psd.safe_etag('""')
+
+
+def test_the_landing_key_is_the_content():
+    digest = "f22816b5f1abbbe5" + "0" * 48
+    key = psd.landing_key("psd_alldata_csv.zip", (2022, 6), digest)
+    assert key == f"psd/psd_alldata_csv/2022/06/sha256-{digest[:32]}.zip"
 
 
 def test_release_url():
@@ -52,29 +57,15 @@ def test_verify_archive(tmp_path):
             psd.verify_archive(path, (2022, 12), tmp_path / "scratch")
 
 
-def test_weak_and_iis_style_etags_land_under_safe_keys(tmp_path):
+def test_weak_and_iis_style_etags_still_spare_the_download(tmp_path):
     pf.archive_layout(tmp_path / "site", {"2022-06": pf.sample_rows()})
     with PsdServer(tmp_path / "site", etag_format=lambda d: f'W/"{d[:12]}:0"') as srv:
         env = clean_env(tmp_path / "home", PSD_BASE_URL=srv.base_url)
         args = ("extract", "psd", "--dataset", "psd_coffee_csv.zip", "--as-of", "2022-06-01")
         assert run_cli(*args, env=env).returncode == 0
         (key,) = [p.name for p in (tmp_path / "home/landing").rglob("*.zip")]
-        assert key.endswith("_0.zip") and '"' not in key and "/" not in key
+        assert key.startswith("sha256-")
         srv.clear()
         again = run_cli(*args, env=env)
         assert again.returncode == 0 and "unchanged" in again.stdout
         assert srv.body_bytes() == 0
-
-
-def test_stale_temp_cleanup_keeps_recent_and_foreign_files(tmp_path):
-    import os
-    import time
-
-    (tmp_path / "materia-old.zip").write_bytes(b"x")
-    (tmp_path / "materia-new.zip").write_bytes(b"x")
-    (tmp_path / "someone-else.tmp").write_bytes(b"x")
-    old = time.time() - 7200
-    os.utime(tmp_path / "materia-old.zip", (old, old))
-    os.utime(tmp_path / "someone-else.tmp", (old, old))
-    assert psd.clean_stale_temp(tmp_path) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["materia-new.zip", "someone-else.tmp"]
