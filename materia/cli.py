@@ -294,10 +294,12 @@ def secrets_env() -> None:
 
 
 # --- operations: the run log, the supervisor's check and alerts, the local stack ---
-from materia import cli_ops  # noqa: E402  (its commands are plain functions wired here)
+from materia import cli_dev, cli_ops  # noqa: E402  (their commands are wired here)
 
 app.command("runs")(cli_ops.runs)
 app.add_typer(cli_ops.stack_app, name="stack")
+app.add_typer(cli_dev.dev_app, name="dev")
+app.add_typer(cli_dev.env_app, name="env")
 supervisor_app.command("check")(cli_ops.supervisor_check)
 supervisor_app.command("alert")(cli_ops.supervisor_alert)
 secrets_app.command("git-credential", hidden=True)(cli_ops.secrets_git_credential)

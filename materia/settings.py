@@ -146,6 +146,9 @@ class Settings:
     # Published Iceberg snapshots older than this are expired with their files (the
     # vintages table is the history; snapshots only serve readers mid-read and rollback).
     snapshot_retention: timedelta = timedelta(days=7)
+    # A dev environment (serving__dev_<name>) not published to for this long is dropped
+    # by the next prod transform (MATERIA_DEV_TTL_DAYS).
+    dev_ttl: timedelta = timedelta(days=7)
 
     # --- derived locations -------------------------------------------------------
     @property
@@ -185,6 +188,7 @@ class Settings:
             "PSD_DOWNLOAD_DEADLINE": repr(self.download_deadline_s),
             "PSD_MAX_ARCHIVE_MB": repr(self.max_archive_bytes / 2**20),
             "MATERIA_SNAPSHOT_RETENTION_DAYS": str(self.snapshot_retention.days),
+            "MATERIA_DEV_TTL_DAYS": str(self.dev_ttl.days),
         }
         optional = {"PSD_AS_OF": self.psd_as_of, "PSD_BACKFILL_FROM": self.psd_backfill_from}
         env |= {k: v for k, v in optional.items() if v}
@@ -342,6 +346,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         gitlab_read_token=Secret(gitlab) if gitlab else None,
         parent_run=get("MATERIA_PARENT_RUN"),
         snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
+        dev_ttl=timedelta(days=number("MATERIA_DEV_TTL_DAYS", 7)),
     )
 
 

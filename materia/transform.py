@@ -227,6 +227,11 @@ def run(
     result.run_id = done.publication.run_id
     for line in done.allowed:
         say(f"warning: --allow-shrink let through: {line}")
+    if env == "prod":
+        from materia import envs
+
+        for line in envs.expire(settings):
+            say(f"expired {line} (not published for {settings.dev_ttl.days} days)")
     result.seconds = time.monotonic() - started
     say(result.summary())
     return result

@@ -382,14 +382,14 @@ def tags_of(table: Table) -> dict[str, int]:
     }
 
 
-def metadata_files(table: Table) -> list[str]:
-    """The table's earlier metadata files its current one lists."""
-    return [e.metadata_file for e in table.metadata.metadata_log]
-
-
 def delete(table: Table, paths: Iterable[str]) -> None:
+    """Delete files (one already gone is no trouble: an earlier cleanup got it)."""
     for path in sorted(paths):
         try:
             table.io.delete(path)
-        except (FileNotFoundError, OSError) as e:
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            if "No such file" in str(e) or "NoSuchKey" in str(e):
+                continue
             log.warning("retention: could not delete %s: %s", path, e)

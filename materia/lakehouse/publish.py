@@ -194,7 +194,8 @@ def publish(
         ) from e
     result.publication = recorded
     failpoints.hit("publish:after-commit")
-    retention_mod.after_publish(cat, ns, set(refs), retention_period=retention)
+    superseded = {t.metadata_location for t, _, _ in staged}
+    retention_mod.after_publish(cat, ns, set(refs), retention, superseded)
     return result
 
 

@@ -34,8 +34,11 @@ def kept(runs: list[Publication], period: timedelta, now: datetime) -> list[Publ
     return sorted(out, key=lambda p: p.sequence)
 
 
-def after_publish(cat: Catalog, ns: str, tables: set[str], retention_period: timedelta) -> None:
-    """Drop the tables the run no longer publishes, then expire (both best effort)."""
+def after_publish(
+    cat: Catalog, ns: str, tables: set[str], retention_period: timedelta, superseded: set[str]
+) -> None:
+    """Drop the tables the run no longer publishes, then expire, and delete the metadata
+    files the run's commit superseded that no kept publication names (best effort)."""
     for ident in cat.list_tables(ns):
         if ident[-1] not in tables | {publications.TABLE}:
             log.warning("publish %s.%s: no longer a published table, dropped", ns, ident[-1])
@@ -44,14 +47,17 @@ def after_publish(cat: Catalog, ns: str, tables: set[str], retention_period: tim
             except Exception as e:  # noqa: BLE001 - the run is published
                 log.warning("could not drop %s.%s: %s", ns, ident[-1], first_line(e))
     try:
-        expire(cat, ns, retention_period, publications.clock())
+        expire(cat, ns, retention_period, publications.clock(), superseded)
     except Exception as e:  # noqa: BLE001 - never fail a published run on cleanup
         log.warning("retention of %s skipped: %s", ns, first_line(e))
 
 
-def expire(cat: Catalog, ns: str, period: timedelta, now: datetime) -> dict[str, int]:
+def expire(
+    cat: Catalog, ns: str, period: timedelta, now: datetime, superseded: set[str] = frozenset()
+) -> dict[str, int]:
     """Expire in every table of `ns` what no kept publication names; table → snapshots
-    expired."""
+    expired. Metadata files go as they are superseded (`superseded`: by the run's commit;
+    here, by the expiry's own), or when the last publication naming one expires."""
     runs = publications.runs(publications.rows_of(publications.load(cat, ns)))
     if not runs:
         return {}
@@ -59,6 +65,7 @@ def expire(cat: Catalog, ns: str, period: timedelta, now: datetime) -> dict[str,
     keep_runs = {p.run_id for p in keep}
     keep_files = {ref.metadata_location for p in keep for ref in p.tables.values()}
     old_files = {r.metadata_location for p in runs for r in p.tables.values()} - keep_files
+    old_files |= set(superseded) - keep_files
     done = {}
     for ident in cat.list_tables(ns):
         name = ident[-1]
@@ -90,10 +97,13 @@ def _expire_table(cat, ident, keep, keep_runs, keep_files, old_files) -> int:
     unused = set()
     if doomed:
         unused = iceberg_io.files_of(table, doomed) - iceberg_io.files_of(table, every - doomed)
+    before = table.metadata_location
     if doomed or tags:
         table = iceberg_io.expire(table, doomed, tags)
     # After the commit: no reader can be sent to them any more.
     location = table.metadata.location.rstrip("/") + "/"
-    stale = set(iceberg_io.metadata_files(table)) | {f for f in old_files if f.startswith(location)}
+    stale = {f for f in old_files if f.startswith(location)}
+    if table.metadata_location != before:
+        stale.add(before)
     iceberg_io.delete(table, unused | (stale - keep_files - {table.metadata_location}))
     return len(doomed)
