@@ -98,11 +98,11 @@ def create_table(
     partition_by: str | None,
     sort_by: list[str],
 ) -> Table:
-    """An empty table (no snapshot: nothing for readers) laid out for its data."""
-    table = cat.create_table(ident, schema=schema)
-    tx = table.transaction()
+    """An empty table (no snapshot: nothing for readers) laid out for its data, created
+    in one commit."""
+    tx = cat.create_table_transaction(ident, schema=schema)
     set_layout(tx, partition_by, sort_by)
-    return tx.commit_transaction() if tx._updates else table
+    return tx.commit_transaction()
 
 
 def set_layout(tx: Transaction, partition_by: str | None, sort_by: list[str]) -> None:
