@@ -205,11 +205,12 @@ def plan(settings: Settings, env: str, say: Callable[[str], None] = print) -> De
         missing = {s.snapshot_id.name: s.intervals for s in built.missing_intervals}
         for s_id, snap in built.modified_snapshots.items():
             category = getattr(snap, "change_category", None)
+            model = ctx.get_model(s_id.name)
             result.changes.append(
                 {
                     "model": _short(s_id.name),
                     "change": _category(category, s_id in built.directly_modified),
-                    "recomputes": _recomputes(missing.get(s_id.name)),
+                    "recomputes": _recomputes(model, missing.get(s_id.name)),
                 }
             )
         result.changes.sort(key=lambda c: c["model"])
@@ -260,12 +261,15 @@ def _category(category, direct: bool) -> str:
     return names.get(int(category), str(category))
 
 
-def _recomputes(intervals) -> str:
+def _recomputes(model, intervals) -> str:
+    """What SQLMesh recomputes for a model in the plan: nothing, the whole table, or a
+    number of batches of an incremental one."""
     if not intervals:
         return "nothing"
-    if len(intervals) == 1:
+    if model is None or not model.kind.is_incremental_by_time_range:
         return "the whole table"
-    return f"{len(intervals)} batch(es)"
+    size = model.batch_size or len(intervals)
+    return f"{-(-len(intervals) // size)} batch(es) of {size} month(s)"
 
 
 def _diff(ctx, env: str, model: str) -> dict:

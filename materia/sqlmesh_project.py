@@ -16,6 +16,7 @@ silently: non-blocking audits are compiled too (the executor reports them as war
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from datetime import date
@@ -111,12 +112,23 @@ def _short(fqn: str) -> str:
     return ".".join(fqn.replace('"', "").split(".")[-2:])
 
 
+class _NoSql(logging.Filter):
+    """SQLMesh logs each statement at the caller's level in some commands (table_diff):
+    not in materia's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Executing SQL")
+
+
 def context(settings: Settings, database: Path, project: Path | None = None):
     """A SQLMesh Context on the project, talking to no one, printing nothing."""
     from sqlmesh import Context
     from sqlmesh.core.console import NoopConsole, set_console
 
     set_console(NoopConsole())
+    quiet = logging.getLogger("sqlmesh.core.engine_adapter.base")
+    if not any(isinstance(f, _NoSql) for f in quiet.filters):
+        quiet.addFilter(_NoSql())
     return Context(paths=[str(project or PROJECT)], config=config(settings, database))
 
 

@@ -17,8 +17,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from materia import sqlmesh_project
 from materia import settings as settings_mod
+from materia import sqlmesh_project
 
 ROOT = Path(__file__).resolve().parents[1]
 DIALECTS = ("trino", "spark")

@@ -196,7 +196,7 @@ def test_dev_panel_plans_a_dev_environment_with_sqlmesh(published, tmp_path):
         )
         srv.wait(summary, timeout_s=240)
         page.get_by_text("Progress log").click()
-        page.get_by_text(re.compile(r"seeded \d+ archive\(s\)")).wait_for()
+        page.get_by_text(re.compile(r"seeded \d+ archive\(s\)")).first.wait_for()
         assert summary.is_visible()
     assert srv.tracebacks() == ""
     assert errors == [], errors
