@@ -71,10 +71,12 @@ def env_drop(env: Annotated[str, typer.Argument(help="dev_<name>.")]) -> None:
 @env_app.command("expire")
 def env_expire() -> None:
     """Drop the dev namespaces nobody published to for MATERIA_DEV_TTL_DAYS (a prod
-    transform does it too)."""
+    transform does it too), and run SQLMesh's janitor on the seeded warehouse."""
     from materia import envs
 
-    gone = envs.expire(_settings())
+    settings = _settings()
+    gone = envs.expire(settings)
+    envs.expire_sqlmesh(settings)
     for line in gone:
         print(f"dropped {line}")
     print(f"{len(gone)} dev namespace(s) expired")

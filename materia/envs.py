@@ -119,6 +119,17 @@ def _drop_namespace(settings: Settings, env: str) -> str:
     return f"Iceberg namespace {ns} ({len(tables)} tables, with their files)"
 
 
+def expire_sqlmesh(settings: Settings) -> None:
+    """SQLMesh's janitor on the seeded warehouse: environments past SQLMesh's TTL go."""
+    if sqlmesh_dev.seeded_from(settings) is None:
+        return
+    ctx = sqlmesh_project.context(settings, sqlmesh_dev.warehouse(settings))
+    try:
+        ctx.run_janitor(ignore_ttl=False)
+    finally:
+        ctx.close()
+
+
 def expire(settings: Settings, now: datetime | None = None) -> list[str]:
     """Drop every dev namespace idle for longer than the TTL (best effort, one warning per
     failure); the namespaces dropped."""

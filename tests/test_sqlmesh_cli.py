@@ -108,6 +108,12 @@ def test_the_readmes_sqlmesh_lines_work_on_a_seeded_warehouse(sqlmesh_env, tmp_p
     cases = sum(len(yaml.safe_load(p.read_text())) for p in files)
     assert f"Successfully Ran `{cases}` Tests" in outputs["test"]
     _serves_the_project(ui, sqlmesh_env, repo)
+    listed = _run("uv run materia env list", sqlmesh_env, ROOT)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^dev_readme\tsqlmesh\t.*\texpires ", listed.stdout, re.M), listed.stdout
+    dropped = _run("uv run materia env drop dev_readme", sqlmesh_env, ROOT)
+    assert dropped.returncode == 0 and "dropped SQLMesh environment dev_readme" in dropped.stdout
+    assert "dev_readme" not in _run("uv run materia env list", sqlmesh_env, ROOT).stdout
 
 
 def _serves_the_project(line: str, env: dict, cwd: Path) -> None:
