@@ -65,6 +65,11 @@ def build(con, model: Model, as_table: bool = False) -> list[str]:
     return audit(con, model)
 
 
+def drop(con, model: Model) -> None:
+    """Forget a model's rows (a view computed into a table, once its readers are built)."""
+    con.execute(f"DROP TABLE IF EXISTS {model.qualified}")
+
+
 # --- incremental models ------------------------------------------------------------------
 def run_table(model: Model) -> str:
     """Where the executor keeps the rows an incremental model computes in this run."""

@@ -37,6 +37,12 @@ def batches(work: Work) -> list[tuple[executor.Batch, list[Step]]]:
     if any(m.batch_size != size for m in work.incremental):
         raise MateriaError("incremental models with different batch sizes run in one transform")
     first, last = work.restate_from or work.steps[0].month, work.steps[-1].month
+    for m in work.incremental:
+        if m.start and work.steps[0].month.isoformat() < m.start[:10]:
+            raise MateriaError(
+                f"model {m.name} starts at {m.start[:10]}: SQLMesh would never run release "
+                f"month {work.steps[0].month:%Y-%m}; move the model's start, or quarantine it"
+            )
     months, m = [], first
     while m <= last:
         months.append(m)
@@ -108,8 +114,16 @@ def _load(run_db, store, loads: list[inputs.Load], result) -> None:
 
 
 def _final(con, compiled: Compiled, work: Work, batch, archives, store, env, result) -> None:
-    """The last step: the last batch, then every other model of the run, in DAG order."""
+    """The last step: the last batch, then every other model of the run, in DAG order.
+
+    A view that several models of this step read is computed once into a table (the
+    same rows: the landing's CSV and the joins above it are read once, not per reader),
+    and dropped when its last reader is built, so memory holds one such layer at a time.
+    """
     building = {m.name for m in work.build + work.incremental}
+    pending = {n: [r for r in compiled.readers(n) if r in building] for n in building}
+    interim: set[str] = set()
+    lazy: set[str] = set()  # built as views: they read their parents whenever read
     for m in compiled.models:
         if m.name not in building:
             continue
@@ -118,12 +132,22 @@ def _final(con, compiled: Compiled, work: Work, batch, archives, store, env, res
                 result.warnings += _guard(
                     env, archives, store, lambda m=m: executor.run_batch(con, m, batch)
                 )
-            continue
-        readers = [r for r in compiled.readers(m.name) if r in building]
-        as_table = m.kind == VIEW and m.reads == "all" and len(readers) > 1
-        result.warnings += _guard(
-            env, archives, store, lambda m=m, t=as_table: executor.build(con, m, t)
-        )
+        else:
+            as_table = m.kind == VIEW and not m.published and len(pending[m.name]) > 1
+            result.warnings += _guard(
+                env, archives, store, lambda m=m, t=as_table: executor.build(con, m, t)
+            )
+            if as_table:
+                interim.add(m.name)
+            elif m.kind == VIEW:
+                lazy.add(m.name)
+        for parent in m.parents:
+            if parent in interim and m.name in pending[parent]:
+                pending[parent].remove(m.name)
+                readers = compiled.readers(parent)
+                if not pending[parent] and not lazy & set(readers):
+                    executor.drop(con, compiled.model(parent))  # its readers are built
+                    interim.discard(parent)
 
 
 def _guard(env: str, archives: list[Landed], store, step) -> list[str]:
