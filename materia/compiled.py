@@ -23,6 +23,7 @@ VIEW, FULL, INCREMENTAL = "VIEW", "FULL", "INCREMENTAL_BY_TIME_RANGE"
 # What a model reads from the landing, for the loader (`materia.transform`):
 READS_MONTHS = "months"  # only the release months of its batch (an incremental model)
 READS_NEWEST = "newest"  # only each dataset's newest archives (and their months' others)
+READS_ALL = "all"  # a view passing every landed row through: its readers must filter
 
 
 def fill(template: str, start: date, end: date) -> str:

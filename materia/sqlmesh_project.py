@@ -26,6 +26,7 @@ from materia.compiled import (
     CATALOG,
     FULL,
     INCREMENTAL,
+    READS_ALL,
     READS_MONTHS,
     READS_NEWEST,
     VIEW,
@@ -273,7 +274,7 @@ def _reads(query, name: str, kind: str, parents: list[str], inputs: set[str], re
 
     found = set()
     for parent in parents:
-        pkind, pread = (VIEW, "all") if parent in inputs else reads.get(parent, (FULL, ""))
+        pkind, pread = (VIEW, READS_ALL) if parent in inputs else reads.get(parent, (FULL, ""))
         if pkind != VIEW or pread in ("", READS_MONTHS, READS_NEWEST):
             found.add(pread if pkind == VIEW else "")  # a stored model, or a filtered view
             continue
@@ -281,9 +282,9 @@ def _reads(query, name: str, kind: str, parents: list[str], inputs: set[str], re
             if _short(".".join(p.name for p in table.parts)) == parent:
                 found.add(_filter_on(table, kind))
     found.discard("")
-    if "all" in found and kind == VIEW:
-        return "all"  # a view passing the landing through: its readers must filter it
-    if "all" in found:
+    if READS_ALL in found and kind == VIEW:
+        return READS_ALL  # a view passing the landing through: its readers must filter it
+    if READS_ALL in found:
         raise Unsupported(
             name, f"reading the landing without `WHERE {_NEWEST}` or its batch's months"
         )
@@ -294,7 +295,7 @@ def _reads(query, name: str, kind: str, parents: list[str], inputs: set[str], re
 
 def _filter_on(table, kind: str) -> str:
     """READS_NEWEST or READS_MONTHS when the SELECT reading `table` filters it so, else
-    "all"."""
+    READS_ALL."""
     from sqlglot import exp
 
     select = table.parent_select
@@ -316,7 +317,7 @@ def _filter_on(table, kind: str) -> str:
             and _PROBE[1].isoformat() in cond.sql()
         ):
             return READS_MONTHS
-    return "all"
+    return READS_ALL
 
 
 def cache_path(fp: str, project: Path | None = None) -> Path:

@@ -17,7 +17,7 @@ from datetime import date
 
 from materia import executor, inputs
 from materia.batch import Step
-from materia.compiled import VIEW, Compiled
+from materia.compiled import READS_ALL, VIEW, Compiled
 from materia.errors import MateriaError
 from materia.lakehouse.publish import Output
 from materia.landed import Landed
@@ -65,7 +65,7 @@ def run(
     for parent in work.from_publication:
         inputs.published(run_db, settings, parent.qualified, pub.tables[parent.published_name])
     for m in work.build:  # the views over the landing, for the batches (tables later, maybe)
-        if m.kind == VIEW and m.reads == "all":
+        if m.kind == VIEW and m.reads == READS_ALL:
             _guard(env, [], store, lambda m=m: executor.build(con, m))
     for m in work.incremental:
         ref = None if (pub is None or work.replace_all) else pub.tables.get(m.published_name)

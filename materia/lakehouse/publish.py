@@ -161,8 +161,7 @@ def publish(
     except Exception as e:
         raise MateriaError(f"cannot read {ns}.publications in {where}: {first_line(e)}") from e
 
-    jobs = _plan(settings, cat, ns, con, outputs, prev, withdrawn_months, allow_shrink)
-    allowed = jobs.pop()
+    jobs, allowed = _plan(settings, cat, ns, con, outputs, prev, withdrawn_months, allow_shrink)
     failpoints.hit("publish:checked")
     run_id = publications.new_run_id()
     result = Published(publication=prev, allowed=allowed)  # type: ignore[arg-type]
@@ -199,9 +198,11 @@ def publish(
     return result
 
 
-def _plan(settings, cat, ns, con, outputs, prev, withdrawn_months, allow_shrink) -> list:
-    """Measure every output and check the plan (nothing is written before); the jobs, with
-    what --allow-shrink let through as the last element."""
+def _plan(
+    settings, cat, ns, con, outputs, prev, withdrawn_months, allow_shrink
+) -> tuple[list[_Job], list[str]]:
+    """Measure every output and check the plan (nothing is written before); the jobs, and
+    what --allow-shrink let through."""
     from pyiceberg.exceptions import NoSuchTableError
 
     jobs = [_measure(con, out) for out in outputs]
@@ -239,7 +240,7 @@ def _plan(settings, cat, ns, con, outputs, prev, withdrawn_months, allow_shrink)
                 != job.fingerprint
             )
         plan.rows[out.name] = job.total
-    return [*jobs, guard.check(plan, allow_shrink)]
+    return jobs, guard.check(plan, allow_shrink)
 
 
 def _stage_all(cat, ns, con, jobs, carried, run_id, settings, result):
