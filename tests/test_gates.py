@@ -25,9 +25,7 @@ BR23 = ("0711100", "BR", 2023, "028")
 
 
 def _land(home: Path, rows, month: str, etag: str = "e") -> str:
-    key = f"psd/{ALL}/{month.replace('-', '/')}/{etag}.zip"
-    fx.write_release(home / "landing" / key, rows)
-    return key
+    return fx.land(home, rows, month, ALL, etag)
 
 
 def _state(home: Path):

@@ -22,9 +22,7 @@ BR23 = ("0711100", "BR", 2023, "028")
 
 
 def _land(store: LandingStore, month: str, rows) -> None:
-    store.write_bytes(
-        f"psd/{ALL}/{month.replace('-', '/')}/e.zip", fx.release_bytes(rows, f"{ALL}.zip")
-    )
+    fx.land(store, rows, month)
 
 
 def _heads(cat, ns: str) -> dict[str, int]:

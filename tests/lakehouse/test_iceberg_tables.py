@@ -29,11 +29,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Iceberg scan planning")
 BR23 = ("0711100", "BR", 2023, "028")
 
 
-def _land(settings, month: str, rows, etag: str = "e") -> None:
-    data = fx.release_bytes(rows, f"{ALL}.zip")
-    LandingStore.from_settings(settings).write_bytes(
-        f"psd/{ALL}/{month.replace('-', '/')}/{etag}.zip", data
-    )
+def _land(settings, month: str, rows) -> None:
+    fx.land(LandingStore.from_settings(settings), rows, month)
 
 
 def _releases():

@@ -17,58 +17,17 @@ MODEL (
 );
 
 SELECT
-  dataset,
-  release_month,
-  newest,
-  commodity_code,
-  commodity_description,
-  country_code,
-  country_name,
-  market_year,
-  calendar_year,
-  month,
-  attribute_id,
-  attribute_description,
-  unit_id,
-  unit_description,
-  value
+  @STAR(raw.psd_alldata, exclude := [etag, month_archives])
 FROM raw.psd_alldata
 WHERE
-  month_archives = 1
+  month_archives = 1 /* month_archives is a constant of each archive: each branch reads only its archives */
 UNION ALL
 SELECT
-  dataset,
-  release_month,
-  newest,
-  commodity_code,
-  commodity_description,
-  country_code,
-  country_name,
-  market_year,
-  calendar_year,
-  month,
-  attribute_id,
-  attribute_description,
-  unit_id,
-  unit_description,
-  value
+  @STAR(raw.psd_alldata, alias := deduplicated, exclude := [etag, month_archives])
 FROM (
   SELECT
-    dataset,
-    release_month,
+    @STAR(raw.psd_alldata, alias := stamped, exclude := [newest]),
     any_newest AS newest,
-    commodity_code,
-    commodity_description,
-    country_code,
-    country_name,
-    market_year,
-    calendar_year,
-    month,
-    attribute_id,
-    attribute_description,
-    unit_id,
-    unit_description,
-    value,
     ROW_NUMBER() OVER (
       PARTITION BY commodity_code, country_code, market_year, attribute_id, release_month, value
       ORDER BY dataset, etag
@@ -76,7 +35,7 @@ FROM (
   FROM (
     SELECT
       *,
-      BOOL_OR(newest::BOOLEAN) OVER (
+      BOOL_OR(CAST(newest AS BOOLEAN)) OVER (
         PARTITION BY commodity_code, country_code, market_year, attribute_id, release_month
       ) AS any_newest,
       MAX(calendar_year * 100 + month::INT) OVER (
@@ -84,7 +43,7 @@ FROM (
       ) AS newest_stamp
     FROM raw.psd_alldata
     WHERE
-      month_archives > 1 /* month_archives is a constant of each archive: each branch reads only its archives. */
+      month_archives > 1
   ) AS stamped
   WHERE
     calendar_year * 100 + month::INT = newest_stamp
