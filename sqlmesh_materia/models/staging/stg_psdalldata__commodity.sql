@@ -35,7 +35,7 @@ FROM (
   FROM (
     SELECT
       *,
-      BOOL_OR(CAST(newest AS BOOLEAN)) OVER (
+      BOOL_OR(newest::BOOLEAN) OVER (
         PARTITION BY commodity_code, country_code, market_year, attribute_id, release_month
       ) AS any_newest,
       MAX(calendar_year * 100 + month::INT) OVER (
