@@ -45,6 +45,7 @@ class Model:
     sql: str
     audits: list[Audit] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)  # models and inputs (schema.table)
+    audit_parents: list[str] = field(default_factory=list)  # other models its audits read
     columns: dict[str, str] = field(default_factory=dict)  # name → DuckDB type
     grain: list[str] = field(default_factory=list)
     fingerprint: str = ""  # SQLMesh's data version of the model and its parents
@@ -112,7 +113,8 @@ class Compiled:
         return out
 
     def readers(self, name: str) -> list[str]:
-        return [m.name for m in self.models if name in m.parents]
+        """The models that read `name`: in their query, or in one of their audits."""
+        return [m.name for m in self.models if name in m.parents or name in m.audit_parents]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -8,8 +8,9 @@ corrupt, the compiled project, the landing (`materia.batch`) and the newest publ
   owner) recomputes nothing.
 - New or withdrawn archives recompute every model that reads the landing, and all below:
   an incremental model from the oldest release month that changed (a restatement).
-- A model recomputed reads each parent that is not from the publication when the parent
-  is published, else (a view) that parent is recomputed with it, up to the landing.
+- A model recomputed reads each parent that is not (in its query or in one of its
+  audits) from the publication when the parent is published, else (a view) that parent
+  is recomputed with it, up to the landing.
 """
 
 from __future__ import annotations
@@ -83,16 +84,13 @@ def decide(
     needed = set(dirty)
     for m in reversed(compiled.models):  # children first, so a view pulls in its parents
         if m.name in needed:
-            for p in m.parents:
+            for p in m.parents + m.audit_parents:
                 parent = _model(compiled, p)
                 if parent is not None and p not in needed and not _readable(parent, published):
                     needed.add(p)
     build = [m for m in compiled.models if m.name in needed and not m.incremental]
-    from_publication = [
-        _model(compiled, p)
-        for p in sorted({p for m in build + incremental for p in m.parents} - needed)
-        if _model(compiled, p) is not None
-    ]
+    read = {p for m in build + incremental for p in m.parents + m.audit_parents}
+    from_publication = [_model(compiled, p) for p in sorted(read - needed) if _model(compiled, p)]
     work = Work(build, incremental, from_publication=from_publication, changed=list(changed))
     rebuild = any(m.name in changed for m in incremental)
     source = every_month if rebuild or landing is None else landing

@@ -157,6 +157,9 @@ def compile_project(settings: Settings, project: Path | None = None) -> Compiled
                     continue
                 fpr = fingerprint_from_node(model, nodes=nodes, cache=cache)
                 compiled = _compile_model(model, name, fpr, set(inputs), reads)
+                later = set(compiled.audit_parents) - set(reads) - set(inputs)
+                if later:
+                    raise Unsupported(name, f"an audit reading {sorted(later)[0]}, built after it")
                 reads[name] = (compiled.kind, compiled.reads)
                 models.append(compiled)
         finally:
@@ -206,11 +209,12 @@ def _compile_model(model, name: str, fpr, inputs: set[str], reads: dict) -> Mode
         time_filter = _template(
             name, _between(model, start, end), lambda s, e: _between(model, s, e)
         )
-    audits = []
+    audits, audit_parents = [], set()
     for audit, args in model.audits_with_args:
         if audit.skip:
             continue
         rendered = model.render_audit_query(audit, start=start, end=end, **args)
+        audit_parents |= _tables(rendered) - {name}
         text = rendered.sql("duckdb")
         if kind == INCREMENTAL:
             text = _template(
@@ -226,6 +230,7 @@ def _compile_model(model, name: str, fpr, inputs: set[str], reads: dict) -> Mode
         sql=sql,
         audits=audits,
         parents=parents,
+        audit_parents=sorted(audit_parents),
         columns=columns,
         grain=_grain(model),
         fingerprint=fpr.to_version(),
@@ -236,6 +241,18 @@ def _compile_model(model, name: str, fpr, inputs: set[str], reads: dict) -> Mode
         start=str(model.start) if kind == INCREMENTAL and model.start else None,
         time_filter=time_filter,
     )
+
+
+def _tables(expression) -> set[str]:
+    """schema.table of every table an expression reads (CTE names are not tables)."""
+    from sqlglot import exp
+
+    ctes = {c.alias for c in expression.find_all(exp.CTE)}
+    return {
+        _short(".".join(p.name for p in t.parts))
+        for t in expression.find_all(exp.Table)
+        if t.name and t.name not in ctes and t.db
+    }
 
 
 def _grain(model) -> list[str]:

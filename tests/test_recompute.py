@@ -57,6 +57,8 @@ def test_a_description_edit_publishes_nothing_new(home):
 
 
 def test_an_obt_only_edit_recomputes_only_the_obt_from_the_published_tables(home):
+    """Its parent, and what its audits read (here a new non-blocking one reading
+    serving.fct_psd_latest), are read as published."""
     settings, project = home
     before = _state(settings)
     edit(
@@ -65,10 +67,25 @@ def test_an_obt_only_edit_recomputes_only_the_obt_from_the_published_tables(home
         "  p.exports - p.imports AS net_exports,\n",
         "  p.exports - p.imports AS net_exports,\n  p.production * 2 AS double_production,\n",
     )
+    edit(
+        project,
+        OBT,
+        "    no_negative_production_obt\n",
+        "    no_negative_production_obt,\n    seen\n",
+    )
+    add(
+        project,
+        "audits/seen.sql",
+        "AUDIT (\n  name seen,\n  blocking FALSE\n);\n\nSELECT\n  l.*\nFROM @this_model AS o\n"
+        "JOIN serving.fct_psd_latest AS l\n  ON l.commodity_code = o.commodity_code\n"
+        "WHERE\n  l.attribute_id = '028' AND l.country_code = 'BR' AND l.market_year = 2023\n",
+    )
     said: list[str] = []
     result = transform.run(settings, progress=said.append)
     assert result.models_run == ["serving.obt_commodity_metrics"]
     assert result.archives_read == 0 and result.months == []  # no archive was read
+    (warning,) = result.warnings  # the audit ran, on the published fct_psd_latest
+    assert warning.startswith("audit seen (non-blocking) on serving.obt_commodity_metrics: ")
     assert "models run: serving.obt_commodity_metrics;" in said[-1]
     after = _state(settings)
     assert after["obt_commodity_metrics"] != before["obt_commodity_metrics"]
