@@ -97,13 +97,23 @@ def decide(
     if incremental:
         work.steps, work.restate_from = source.steps, source.vintages_from
         work.replace_all = rebuild
-    if any(m.reads == READS_NEWEST for m in build):
+    if any(m.reads == READS_NEWEST and _reads_landing(compiled, m, needed) for m in build):
         months = {a.release_month for a in every_month.newest}
         work.newest = sorted(
             a for s in every_month.steps for a in s.archives if a.release_month in months
         )
     work.reason = _reason(changed, landing)
     return work
+
+
+def _reads_landing(compiled: Compiled, m: Model, needed: set[str]) -> bool:
+    """Does `m` read the landing in this run: an input, or a view over it built here (a
+    published parent read as published needs no archive)."""
+    for p in m.parents:
+        parent = _model(compiled, p)
+        if parent is None or (p in needed and parent.kind == VIEW and parent.reads):
+            return True
+    return False
 
 
 def _model(compiled: Compiled, name: str) -> Model | None:

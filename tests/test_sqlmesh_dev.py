@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from materia import envs, lakehouse, sqlmesh_dev, transform
+from materia import envs, lakehouse, sqlmesh_dev, sqlmesh_project, transform
 from materia.lakehouse import publications
 from testsupport import psd_fixtures as fx
 from testsupport.project import copy_project, edit
@@ -78,8 +78,9 @@ def test_the_dev_panel_plans_with_sqlmesh_and_shows_its_categorization(home):
     assert dev_x.expires == dev_x.updated + settings.dev_ttl
     folder = settings.lakehouse_dir / "warehouse" / "serving__dev_x"
     assert any(folder.rglob("*.parquet"))
+    tables = len(sqlmesh_project.compiled(settings).published()) + 1  # and publications
     assert envs.drop(settings, "dev_x") == [
-        "Iceberg namespace serving__dev_x (8 tables, with their files)"
+        f"Iceberg namespace serving__dev_x ({tables} tables, with their files)"
     ]
     assert not any(folder.rglob("*.parquet")) and "dev_x" not in lakehouse.list_envs(settings)
     assert envs.drop(settings, "dev_t")[0].startswith("SQLMesh environment dev_t")
