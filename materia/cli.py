@@ -289,11 +289,13 @@ def secrets_env() -> None:
 
 
 # --- operations: the run log, the supervisor's check and alerts, the local stack ---
-from materia import cli_ops  # noqa: E402  (its commands are plain functions wired here)
+from materia import cli_dev, cli_ops  # noqa: E402  (their commands are wired here)
 
 app.add_typer(cli_ops.runs_app, name="runs")
 app.add_typer(cli_ops.stack_app, name="stack")
 supervisor_app.command("tick")(cli_ops.supervisor_tick)
+app.add_typer(cli_dev.dev_app, name="dev")
+app.add_typer(cli_dev.env_app, name="env")
 supervisor_app.command("check")(cli_ops.supervisor_check)
 supervisor_app.command("alert")(cli_ops.supervisor_alert)
 supervisor_app.command("watch")(cli_ops.supervisor_watch)

@@ -1,6 +1,6 @@
 """What the models read, prepared in the run's DuckDB: the rows of the archives a step
-needs (`materia_input.psd_rows`) and the value of every series before it
-(`materia_input.vintage_prior`).
+needs (`materia_input.psd_rows`, the project's one input) and, for a model not
+recomputed in this run, its published rows (`published`).
 
 The landed zips are the only stored copy of a release. For a step, each archive's CSV
 member is inflated to a scratch file (DuckDB has no zip reader here) and checked by the
@@ -8,7 +8,8 @@ shared archive check (`materia.psd_archive`): a failure names the landing key, t
 and the fault, and stops the run. `psd_rows` is then a view over those files, so the
 models read the CSV directly with DuckDB's parallel reader and nothing is copied; the
 files go when the step is over. The next archive inflates in a background thread while
-DuckDB checks the current one.
+DuckDB checks the current one. This reader is the one place DuckDB-only SQL belongs:
+the models themselves are portable (tests/test_portable_sql.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,15 +37,18 @@ if TYPE_CHECKING:
 
 SCHEMA = "materia_input"
 ROWS = f"{SCHEMA}.psd_rows"
-PRIOR = f"{SCHEMA}.vintage_prior"
-KEY = ("commodity_code", "country_code", "market_year", "attribute_id")
-_COLUMNS = (
-    "dataset VARCHAR, release_month DATE, etag VARCHAR, vintage_step BOOLEAN, "
+COLUMNS = (
+    "dataset VARCHAR, release_month DATE, etag VARCHAR, "
     "newest BOOLEAN, month_archives INTEGER, commodity_code VARCHAR, commodity_description VARCHAR, "
     "country_code VARCHAR, country_name VARCHAR, market_year INTEGER, "
     "calendar_year INTEGER, month VARCHAR, attribute_id VARCHAR, "
     "attribute_description VARCHAR, unit_id VARCHAR, unit_description VARCHAR, value DOUBLE"
 )
+
+
+def _no_rows() -> str:
+    empty = ", ".join(f"NULL::{t} AS {n}" for n, t in (c.split() for c in COLUMNS.split(", ")))
+    return f"SELECT {empty} WHERE false"
 
 
 @dataclass
@@ -67,9 +70,9 @@ def connect(settings: Settings) -> Iterator[Run]:
     """
     import duckdb
 
-    from materia.sqlmesh_project import CATALOG
+    from materia.compiled import CATALOG
 
-    scratch = scratch_mod.mkdtemp(settings.tmp_dir, "run")  # issue 19: owner-named, cleanable
+    scratch = scratch_mod.mkdtemp(settings.tmp_dir, "run")  # owner-named: cleanable
     con = duckdb.connect(
         config={
             # Bounded memory (the pipeline's goal is 700 MiB peak); order is not needed.
@@ -82,14 +85,8 @@ def connect(settings: Settings) -> Iterator[Run]:
         con.execute("SET enable_progress_bar = false")  # materia reports progress itself
         con.execute(f"ATTACH ':memory:' AS {CATALOG}")
         con.execute(f"USE {CATALOG}")
-        for schema in (SCHEMA, "raw", "staging", "cleaned", "serving", "materia_run"):
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        empty = ", ".join(f"NULL::{t} AS {n}" for n, t in (c.split() for c in _COLUMNS.split(", ")))
-        con.execute(f"CREATE VIEW {ROWS} AS SELECT {empty} WHERE false")  # until a step loads
-        con.execute(
-            f"CREATE TABLE {PRIOR} (commodity_code VARCHAR, country_code VARCHAR, "
-            "market_year INTEGER, attribute_id VARCHAR, value DOUBLE)"
-        )
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        con.execute(f"CREATE VIEW {ROWS} AS {_no_rows()}")  # until a step loads
         yield Run(con, scratch)
     finally:
         con.close()
@@ -128,15 +125,23 @@ def _checked_rows(store: LandingStore, item: Landed) -> int | None:
     return psd_archive.recorded_rows(data)
 
 
-def _select(
-    csv: Path, names: list[str], item: Landed, vintage_step: bool, newest: bool, in_month: int
-) -> str:
+@dataclass(frozen=True)
+class Load:
+    """An archive a step reads, with its landing facts: whether it is its dataset's
+    newest release, and how many archives its release month has landed."""
+
+    item: Landed
+    newest: bool
+    month_archives: int
+
+
+def _select(csv: Path, names: list[str], load: Load) -> str:
     """One checked CSV as rows of psd_rows: typed, with the archive's landing facts."""
+    item = load.item
     etag = "'" + item.etag.replace("'", "''") + "'"
     return (
         f"SELECT '{item.stem}' AS dataset, DATE '{item.release_month}' AS release_month, "
-        f"{etag} AS etag, {vintage_step} AS vintage_step, {newest} AS newest, "
-        f"{in_month} AS month_archives, "
+        f"{etag} AS etag, {load.newest} AS newest, {load.month_archives} AS month_archives, "
         "Commodity_Code AS commodity_code, Commodity_Description AS commodity_description, "
         "Country_Code AS country_code, Country_Name AS country_name, "
         "CAST(Market_Year AS INTEGER) AS market_year, "
@@ -147,26 +152,23 @@ def _select(
     )
 
 
-def load(
-    run: Run,
-    store: LandingStore,
-    archives: list[tuple[Landed, bool, bool]],
-) -> int:
-    """Make psd_rows the rows of these (archive, vintage_step, newest); rows checked."""
+def load(run: Run, store: LandingStore, archives: list[Load]) -> int:
+    """Make psd_rows the rows of these archives (none: no rows); rows checked."""
     step = Path(tempfile.mkdtemp(prefix="step-", dir=run.scratch))
     for old in run.scratch.glob("step-*"):  # the previous step's files are done with
         if old != step:
             shutil.rmtree(old, ignore_errors=True)
-    for item, *_ in archives:  # an unregistered dataset is refused before any row loads
-        psd_datasets.landed(item.stem, store.url(item.key))
+    for load_ in archives:  # an unregistered dataset is refused before any row loads
+        psd_datasets.landed(load_.item.stem, store.url(load_.item.key))
     total, parts = 0, []
     with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
 
         def start(i: int) -> Future:
-            return pool.submit(_inflate, store, archives[i][0], step / f"{i}.csv")
+            return pool.submit(_inflate, store, archives[i].item, step / f"{i}.csv")
 
         pending = start(0) if archives else None
-        for i, (item, vintage_step, newest) in enumerate(archives):
+        for i, load_ in enumerate(archives):
+            item = load_.item
             csv = pending.result()
             pending = start(i + 1) if i + 1 < len(archives) else None
             try:
@@ -175,38 +177,23 @@ def load(
                 if rows is None:  # no record of a check under these rules: check now
                     rows = psd_archive.check(run.con, csv, item.release_month)
                 total += rows
-            except (psd_archive.ArchiveError, psd_archive.NotTheArchive) as e:  # issue 19: both
+            except (psd_archive.ArchiveError, psd_archive.NotTheArchive) as e:
                 raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
-            in_month = sum(1 for a, *_ in archives if a.release_month == item.release_month)
-            parts.append(_select(csv, names, item, vintage_step, newest, in_month))
-    if parts:
-        run.con.execute(f"CREATE OR REPLACE VIEW {ROWS} AS " + " UNION ALL ".join(parts))
+            parts.append(_select(csv, names, load_))
+    rows = " UNION ALL ".join(parts) or _no_rows()
+    run.con.execute(f"CREATE OR REPLACE VIEW {ROWS} AS {rows}")
     return total
 
 
-# --- the prior -----------------------------------------------------------------------------
-def load_prior(run: Run, settings: Settings, vintages: TableRef | None, before: date) -> int:
-    """Each series' newest published vintage before `before`: the start of the comparison."""
-    con = run.con
-    con.execute(f"DELETE FROM {PRIOR}")
-    if vintages is None:
-        return 0
-    duck.load_extensions(con, settings)
-    keys = ", ".join(KEY)
-    con.execute(
-        f"INSERT INTO {PRIOR} SELECT {keys}, arg_max(value, release_month) "
-        f"FROM {duck.scan_sql(vintages.metadata_location)} "
-        f"WHERE release_month < DATE '{before}' GROUP BY ALL"
-    )
-    return con.execute(f"SELECT count(*) FROM {PRIOR}").fetchone()[0]
+# --- published rows ------------------------------------------------------------------------
+def published(run: Run, settings: Settings, qualified: str, ref: TableRef) -> None:
+    """`qualified` (a model's name in the run database) as a view of its published rows:
+    what a model recomputed in this run reads of a parent that is not."""
+    duck.load_extensions(run.con, settings)
+    schema = qualified.rsplit(".", 1)[0]
+    run.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    run.con.execute(f"CREATE OR REPLACE VIEW {qualified} AS SELECT * FROM {published_sql(ref)}")
 
 
-def advance_prior(run: Run, step_rows: str) -> None:
-    """After a step: its newest value per series becomes the prior of the next step."""
-    on = " AND ".join(f"p.{k} = s.{k}" for k in KEY)
-    keys = ", ".join(KEY)
-    run.con.execute(f"DELETE FROM {PRIOR} p USING {step_rows} s WHERE {on}")
-    run.con.execute(
-        f"INSERT INTO {PRIOR} SELECT {keys}, arg_max(value, release_month) "
-        f"FROM {step_rows} GROUP BY ALL"
-    )
+def published_sql(ref: TableRef) -> str:
+    return duck.scan_sql(ref.metadata_location, ref.snapshot_id)

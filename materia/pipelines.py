@@ -31,6 +31,8 @@ def _run_here(settings: Settings, step: str) -> int:
             result = transform.run(settings, env="prod", progress=lambda m: print(m, flush=True))
             rec["rows_published"] = result.rows_published
             rec["new_releases"] = list(result.new_releases)
+            rec["models_run"] = list(result.models_run)
+            rec["warnings"] = list(result.warnings)  # non-blocking audits that found rows
             rec["exit_code"] = 0
         rec["error"] = tap.last if rec["exit_code"] else None
     return rec["exit_code"]

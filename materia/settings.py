@@ -151,6 +151,9 @@ class Settings:
     # vintages table is the history; snapshots only serve readers mid-read and rollback).
     snapshot_retention: timedelta = timedelta(days=7)
     esc_env: str | None = None  # MATERIA_ESC_ENV (see esc_env_name); None: no ESC
+    # A dev environment (serving__dev_<name>) not published to for this long is dropped
+    # by the next prod transform (MATERIA_DEV_TTL_DAYS).
+    dev_ttl: timedelta = timedelta(days=7)
 
     # --- derived locations -------------------------------------------------------
     @property
@@ -190,6 +193,7 @@ class Settings:
             "PSD_DOWNLOAD_DEADLINE": repr(self.download_deadline_s),
             "PSD_MAX_ARCHIVE_MB": repr(self.max_archive_bytes / 2**20),
             "MATERIA_SNAPSHOT_RETENTION_DAYS": str(self.snapshot_retention.days),
+            "MATERIA_DEV_TTL_DAYS": str(self.dev_ttl.days),
         }
         optional = {"PSD_AS_OF": self.psd_as_of, "PSD_BACKFILL_FROM": self.psd_backfill_from}
         env |= {k: v for k, v in optional.items() if v}
@@ -362,6 +366,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         parent_run=get("MATERIA_PARENT_RUN"),
         snapshot_retention=timedelta(days=number("MATERIA_SNAPSHOT_RETENTION_DAYS", 7)),
         esc_env=esc_env_name(env),
+        dev_ttl=timedelta(days=number("MATERIA_DEV_TTL_DAYS", 7)),
     )
 
 

@@ -1,14 +1,16 @@
 """`materia transform`: landed archives → the SQLMesh models → one published run.
 
-1. Under the environment's lock, decide what to (re)compute from the landing manifest
-   and the newest publication (`materia.batch`), never from intermediate tables: a run
-   that failed leaves nothing that could make the next one skip or lose work.
-2. On a fresh in-memory DuckDB, load the published value of every series before the
-   first release to recompute (`materia.inputs`), then each release month in turn: its
-   archives (checked while they load), the models up to the vintages and their audits.
-   The last month also loads each dataset's newest release and builds everything else.
+1. Under the environment's lock, decide what to (re)compute, model by model, from the
+   landing manifest, the compiled project and the newest publication
+   (`materia.recompute`), never from intermediate tables: a run that failed leaves
+   nothing that could make the next one skip or lose work.
+2. On a fresh in-memory DuckDB, run what SQLMesh would run: an incremental model (the
+   vintages) one release month at a time from the first month that changed, reading
+   its own published history; the last batch also loads each dataset's newest release
+   and builds every other model that changed; a parent not recomputed is read as
+   published. Each model's audits run right after it (each batch's, after the batch).
 3. Publish (`materia.lakehouse.publish`): refuse a collapse, write the changed tables,
-   then commit the run to the publication log readers follow.
+   and make the run visible in one commit.
 
 Any failing check or audit stops the run before anything is published, and since the
 next run decides from the same facts, it fails the same way until its input changes.
@@ -25,40 +27,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from materia import batch as batch_mod
-from materia import executor, inputs, landed, locks, scratch, sqlmesh_project
+from materia import inputs, landed, locks, recompute, scratch, sqlmesh_project, steps
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import catalogs as cat_mod
-from materia.lakehouse.publish import VINTAGES, Output
 from materia.settings import Settings
 from materia.storage import LandingStore
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
-# Bump when the way archives become model inputs changes: every env then rebuilds once.
-TRANSFORM_VERSION = "2"
+# Bump when the way archives become model inputs, or published tables are laid out,
+# changes: every model of every environment is then recomputed once.
+TRANSFORM_VERSION = "3"
 _HERE = Path(__file__).resolve().parent
 _LOADER = (
     *(_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py"),
-    _HERE / "psd_format.py",  # issue 19: the line format is part of the check
-)
-# Between steps only the vintages read staging: a view over the CSV saves writing a table.
-STAGING_AS_VIEW = frozenset({"staging.stg_psdalldata__commodity"})
-VINTAGE_MODELS = {
-    "raw.psd_alldata",
-    "staging.stg_psdalldata__commodity",
-    "serving.fct_psd_vintages",
-}
-SERVING = (
-    Output(VINTAGES, "", "commodity_code, country_code, market_year, attribute_id, release_month"),
-    Output("fct_psd_latest", "serving.fct_psd_latest", "commodity_code, country_code, market_year"),
-    Output(
-        "obt_commodity_metrics", "serving.obt_commodity_metrics", "commodity_code, country_code"
-    ),
-    Output("dim_commodity", "serving.dim_commodity"),
-    Output("dim_country", "serving.dim_country"),
-    Output("dim_attribute", "serving.dim_attribute"),
-    Output("dim_dataset", "serving.dim_dataset"),
+    _HERE / "psd_format.py",  # the line format is part of the check
 )
 
 
@@ -67,10 +51,13 @@ class TransformResult:
     """What a transform did, for the CLI, the run log and the notebook."""
 
     env: str
-    skipped: bool = False  # the publication already covers every landed archive
+    skipped: bool = False  # the publication already covers every landed archive and model
     reason: str = ""
-    vintages_from: str | None = None
+    vintages_from: str | None = None  # the first release month recomputed
     months: list[str] = field(default_factory=list)  # release months recomputed
+    models_run: list[str] = field(default_factory=list)  # models computed (and audited)
+    metadata_only: list[str] = field(default_factory=list)  # changed in description only
+    warnings: list[str] = field(default_factory=list)  # non-blocking audits that found rows
     archives_read: int = 0
     rows_loaded: int = 0
     published: dict[str, int | None] = field(default_factory=dict)  # table → new snapshot
@@ -82,24 +69,38 @@ class TransformResult:
 
     def summary(self) -> str:
         if self.skipped:
-            return f"transform {self.env}: nothing new ({self.seconds:.1f} s)"
+            meta = (
+                f"; metadata only ({', '.join(self.metadata_only)}): nothing to recompute"
+                if self.metadata_only
+                else ""
+            )
+            return f"transform {self.env}: nothing new{meta} ({self.seconds:.1f} s)"
         new = sum(1 for s in self.published.values() if s is not None)
         months = (
             f"{self.months[0]}…{self.months[-1]}" if len(self.months) > 1 else "".join(self.months)
         )
+        warned = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
         return (
-            f"transform {self.env}: {self.reason}; {self.archives_read} archive(s) read, "
+            f"transform {self.env}: {self.reason}; models run: "
+            f"{', '.join(self.models_run) or 'none'}; {self.archives_read} archive(s) read, "
             f"release month(s) {months or 'none'} recomputed, {new} table(s) published "
-            f"({self.rows_published:,} rows) as run {self.run_id} ({self.seconds:.1f} s)"
+            f"({self.rows_published:,} rows) as run {self.run_id}{warned} ({self.seconds:.1f} s)"
         )
 
 
-def fingerprint() -> str:
-    """What makes a publication current: the models and the code that feeds them."""
-    h = hashlib.sha256(f"{TRANSFORM_VERSION}\0{sqlmesh_project.fingerprint()}".encode())
+def runtime() -> str:
+    """What turns landed archives into the models' input, and how tables are published:
+    part of every model's fingerprint."""
+    h = hashlib.sha256(TRANSFORM_VERSION.encode())
     for path in _LOADER:
         h.update(b"\0" + path.read_bytes())
     return h.hexdigest()
+
+
+def fingerprint() -> str:
+    """Of the project's files and the runtime: unchanged, a run with the same landing has
+    nothing to do (checked without importing pyiceberg or SQLMesh)."""
+    return hashlib.sha256(f"{runtime()}\0{sqlmesh_project.fingerprint()}".encode()).hexdigest()
 
 
 # --- nothing new: decided without importing pyiceberg or SQLMesh ----------------------------
@@ -170,49 +171,37 @@ def run(
     fp = fingerprint()
     digest = _inputs_digest(fp, items, quarantined)
     if items and _unchanged(settings, store, env, digest):
-        result.skipped = True
-        result.seconds = time.monotonic() - started
-        say(result.summary())
-        return result
+        return _skipped(result, started, say)
     with locks.hold(lock, f"a transform of {env}", say=say) as held:
         items, quarantined = _landing(store)  # again, under the lock
         digest = _inputs_digest(fp, items, quarantined)
         pub = lakehouse.current_publication(settings, env)
-        batch = batch_mod.plan(
-            items,
-            quarantined,
-            pub.archives if pub else None,
-            pub.project if pub else None,
-            fp,
-            store.root,
-            allow_shrink,
-        )
-        if batch is None:
-            _mark(settings, store, env, digest)
-            result.skipped = True
-            result.seconds = time.monotonic() - started
-            say(result.summary())
-            return result
-        _prewarm(settings)
         compiled = sqlmesh_project.compiled(settings)
-        rebuild = pub is None or pub.project != fp
-        result.reason = batch.reason
-        result.vintages_from = batch.vintages_from.isoformat()
-        result.months = [f"{s.month:%Y-%m}" for s in batch.steps]
-        added = {landed.Landed.parse(k) for k in batch.added}
+        fps = recompute.fingerprints(compiled, runtime())
+        before = (pub.inputs.get("models") or {}) if pub else {}
+        changed = recompute.changed_models(compiled, fps, before)
+        where = store.root
+        landing = batch_mod.plan(
+            items, quarantined, pub.archives if pub else None, "", "", where, allow_shrink
+        )
+        every = batch_mod.plan(items, quarantined, None, None, "", where, allow_shrink)
+        work = recompute.decide(
+            compiled, changed, landing, every, set(_published_models(compiled, pub))
+        )
+        if work is None:
+            meta = (pub.inputs.get("metadata") or {}) if pub else {}
+            result.metadata_only = recompute.metadata_only(compiled, meta, changed)
+            _mark(settings, store, env, digest)
+            return _skipped(result, started, say)
+        _prewarm(settings)
+        result.reason = work.reason
+        result.vintages_from = work.restate_from.isoformat() if work.restate_from else None
+        result.months = [f"{s.month:%Y-%m}" for s in work.steps]
+        added = {landed.Landed.parse(k) for k in (landing.added if landing else [])}
         result.new_releases = sorted({a.label for a in added if a is not None})
-        say(f"transform {env}: {batch.reason}; recomputing from {batch.vintages_from:%Y-%m}")
-
+        say(f"transform {env}: {work.reason}; models: {', '.join(work.models) or 'none'}")
         with inputs.connect(settings) as run_db:
-            prior = None if rebuild else pub.tables.get(VINTAGES)
-            inputs.load_prior(run_db, settings, prior, batch.vintages_from)
-            vintages = _steps(run_db, store, compiled, batch, env, result, say)
-            outputs = [
-                Output(o.name, vintages, o.order_by, None if rebuild else batch.vintages_from)
-                if o.name == VINTAGES
-                else o
-                for o in SERVING
-            ]
+            outputs = steps.run(settings, run_db, store, compiled, work, pub, env, result, say)
             from materia.lakehouse import publish
 
             done = publish.publish(
@@ -222,11 +211,16 @@ def run(
                 outputs,
                 {
                     "archives": sorted(i.key for i in items),
-                    "project": fp,
-                    "vintages_from": batch.vintages_from.isoformat(),
+                    "project": compiled.fingerprint,
+                    "models": fps,
+                    "metadata": {m.name: m.metadata for m in compiled.models},
+                    "vintages_from": result.vintages_from,
                     "quarantined": sorted(quarantined),
+                    "models_run": result.models_run,
+                    "warnings": result.warnings,
                 },
-                withdrawn_months=batch.withdrawn_months,
+                tables=[m.published_name for m in compiled.published()],
+                withdrawn_months=landing.withdrawn_months if landing else set(),
                 allow_shrink=allow_shrink,
                 before_commit=held.check,
                 retention=settings.snapshot_retention,
@@ -238,9 +232,28 @@ def run(
     result.run_id = done.publication.run_id
     for line in done.allowed:
         say(f"warning: --allow-shrink let through: {line}")
+    if env == "prod":
+        from materia import envs
+
+        for line in envs.expire(settings):
+            say(f"expired {line} (not published for {settings.dev_ttl.days} days)")
     result.seconds = time.monotonic() - started
     say(result.summary())
     return result
+
+
+def _skipped(result: TransformResult, started: float, say: Progress) -> TransformResult:
+    result.skipped = True
+    result.seconds = time.monotonic() - started
+    say(result.summary())
+    return result
+
+
+def _published_models(compiled, pub) -> list[str]:
+    """The models the publication holds a table of."""
+    if pub is None:
+        return []
+    return [m.name for m in compiled.published() if m.published_name in pub.tables]
 
 
 def _prewarm(settings: Settings) -> None:
@@ -260,57 +273,6 @@ def _prewarm(settings: Settings) -> None:
                 return
 
     threading.Thread(target=work, name="materia-prewarm", daemon=True).start()
-
-
-def _steps(run_db, store, compiled, batch, env, result, say) -> str:
-    """Run the release months of `batch` in order; the relation holding all new vintages."""
-    con = run_db.con
-    newest = {a.key for a in batch.newest}
-    steps = batch.steps or [batch_mod.Step(batch.vintages_from, ())]
-    accumulated = False
-    for i, step in enumerate(steps):
-        last = i == len(steps) - 1
-        loads = [(a, True, a.key in newest) for a in step.archives]
-        if last:
-            here = {a.key for a in step.archives}
-            loads += [(a, False, True) for a in batch.newest if a.key not in here]
-        result.rows_loaded += inputs.load(run_db, store, loads)
-        result.archives_read += len(loads)
-        try:
-            if last:
-                executor.run(con, compiled)
-            else:
-                executor.run(con, compiled, VINTAGE_MODELS, as_views=STAGING_AS_VIEW)
-        except executor.AuditFailed as e:
-            raise MateriaError(
-                f"transform {env}: {e}; in {_culprits(e, [a for a, *_ in loads], store)}; "
-                "nothing was published"
-            ) from None
-        except MateriaError as e:
-            raise MateriaError(f"transform {env}: {e}; nothing was published") from None
-        if not last:
-            step_rows = "serving.fct_psd_vintages"
-            if not accumulated:
-                con.execute(f"CREATE TABLE materia_run.vintages AS SELECT * FROM {step_rows}")
-                accumulated = True
-            else:
-                con.execute(f"INSERT INTO materia_run.vintages SELECT * FROM {step_rows}")
-            inputs.advance_prior(run_db, step_rows)
-            say(f"  {step.month:%Y-%m}: {len(step.archives)} archive(s)")
-    if not accumulated:
-        return "serving.fct_psd_vintages"
-    con.execute(
-        "CREATE VIEW materia_run.all_vintages AS SELECT * FROM materia_run.vintages "
-        "UNION ALL SELECT * FROM serving.fct_psd_vintages"
-    )
-    return "materia_run.all_vintages"
-
-
-def _culprits(e: executor.AuditFailed, archives: list[landed.Landed], store) -> str:
-    """The archives an audit failure points at: those of the failing row's release month."""
-    month = e.sample.get("release_month")
-    hit = [a for a in archives if month is None or a.release_month == month] or archives
-    return ", ".join(store.url(a.key) for a in hit)
 
 
 def main(settings: Settings, env: str = "prod", allow_shrink: bool = False) -> int:

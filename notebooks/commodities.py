@@ -553,14 +553,19 @@ def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, p
 def _(getpass, mo, re):
     _user = re.sub(r"[^a-z0-9_]", "_", getpass.getuser().lower())
     dev_name = mo.ui.text(value=f"dev_{_user}", label="Dev environment")
-    dev_run = mo.ui.run_button(label="Plan and apply")
+    dev_run = mo.ui.run_button(label="Plan with SQLMesh")
     mo.accordion(
         {
-            "Dev environment (plan the SQLMesh project into your own environment)": mo.vstack(
+            "Dev environment (a SQLMesh plan of your model changes)": mo.vstack(
                 [
                     mo.md(
-                        "Plans the SQLMesh project into your own environment, publishes it "
-                        "to `serving__<name>`, then compares it with prod. Prod is never touched."
+                        "Runs `sqlmesh plan <name>` on your checkout of `sqlmesh_materia/`, "
+                        "against SQLMesh's prod seeded from prod's newest publication "
+                        "(`materia dev seed`, in `$MATERIA_HOME/warehouse.duckdb`): SQLMesh "
+                        "categorizes each change (breaking, non-breaking, metadata only), "
+                        "recomputes only what it must and reads the rest from prod, and "
+                        "`table_diff` compares each recomputed model with prod. Nothing is "
+                        "published; prod is never touched."
                     ),
                     mo.hstack([dev_name, dev_run], justify="start"),
                 ]
@@ -571,57 +576,26 @@ def _(getpass, mo, re):
 
 
 @app.cell
-def _(mo):
-    # The last dev run survives the refresh its own publish triggers (which rebuilds the
-    # pickers below the environment selector).
-    get_dev_run, set_dev_run = mo.state(None)
-    return get_dev_run, set_dev_run
-
-
-@app.cell
-def _(MateriaError, dev_name, dev_run, mo, set_dev_run, set_published, settings, wd):
+def _(dev_name, dev_run, mo, settings):
     mo.stop(not dev_run.value)
-    from materia import envdiff, lakehouse
-    from materia import transform as _transform
+    from materia import sqlmesh_dev
 
-    _env = lakehouse.check_env(dev_name.value.strip())
-    if _env == "prod":
-        raise MateriaError("the dev panel never plans prod: use a dev_<name> environment")
     _log: list[str] = []
+    with mo.status.spinner(title=f"Planning {dev_name.value.strip()}…") as _spinner:
 
-    def _step(msg: str) -> None:
-        _log.append(msg)
-        _spinner.update(subtitle=msg)
+        def _step(msg: str) -> None:
+            _log.append(msg)
+            _spinner.update(subtitle=msg)
 
-    with mo.status.spinner(title=f"Planning {_env}…") as _spinner:
-        _result = _transform.run(settings, _env, progress=_step)
-        _spinner.update(title=f"Comparing {_env} with prod…")
-        _diff = envdiff.compare_envs(settings, _env) if "prod" in wd.envs(settings) else None
-    set_dev_run((_result, _diff, _log))
-    set_published(lambda n: n + 1)
-    return
-
-
-@app.cell
-def _(browse, get_dev_run, mo, show):
-    mo.stop(get_dev_run() is None)
-    _result, _diff, _log = get_dev_run()
-    _tables = "\n".join(f"- {t}" for t, s in sorted(_result.published.items()) if s) or "- none"
-    _compare = (
-        [
-            mo.md(f"### {_diff.summary}\nRow counts per serving table:"),
-            show(_diff.row_counts),
-            mo.md("Keys and metrics whose values differ (first 1,000):"),
-            browse(_diff.differences.head(1000)),
-        ]
-        if _diff is not None
-        else [mo.md("Prod is not published yet: nothing to compare with.")]
-    )
+        dev_plan = sqlmesh_dev.panel(settings, dev_name.value.strip(), say=_step)
     mo.vstack(
         [
-            mo.md(f"**{_result.summary()}**\n\nTables published:\n{_tables}"),
+            mo.md(f"**{dev_plan.summary}**"),
+            mo.ui.table(
+                dev_plan.changes, selection=None, label="What changed, as SQLMesh categorizes it"
+            ),
+            mo.ui.table(dev_plan.diffs, selection=None, label="table_diff against prod"),
             mo.accordion({"Progress log": mo.md("\n".join(f"- {m}" for m in _log))}),
-            *_compare,
         ]
     )
     return

@@ -16,7 +16,7 @@ MAX_LINES = 400
 
 # Highest first: a module may import its own layer and the ones below, never above.
 LAYERS = {
-    5: ("materia.__main__", "materia.cli", "materia.cli_ops"),
+    5: ("materia.__main__", "materia.cli", "materia.cli_ops", "materia.cli_dev"),
     4: (
         "materia.supervisor",
         "materia.supervisor_log",
@@ -33,6 +33,10 @@ LAYERS = {
         "materia.inputs",
         "materia.batch",
         "materia.executor",
+        "materia.recompute",
+        "materia.steps",
+        "materia.sqlmesh_dev",
+        "materia.envs",
         "materia.extract",
         "materia.workers",
         "materia.reports",
@@ -53,6 +57,7 @@ LAYERS = {
         "materia.landed",
         "materia.psd_archive",
         "materia.sqlmesh_project",
+        "materia.compiled",
         "materia.locks",
         "materia.runlog",
         "materia.runlog_view",

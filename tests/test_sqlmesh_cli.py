@@ -1,8 +1,11 @@
-"""The SQLMesh CLI works on the project as its users know it, from the repository root."""
+"""SQLMesh's own commands on the project, as the README shows them: each line of its
+SQLMesh block is run here, as written (in a copy of the repository whose OBT gained a
+column, the README's "change a model"), after a real transform published prod."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,9 +17,12 @@ import pytest
 import yaml
 
 from testsupport import free_port
+from testsupport import psd_fixtures as fx
+from testsupport.project import copy_project, edit
 
 ROOT = Path(__file__).resolve().parents[1]
-SQLMESH = shutil.which("sqlmesh", path=str(Path(sys.executable).parent))
+BIN = Path(sys.executable).parent
+SQLMESH = shutil.which("sqlmesh", path=str(BIN))
 MODELS = {
     "raw.psd_alldata",
     "staging.stg_psdalldata__commodity",
@@ -33,6 +39,15 @@ MODELS = {
 }
 
 
+def readme_lines() -> list[str]:
+    """The README's SQLMesh block: its command lines, as written."""
+    text = (ROOT / "README.md").read_text()
+    (block,) = re.findall(
+        r"### The SQLMesh project, the SQLMesh way\n.*?```sh\n(.*?)```", text, re.S
+    )
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
 @pytest.fixture
 def sqlmesh_env(materia_env):
     if SQLMESH is None:
@@ -40,33 +55,77 @@ def sqlmesh_env(materia_env):
     return materia_env
 
 
-def test_sqlmesh_test_runs_every_models_yaml_test(sqlmesh_env):
-    done = subprocess.run(
-        [SQLMESH, "-p", "sqlmesh_materia", "test"],
-        cwd=ROOT,
-        env=sqlmesh_env,
+def _run(line: str, env: dict, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    """A README line (`uv run PROG ARGS…`) with this environment's PROG."""
+    prog, *args = line.removeprefix("uv run ").split()
+    return subprocess.run(
+        [str(BIN / prog), *args],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
+        **kw,
     )
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out
+
+
+@pytest.mark.slow
+def test_the_readmes_sqlmesh_lines_work_on_a_seeded_warehouse(sqlmesh_env, tmp_path):
+    home = Path(sqlmesh_env["MATERIA_HOME"])
+    r06 = fx.sample_rows("2022-06")
+    for month, rows in (("2022-06", r06), ("2022-12", fx.revise(r06, "2022-12"))):
+        fx.write_release(
+            home / "landing" / f"psd/psd_alldata_csv/{month.replace('-', '/')}/e.zip", rows
+        )
+    repo = tmp_path / "repo"
+    assert _run("uv run materia transform", sqlmesh_env, ROOT).returncode == 0
+    lines = readme_lines()
+    assert [ln.split()[2:4] for ln in lines] == [
+        ["materia", "dev"], ["sqlmesh", "-p"], ["sqlmesh", "-p"], ["sqlmesh", "-p"],
+        ["sqlmesh", "-p"], ["sqlmesh", "-p"],
+    ]  # fmt: skip
+    seed, plan, audit, diff, test, ui = lines
+    done = _run(seed, sqlmesh_env, ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "SQLMesh's prod is that run" in done.stdout
+    project = copy_project(repo)  # the README's "change a model": a new OBT column
+    edit(
+        project,
+        "models/serving/obt_commodity_metrics.sql",
+        "  p.exports - p.imports AS net_exports,\n",
+        "  p.exports - p.imports AS net_exports,\n  p.production * 2 AS double_production,\n",
+    )
+    name = "dev_readme"
+    outputs = {}
+    for line in (plan, audit, diff, test):
+        done = _run(line.replace("dev_<name>", name), sqlmesh_env, repo)
+        assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
+        outputs[line.split()[5]] = done.stdout
+    assert "serving__dev_readme.obt_commodity_metrics` (Non-breaking)" in outputs["plan"]
+    assert "[full refresh" in outputs["plan"] and "fct_psd_vintages" not in outputs["plan"]
+    assert "Finished with 0 audit errors" in outputs["audit"]
+    assert "double_production (DOUBLE)" in outputs["table_diff"]
+    assert "FULL MATCH" in outputs["table_diff"]
     files = sorted((ROOT / "sqlmesh_materia/tests").glob("*.yaml"))
     cases = sum(len(yaml.safe_load(p.read_text())) for p in files)
-    assert f"Successfully Ran `{cases}` Tests" in out
-    tests = {p.stem.removeprefix("test_") for p in files}
-    # One YAML unit test file per model (the three dims share one).
-    dims = {"serving.dim_commodity", "serving.dim_country", "serving.dim_attribute"}
-    names = {m.split(".")[1] for m in MODELS - dims} - {"psd_alldata"} | {"raw_psd_alldata"}
-    assert names | {"dims"} == tests
+    assert f"Successfully Ran `{cases}` Tests" in outputs["test"]
+    _serves_the_project(ui, sqlmesh_env, repo)
+    listed = _run("uv run materia env list", sqlmesh_env, ROOT)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^dev_readme\tsqlmesh\t.*\texpires ", listed.stdout, re.M), listed.stdout
+    dropped = _run("uv run materia env drop dev_readme", sqlmesh_env, ROOT)
+    assert dropped.returncode == 0 and "dropped SQLMesh environment dev_readme" in dropped.stdout
+    assert "dev_readme" not in _run("uv run materia env list", sqlmesh_env, ROOT).stdout
 
 
-def test_sqlmesh_ui_serves_the_project(sqlmesh_env):
+def _serves_the_project(line: str, env: dict, cwd: Path) -> None:
+    """`sqlmesh ui` answers its API on loopback (the README's port, here a free one)."""
     port = free_port()
+    prog, *args = line.removeprefix("uv run ").replace("8000", str(port)).split()
     proc = subprocess.Popen(
-        [SQLMESH, "-p", "sqlmesh_materia", "ui", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=sqlmesh_env,
+        [str(BIN / prog), *args],
+        cwd=cwd,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -81,12 +140,17 @@ def test_sqlmesh_ui_serves_the_project(sqlmesh_env):
             except OSError:
                 time.sleep(0.5)
         assert models is not None, "sqlmesh ui did not answer /api/models"
-        # The inputs materia prepares are external models, named as SQLMesh names them.
-        inputs = {
-            '"warehouse"."materia_input"."psd_rows"',
-            '"warehouse"."materia_input"."vintage_prior"',
-        }
-        assert {m["name"] for m in models} == MODELS | inputs
+        assert {m["name"] for m in models} == MODELS | {'"warehouse"."materia_input"."psd_rows"'}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200 and b"<html" in r.read(2000).lower()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_one_yaml_test_per_model():
+    tests = {p.stem.removeprefix("test_") for p in (ROOT / "sqlmesh_materia/tests").glob("*.yaml")}
+    # The three dims share one file.
+    dims = {"serving.dim_commodity", "serving.dim_country", "serving.dim_attribute"}
+    names = {m.split(".")[1] for m in MODELS - dims} - {"psd_alldata"} | {"raw_psd_alldata"}
+    assert names | {"dims"} == tests

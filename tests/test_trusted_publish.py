@@ -28,10 +28,7 @@ BR23 = ("0711100", "BR", 2023, "028")
 
 
 def _land(home: Path, rows, stem: str, month: str, etag: str) -> str:
-    y, m = month.split("-")
-    key = f"psd/{stem}/{y}/{m}/{etag}.zip"
-    fx.write_release(home / "landing" / key, rows)
-    return key
+    return fx.land(home, rows, month, stem, etag)
 
 
 def _base() -> tuple[list, list]:

@@ -113,6 +113,20 @@ def release_bytes(rows: Iterable[PsdRow], name: str = "psd_coffee_csv.zip") -> b
     return buf.getvalue()
 
 
+def land(
+    where, rows: Iterable[PsdRow], month: str, stem: str = "psd_alldata_csv", etag: str = "e"
+) -> str:
+    """Put a release where the extractor lands it, `psd/<stem>/<YYYY>/<MM>/<etag>.zip`, in a
+    landing store (anything with `write_bytes(key, data)`) or a local MATERIA_HOME's
+    `landing/`; its key."""
+    key = f"psd/{stem}/{month.replace('-', '/')}/{etag}.zip"
+    if hasattr(where, "write_bytes") and not isinstance(where, Path):
+        where.write_bytes(key, release_bytes(rows, f"{stem}.zip"))
+    else:
+        write_release(Path(where) / "landing" / key, rows)
+    return key
+
+
 def archive_layout(
     root: Path, releases: Mapping[str, Iterable[PsdRow]], name: str = "psd_coffee_csv.zip"
 ) -> dict[str, Path]:

@@ -92,7 +92,9 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def scan_sql(metadata_location: str) -> str:
-    """A DuckDB table expression reading exactly the snapshot of that metadata file."""
+def scan_sql(metadata_location: str, snapshot_id: int | None = None) -> str:
+    """A DuckDB table expression reading that metadata file's current snapshot, or the
+    snapshot `snapshot_id` it holds."""
     loc = metadata_location.removeprefix("file://")
-    return f"iceberg_scan({_quote(loc)})"
+    at = f", snapshot_from_id => {int(snapshot_id)}" if snapshot_id is not None else ""
+    return f"iceberg_scan({_quote(loc)}{at})"

@@ -1,27 +1,37 @@
-"""The publication log `<namespace>.publications`: which snapshot of each serving table
-belongs to which successful transform. Readers follow its newest run, so they see every
-table from one and the same run, never half of one (docs/READING.md).
+"""The publication log `<namespace>.publications`: which snapshot of each table belongs
+to which successful transform. Readers follow its newest run, so they see every table
+from one and the same run, never half of one (docs/READING.md).
 
 One row per (run, table): run_id, sequence (1, 2, … per namespace), published_at,
-table_name, snapshot_id, metadata_location (that snapshot's metadata file, for engines
-reading a file directly), row_count, and the run's inputs as JSON (the landed archives it
-covers, the project fingerprint, the first release month it recomputed). Appending a
-run's rows is the one commit that makes the run visible; tables written before it stay
-invisible to readers until then, and are reset if the run dies first.
+table_name, snapshot_id, metadata_location (a metadata file whose current snapshot is
+that one, for engines reading a file directly), row_count, and the run's inputs as JSON
+(the landed archives it covers, each model's fingerprint, the models it ran). Appending
+a run's rows commits with the run's tables (`publish`); every table also carries the tag
+`run-<run_id>` at the run's snapshot.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
 
 TABLE = "publications"
+
+
+def clock() -> datetime:
+    """Now, for publication times and retention (tests move it)."""
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    return f"{clock():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class Publication:
         return self.inputs.get("project")
 
 
-def _arrow_schema():
+def schema():
     import pyarrow as pa
 
     return pa.schema(
@@ -74,48 +84,61 @@ def load(cat: Catalog, namespace: str) -> Table | None:
         return None
 
 
+def runs(rows: list[dict]) -> list[Publication]:
+    """Every publication among rows of the log, oldest first."""
+    by_seq: dict[int, list[dict]] = {}
+    for r in rows:
+        by_seq.setdefault(r["sequence"], []).append(r)
+    out = []
+    for sequence in sorted(by_seq):
+        run = by_seq[sequence]
+        first = run[0]
+        out.append(
+            Publication(
+                run_id=first["run_id"],
+                sequence=sequence,
+                published_at=first["published_at"],
+                tables={
+                    r["table_name"]: TableRef(
+                        r["snapshot_id"], r["metadata_location"], r["row_count"]
+                    )
+                    for r in run
+                },
+                inputs=json.loads(first["inputs"]),
+            )
+        )
+    return out
+
+
 def newest(rows: list[dict]) -> Publication | None:
     """The newest publication among rows of the log (None for no rows)."""
-    if not rows:
-        return None
-    sequence = max(r["sequence"] for r in rows)
-    run = [r for r in rows if r["sequence"] == sequence]
-    first = run[0]
-    return Publication(
-        run_id=first["run_id"],
-        sequence=sequence,
-        published_at=first["published_at"],
-        tables={
-            r["table_name"]: TableRef(r["snapshot_id"], r["metadata_location"], r["row_count"])
-            for r in run
-        },
-        inputs=json.loads(first["inputs"]),
-    )
+    found = runs(rows)
+    return found[-1] if found else None
 
 
 def current(table: Table | None) -> Publication | None:
     """The newest publication recorded in `table` (None before the first): for the writer,
     which appends to that very table; readers use `materia.lakehouse.read`."""
+    return newest(rows_of(table))
+
+
+def rows_of(table: Table | None) -> list[dict]:
     if table is None or table.current_snapshot() is None:
-        return None
-    return newest(table.scan().to_arrow().to_pylist())
+        return []
+    return table.scan().to_arrow().to_pylist()
 
 
-def append(
-    cat: Catalog,
-    namespace: str,
-    table: Table | None,
-    run_id: str,
-    sequence: int,
-    tables: dict[str, TableRef],
-    inputs: dict,
-) -> Publication:
-    """Record a run: the commit that makes it what readers see."""
+def stage(
+    table: Table, run_id: str, sequence: int, tables: dict[str, TableRef], inputs: dict
+) -> tuple[Transaction, Publication]:
+    """The run's rows appended, and the log tagged `run-<run_id>`, in a transaction to
+    commit with the run's tables; and the publication it records."""
     import pyarrow as pa
 
-    at = datetime.now(UTC)
+    from materia.lakehouse import iceberg_io
+
+    at = clock()
     text = json.dumps(inputs, sort_keys=True)
-    names = sorted(tables)
     data = pa.Table.from_pylist(
         [
             {
@@ -128,11 +151,11 @@ def append(
                 "row_count": tables[n].rows,
                 "inputs": text,
             }
-            for n in names
+            for n in sorted(tables)
         ],
-        schema=_arrow_schema(),
+        schema=schema(),
     )
-    if table is None:
-        table = cat.create_table((namespace, TABLE), schema=_arrow_schema())
-    table.append(data, snapshot_properties={"materia.run_id": run_id})
-    return Publication(run_id, sequence, at, dict(tables), inputs)
+    tx = table.transaction()
+    tx.append(data, snapshot_properties={iceberg_io.RUN_KEY: run_id})
+    iceberg_io.tag(tx, iceberg_io.current_snapshot_id(tx), f"{iceberg_io.TAG_PREFIX}{run_id}")
+    return tx, Publication(run_id, sequence, at, dict(tables), inputs)

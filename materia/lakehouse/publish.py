@@ -1,16 +1,19 @@
-"""Publish a run's serving tables to the environment's Iceberg namespace, all or nothing
-for readers.
+"""Publish a run's tables to the environment's Iceberg namespace, all or nothing, for
+readers of the publication log and for readers of table heads alike.
 
 1. Measure every output in DuckDB (row count, content fingerprint) and check the plan
    against what is published (`guard`): nothing is written before all of it passes.
-2. Reset each table to the snapshot readers were last given (a run that died after its
-   table commits but before step 4 leaves snapshots no reader was ever sent to).
-3. For each changed table, DuckDB writes Parquet and one Iceberg commit swaps it in:
-   replace-all for most tables; for the vintages, replace only the release months this
-   run recomputed (normally none: it is a pure append of the new release's revisions).
-   Unchanged tables get no new snapshot.
-4. Append the run to `publications` (see publications.py): the one commit that makes the
-   run what readers see. Then expire snapshots past the retention.
+2. For each changed table, DuckDB writes Parquet carrying the table's field ids (a
+   table with a history column, the vintages: one file per release month, the table
+   partitioned by it), and one Iceberg snapshot swaps the files in: an overwrite that
+   removes the replaced files (all of them, or the months the run recomputed) and adds
+   the new ones, or an append when nothing is replaced. Unchanged tables get no new
+   snapshot. Every table, changed or not, gets the tag `run-<run id>`.
+3. The run is appended to `publications`, and every table's change is committed with it
+   in one commit where the catalog can (`iceberg_io.commit_all`): the embedded catalog
+   and a REST catalog with multi-table commits; otherwise table by table, the log last.
+   Nothing before that commit is visible anywhere (only unreferenced files remain).
+4. Expire what no kept publication names (`retention`).
 """
 
 from __future__ import annotations
@@ -18,11 +21,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,12 +32,13 @@ from materia import failpoints, scratch
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse import duck, guard, iceberg_io, publications
+from materia.lakehouse import retention as retention_mod
 from materia.lakehouse.publications import Publication, TableRef
 from materia.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
-    from pyiceberg.table import Table
+    from pyiceberg.table import Table, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +65,18 @@ _CASTS = {
 
 @dataclass(frozen=True)
 class Output:
-    """One serving table of a run: `relation` in the DuckDB connection.
+    """One table of a run: `relation` in the DuckDB connection.
 
-    `replace_from`: the table holds release-month history (the vintages) and the run
-    recomputed the months from this one on: those rows are replaced, older ones kept.
+    `partition_by`: a history column (the vintages' release_month): the table is
+    partitioned by it, and with `replace_from` only the rows from that value on are
+    replaced (the run recomputed those months), older ones kept.
     """
 
     name: str
     relation: str
     order_by: str = ""
     replace_from: date | None = None
+    partition_by: str | None = None
 
 
 @dataclass
@@ -81,6 +86,7 @@ class Published:
     appended_rows: dict[str, int] = field(default_factory=dict)
     bytes_written: dict[str, int] = field(default_factory=dict)
     allowed: list[str] = field(default_factory=list)  # collapses --allow-shrink let through
+    commit: str = ""  # "atomic" or "one by one"
 
     @property
     def rows_published(self) -> int:
@@ -95,7 +101,7 @@ class _Job:
     rows: int  # rows the relation holds
     table: Table | None = None
     published: TableRef | None = None
-    deleted: int = 0  # vintages: published rows the run replaces
+    deleted: int = 0  # published rows the run replaces
     total: int = 0  # rows of the table after the run
     changed: bool = True
 
@@ -121,8 +127,8 @@ def _measure(con: duckdb.DuckDBPyConnection, out: Output) -> _Job:
     return _Job(out, select, hashlib.sha256(raw.encode()).hexdigest(), count)
 
 
-def _vintage_months(con, ref: TableRef) -> dict[date, int]:
-    sql = f"SELECT release_month, count(*) FROM {duck.scan_sql(ref.metadata_location)} GROUP BY 1"
+def _months(con, ref: TableRef, column: str) -> dict[date, int]:
+    sql = f'SELECT "{column}", count(*) FROM {duck.scan_sql(ref.metadata_location, ref.snapshot_id)} GROUP BY 1'
     return dict(con.execute(sql).fetchall())
 
 
@@ -133,15 +139,16 @@ def publish(
     outputs: list[Output],
     inputs: dict,
     *,
+    tables: list[str] | None = None,
     withdrawn_months: set[date] = frozenset(),
     allow_shrink: bool = False,
     before_commit: Callable[[], None] = lambda: None,
     retention: timedelta = timedelta(days=7),
 ) -> Published:
     """Publish `outputs` as one run of `env` (see the module doc); MateriaError if the plan
-    fails the guard or a write fails (readers then stay on the previous run)."""
-    from pyiceberg.exceptions import NoSuchTableError
-
+    fails the guard or a write fails (readers then stay on the previous run). `tables`:
+    every table of the run (default: the outputs'); a published table not among them is
+    carried over unchanged when the run did not recompute it."""
     ns = cat_mod.namespace_for(env)
     where = cat_mod.where(settings)
     cat = cat_mod.catalog(settings)
@@ -154,26 +161,77 @@ def publish(
     except Exception as e:
         raise MateriaError(f"cannot read {ns}.publications in {where}: {first_line(e)}") from e
 
-    # 1. measure and check, before writing anything
+    jobs, allowed = _plan(
+        settings, cat, ns, con, outputs, prev, pub_table, withdrawn_months, allow_shrink
+    )
+    if allowed:  # an allowed shrink starts the guard's new baseline
+        inputs = {**inputs, guard.SHRINK_ALLOWED: allowed}
+    failpoints.hit("publish:checked")
+    run_id = publications.new_run_id()
+    result = Published(publication=prev, allowed=allowed)  # type: ignore[arg-type]
+    names = set(tables or [o.name for o in outputs]) | {j.out.name for j in jobs}
+    carried = {n: r for n, r in (prev.tables if prev else {}).items() if n in names}
+    try:
+        staged, refs = _stage_all(cat, ns, con, jobs, carried, run_id, settings, result)
+        pub_table = pub_table or cat.create_table((ns, publications.TABLE), publications.schema())
+        sequence = (prev.sequence + 1) if prev else 1
+        pub_tx, recorded = publications.stage(pub_table, run_id, sequence, refs, inputs)
+        _, location = iceberg_io.stage(pub_table, pub_tx)
+        staged.append((pub_table, pub_tx, location))
+    except MateriaError:
+        raise
+    except Exception as e:
+        raise MateriaError(
+            f"publishing to {ns} in {where} failed (readers keep the previous run): {first_line(e)}"
+        ) from e
+
+    # the commit readers follow: every table and the log at once where the catalog can
+    failpoints.hit("publish:before-commit")
+    before_commit()
+    try:
+        result.commit = iceberg_io.commit_all(cat, staged)
+    except Exception as e:
+        raise MateriaError(
+            f"committing run {run_id} to {ns} in {where} failed (readers keep the previous "
+            f"run): {first_line(e)}"
+        ) from e
+    result.publication = recorded
+    failpoints.hit("publish:after-commit")
+    superseded = {t.metadata_location for t, _, _ in staged}
+    retention_mod.after_publish(cat, ns, set(refs), retention, superseded)
+    return result
+
+
+def _plan(
+    settings, cat, ns, con, outputs, prev, pub_table, withdrawn_months, allow_shrink
+) -> tuple[list[_Job], list[str]]:
+    """Measure every output and check the plan (nothing is written before); the jobs, and
+    what --allow-shrink let through."""
+    from pyiceberg.exceptions import NoSuchTableError
+
     jobs = [_measure(con, out) for out in outputs]
     plan = guard.Planned(rows={}, withdrawn_months=set(withdrawn_months))
-    plan.baseline = guard.baseline_of(pub_table)  # issue 19: the most rows of recent runs
+    plan.baseline = guard.baseline_of(pub_table)  # the most rows of recent runs
     duck.load_extensions(con, settings)
     for job in jobs:
-        name = job.out.name
-        job.published = prev.tables.get(name) if prev else None
+        out = job.out
+        job.published = prev.tables.get(out.name) if prev else None
         try:
-            job.table = cat.load_table((ns, name))
+            job.table = cat.load_table((ns, out.name))
         except NoSuchTableError:
             job.table = None
+        if job.table is not None and job.published is not None:  # a run that died half way
+            job.table = iceberg_io.reset_to(job.table, job.published.snapshot_id)
         if job.published is not None:
-            plan.published_rows[name] = job.published.rows
-        if name == VINTAGES and job.published is not None and job.out.replace_from is not None:
-            months = _vintage_months(con, job.published)
+            plan.published_rows[out.name] = job.published.rows
+        if out.partition_by and job.published is not None and out.replace_from is not None:
+            months = _months(con, job.published, out.partition_by)
             plan.vintage_months_now = set(months)
-            kept = {m: n for m, n in months.items() if m < job.out.replace_from}
+            kept = {m: n for m, n in months.items() if m < out.replace_from}
             job.deleted = job.published.rows - sum(kept.values())
-            new = con.execute(f"SELECT DISTINCT release_month FROM {job.out.relation}").fetchall()
+            new = con.execute(
+                f'SELECT DISTINCT "{out.partition_by}" FROM {out.relation}'
+            ).fetchall()
             plan.vintage_months_after = set(kept) | {r[0] for r in new}
             job.total = job.published.rows - job.deleted + job.rows
             job.changed = bool(job.rows or job.deleted)
@@ -183,87 +241,96 @@ def publish(
             job.changed = (
                 job.table is None
                 or job.published is None
-                or (
-                    iceberg_io.fingerprint_of(job.table, job.published.snapshot_id)
-                    != job.fingerprint
-                )
+                or iceberg_io.fingerprint_of(job.table, job.published.snapshot_id)
+                != job.fingerprint
             )
-        plan.rows[name] = job.total
-    allowed = guard.check(plan, allow_shrink)
-    failpoints.hit("publish:checked")
+        plan.rows[out.name] = job.total
+    return jobs, guard.check(plan, allow_shrink)
 
-    # 2.–3. reset, write, commit each changed table
-    result = Published(publication=prev)  # type: ignore[arg-type]
-    result.allowed = allowed
-    refs: dict[str, TableRef] = {}
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+def _stage_all(cat, ns, con, jobs, carried, run_id, settings, result):
+    """Every table's change staged (files written, snapshot and tag in a transaction, its
+    next metadata file written), nothing committed; (staged, refs of the run)."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    refs: dict[str, TableRef] = dict(carried)
+    staged: list[tuple[Table, Transaction, str]] = []
+    changed = [j for j in jobs if j.changed]
+    txs = {j.out.name: _begin(cat, ns, con, j) for j in changed}
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    # issue 19: named after this process, so a killed run's folder is cleaned by the next
+    # named after this process, so a killed run's folder is cleaned by the next
     with tempfile.TemporaryDirectory(prefix=scratch.prefix("publish"), dir=settings.tmp_dir) as td:
-        exported = _export([j for j in jobs if j.changed], con, Path(td))
-        for job in jobs:
+        exported = _export(changed, txs, con, Path(td))
+        for job in changed:
             name = job.out.name
-            if not job.changed:
-                refs[name] = job.published  # type: ignore[assignment]
-                result.changed[name] = None
-                continue
-            try:
-                local = _exported(exported, name, job, con, Path(td))
-                ref, nbytes = _write(cat, ns, job, con, local, run_id)
-            except MateriaError:
-                raise
-            except Exception as e:
-                raise MateriaError(
-                    f"publishing {ns}.{name} to {where} failed (readers keep the previous "
-                    f"run): {first_line(e)}"
-                ) from e
-            failpoints.hit(f"publish:after:{name}")
+            files = _exported(exported, job, txs[name], con, Path(td))
+            table, tx = job.table, txs[name]
+            ref, nbytes = _write(table, tx, job, files, run_id)
             refs[name] = ref
             result.changed[name] = ref.snapshot_id
             result.appended_rows[name] = job.rows
             result.bytes_written[name] = nbytes
+            staged.append((table, tx, ref.metadata_location))
+            failpoints.hit(f"publish:after:{name}")
             log.info("publish %s.%s: %d rows, snapshot %s", ns, name, job.rows, ref.snapshot_id)
-
-    # 4. the commit readers follow
-    before_commit()
-    failpoints.hit("publish:before-commit")
-    sequence = (prev.sequence + 1) if prev else 1
-    if allowed:  # issue 19: an allowed shrink starts the guard's new baseline
-        inputs = {**inputs, guard.SHRINK_ALLOWED: allowed}
-    try:
-        result.publication = publications.append(cat, ns, pub_table, run_id, sequence, refs, inputs)
-    except Exception as e:
-        raise MateriaError(
-            f"recording run {run_id} in {ns}.publications failed (readers keep the previous "
-            f"run): {first_line(e)}"
-        ) from e
-    failpoints.hit("publish:after-commit")
-    _after(cat, ns, refs, outputs, retention)
-    return result
+    for name, ref in sorted(carried.items()):
+        if name in result.changed:
+            continue
+        result.changed[name] = None
+        try:
+            table = cat.load_table((ns, name))
+        except NoSuchTableError:
+            raise MateriaError(f"{ns}.{name} is gone, but the publication names it") from None
+        tx = table.transaction()
+        iceberg_io.tag(tx, ref.snapshot_id, f"{iceberg_io.TAG_PREFIX}{run_id}")
+        staged.append((table, tx, iceberg_io.stage(table, tx)[1]))
+    return staged, refs
 
 
-def _export(jobs: list[_Job], con, scratch: Path) -> dict[str, Future]:
-    """Every changed table as a local Parquet file, two at a time on their own cursors
-    (DuckDB writes one file on one core); returns when all are done: table name → the
-    future of its file (its exception, if that export failed)."""
+def _begin(cat, ns, con, job: _Job) -> Transaction:
+    """The table (created, empty, if new) and a transaction with its schema and layout."""
+    import pyarrow as pa
+
+    out = job.out
+    schema = iceberg_io.iceberg_schema(
+        pa.schema(con.execute(f"{job.select} LIMIT 0").arrow().schema)
+    )
+    sort = [c.strip() for c in out.order_by.split(",") if c.strip()]
+    if job.table is None:
+        job.table = iceberg_io.create_table(cat, (ns, out.name), schema, out.partition_by, sort)
+    tx = job.table.transaction()
+    appending = out.replace_from is not None and job.published is not None
+    iceberg_io.evolve_schema(tx, schema, replacing_all=not appending)
+    iceberg_io.set_layout(tx, out.partition_by, sort)
+    return tx
+
+
+def _export(jobs: list[_Job], txs: dict, con, scratch: Path) -> dict[str, Future]:
+    """Every changed table as local Parquet files, two tables at a time on their own
+    cursors (DuckDB writes one file on one core); returns when all are done: table name
+    → the future of its files (its exception, if that export failed)."""
     from concurrent.futures import ThreadPoolExecutor
 
     where = _where(con)
+    ids = {j.out.name: iceberg_io.field_ids(txs[j.out.name]) for j in jobs}
     with ThreadPoolExecutor(2, thread_name_prefix="materia-export") as pool:
-        return {job.out.name: pool.submit(_export_one, job, con, where, scratch) for job in jobs}
+        return {
+            j.out.name: pool.submit(_export_one, j, ids[j.out.name], con, where, scratch)
+            for j in jobs
+        }
 
 
-def _exported(exported: dict[str, Future], name: str, job: _Job, con, scratch: Path) -> Path:
-    """The table's Parquet file. Two sorts at once can outgrow the run's memory limit
+def _exported(exported: dict[str, Future], job: _Job, tx, con, scratch: Path) -> list[Path]:
+    """The table's Parquet files. Two sorts at once can outgrow the run's memory limit
     (rarely: it depends on how they interleave); then the table is exported again, alone
     (`_export` has returned, so no other export runs)."""
     import duckdb
 
     try:
-        return exported[name].result()
+        return exported[job.out.name].result()
     except duckdb.OutOfMemoryException:
-        log.info("export of %s retried alone (memory)", name)
-        return _export_one(job, con, _where(con), scratch)
+        log.info("export of %s retried alone (memory)", job.out.name)
+        return _export_one(job, iceberg_io.field_ids(tx), con, _where(con), scratch)
 
 
 def _where(con) -> str:
@@ -272,71 +339,44 @@ def _where(con) -> str:
     return f'"{database}"."{schema}"'
 
 
-def _export_one(job: _Job, con, where: str, scratch: Path) -> Path:
-    local = scratch / f"{job.out.name}.parquet"
-    order = f" ORDER BY {job.out.order_by}" if job.out.order_by else ""
+def _export_one(job: _Job, ids: dict[str, int], con, where: str, scratch: Path) -> list[Path]:
+    """Parquet with the table's field ids (any engine matches columns by id); a table
+    partitioned by a column gets one file per value of it."""
+    out = job.out
+    dest = scratch / out.name
+    order = [c for c in ([out.partition_by] if out.partition_by else []) if c]
+    order += [c.strip() for c in out.order_by.split(",") if c.strip()]
+    order_sql = f" ORDER BY {', '.join(order)}" if order else ""
+    field_ids = "{" + ", ".join(f'"{n}": {i}' for n, i in ids.items()) + "}"
+    options = f"FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000, FIELD_IDS {field_ids}"
+    if out.partition_by:
+        options += f', PARTITION_BY ("{out.partition_by}"), WRITE_PARTITION_COLUMNS true'
+    else:
+        dest = dest.with_suffix(".parquet")
     cur = con.cursor()
     try:
         cur.execute(f"USE {where}")
-        cur.execute(
-            f"COPY ({job.select}{order}) TO '{local}' "
-            "(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 100000)"
-        )
+        if job.rows:
+            cur.execute(f"COPY ({job.select}{order_sql}) TO '{dest}' ({options})")
     finally:
         cur.close()
-    return local
+    if not job.rows:
+        return []
+    return sorted(dest.rglob("*.parquet")) if out.partition_by else [dest]
 
 
-def _write(cat, ns: str, job: _Job, con, local: Path, run_id: str) -> tuple[TableRef, int]:
-    """Commit one table's new Parquet file; (its new ref, bytes of Parquet)."""
-    import pyarrow as pa
-    from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
-
-    name = job.out.name
-    arrow_schema = con.execute(f"{job.select} LIMIT 0").arrow().schema
-    schema = iceberg_io.iceberg_schema(pa.schema(arrow_schema))
-    props = {iceberg_io.FINGERPRINT_KEY: job.fingerprint, "materia.run_id": run_id}
-    appending = job.out.replace_from is not None and job.published is not None
-    if job.table is None:
-        tx = cat.create_table_transaction((ns, name), schema=schema)
-    else:
-        table = iceberg_io.reset_to(job.table, job.published.snapshot_id if job.published else None)
-        tx = table.transaction()
-        iceberg_io.evolve_schema(tx, schema, replacing_all=not appending)
-        if table.current_snapshot() is not None:
-            predicate = (
-                GreaterThanOrEqual("release_month", job.out.replace_from.isoformat())
-                if appending
-                else AlwaysTrue()
-            )
-            if not appending or job.deleted:
-                iceberg_io.delete_where(tx, predicate, props)
-    nbytes = 0
-    if job.rows:
-        nbytes = local.stat().st_size
-        path = iceberg_io.upload(tx, local, iceberg_io.table_location(tx))
-        iceberg_io.add_files(tx, [path], props)
-    committed = tx.commit_transaction()
-    snap = committed.current_snapshot()
-    if snap is None:  # a brand-new table with no rows: give it an (empty) first snapshot
-        committed.append(pa.Table.from_batches([], schema=arrow_schema), props)
-        committed = committed.refresh()
-        snap = committed.current_snapshot()
-    return TableRef(snap.snapshot_id, committed.metadata_location, job.total), nbytes
-
-
-def _after(cat, ns: str, refs: dict[str, TableRef], outputs: list[Output], retention) -> None:
-    """Retention and the namespace mirror; best effort (the run is already published)."""
-    keep_before = datetime.now(UTC) - retention
-    names = {o.name for o in outputs} | {publications.TABLE}
-    for name in sorted(names):
-        try:
-            table = cat.load_table((ns, name))
-            keep = {refs[name].snapshot_id} if name in refs else set()
-            iceberg_io.expire(table, keep_before, keep)
-        except Exception as e:  # noqa: BLE001 - never fail a published run on cleanup
-            log.warning("retention of %s.%s skipped: %s", ns, name, first_line(e))
-    for ident in cat.list_tables(ns):
-        if ident[-1] not in names:
-            log.warning("publish %s.%s: no longer a serving table, dropped", ns, ident[-1])
-            cat.drop_table(ident)
+def _write(table, tx, job: _Job, files: list[Path], run_id: str) -> tuple[TableRef, int]:
+    """Stage the table's new snapshot (files uploaded) and the run's tag; (ref, bytes)."""
+    out = job.out
+    props = {iceberg_io.FINGERPRINT_KEY: job.fingerprint, iceberg_io.RUN_KEY: run_id}
+    live = iceberg_io.live_files(tx)
+    if out.replace_from is not None and job.published is not None:
+        months = {f.file_path: iceberg_io.partition_date(f) for f in live}
+        if None in months.values():
+            raise MateriaError(f"{out.name} has files not partitioned by {out.partition_by}")
+        live = [f for f in live if months[f.file_path] >= out.replace_from]
+    added = [iceberg_io.data_file(tx, f, iceberg_io.upload(tx, f)) for f in files]
+    snapshot = iceberg_io.overwrite(tx, live, added, props)
+    iceberg_io.tag(tx, snapshot, f"{iceberg_io.TAG_PREFIX}{run_id}")
+    _, location = iceberg_io.stage(table, tx)
+    return TableRef(snapshot, location, job.total), sum(f.stat().st_size for f in files)

@@ -20,7 +20,7 @@ from testsupport import published
 
 OUTPUTS = [
     Output("obt", "run.obt", "market_year"),
-    Output("fct_psd_vintages", "run.vintages", "release_month", replace_from=None),
+    Output("fct_psd_vintages", "run.vintages", "value", partition_by="release_month"),
 ]
 
 
@@ -47,7 +47,10 @@ def _run(months: list[str], production: float = 1.0) -> duckdb.DuckDBPyConnectio
 
 
 def _outputs(replace_from: date | None) -> list[Output]:
-    return [OUTPUTS[0], Output("fct_psd_vintages", "run.vintages", "release_month", replace_from)]
+    return [
+        OUTPUTS[0],
+        Output("fct_psd_vintages", "run.vintages", "value", replace_from, "release_month"),
+    ]
 
 
 def _publish(settings, con, replace_from=None, env="prod", **kw):

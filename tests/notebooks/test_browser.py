@@ -96,8 +96,8 @@ def test_workbench_world_row_commodity_switch_release_comparison_and_xlsx(publis
         assert f"{after - before:+,.0f}" in production
         assert _overflowing(page) == []  # nothing clipped at 1280 px
         # The dev panel is in the notebook, collapsed.
-        assert page.get_by_text("Dev environment (plan").is_visible()
-        assert not page.get_by_role("button", name="Plan and apply").is_visible()
+        assert page.get_by_text("Dev environment (a SQLMesh plan").is_visible()
+        assert not page.get_by_role("button", name="Plan with SQLMesh").is_visible()
         page.screenshot(path=str(tmp_path / "workbench.png"))
 
         # The EU member states (a breakdown file) drill down under the EU, not the world.
@@ -196,17 +196,19 @@ def test_marimo_edit_shows_results_on_open(published, tmp_path):
     assert srv.tracebacks() == ""
 
 
-def test_dev_panel_plans_a_dev_environment(published, tmp_path):
+def test_dev_panel_plans_a_dev_environment_with_sqlmesh(published, tmp_path):
+    """The panel seeds SQLMesh's prod from the newest publication and runs a real plan:
+    with the models as published, SQLMesh finds nothing to plan (what it shows for a
+    change: tests/test_sqlmesh_dev.py)."""
     with _workbench(published, tmp_path) as (srv, page, errors, outside):
-        page.get_by_text("Dev environment (plan").click()
-        page.get_by_role("button", name="Plan and apply").click()
-        summary = page.get_by_role("heading", name=re.compile(r"^dev_\w+ matches prod"))
-        srv.wait(summary, timeout_s=240)
-        page.get_by_text("Row counts per serving table").wait_for()
-        page.get_by_role("strong").filter(
-            has_text=re.compile(r"^transform dev_\w+: .* as run ")
-        ).wait_for()
+        page.get_by_text("Dev environment (a SQLMesh plan").click()
+        page.get_by_role("button", name="Plan with SQLMesh").click()
+        summary = page.get_by_role("strong").filter(
+            has_text=re.compile(r"^dev_\w+: no model differs from SQLMesh's prod")
+        )
+        srv.wait(summary, timeout_s=240)  # unseeded, it would say "Not planned: …"
         assert summary.is_visible()
+        assert page.get_by_text("What changed, as SQLMesh categorizes it").is_visible()
     assert srv.tracebacks() == ""
     assert errors == [], errors
     assert outside == [], outside

@@ -1,16 +1,33 @@
 /* serving.fct_psd_vintages: the revision history of every PSD value.
 
 One row each time a value appears or changes: release_month is the landed release in
-which that value first appeared, with the PSD stamp. This model computes the rows of
-the release months of one step of a run (usually the one new release), each compared
-with the value before it (materia_input.vintage_prior for the first, the step's own
-earlier months after that); `materia transform` appends them to the published table,
-replacing only the months it recomputed. So history grows with revisions, not releases:
-an identical release adds no rows. */
+which that value first appeared, with the PSD stamp. SQLMesh runs this model one
+release month at a time, oldest first (batch_size 1; it reads itself, so never two
+months at once): each month's values are compared with the newest earlier vintage of
+the same series in this very table. So the table grows with revisions, not with
+releases: an identical release adds no rows. A late release or a withdrawn one is a
+restatement from its month on. The current month is processed while it is still
+running (allow_partials): PSD posts a month's release during that month. */
 MODEL (
   name serving.fct_psd_vintages,
-  kind FULL,
+  kind INCREMENTAL_BY_TIME_RANGE (
+    time_column release_month,
+    batch_size 1
+  ),
+  interval_unit 'month',
+  allow_partials TRUE,
   grain (commodity_code, country_code, market_year, attribute_id, release_month),
+  columns (
+    commodity_code TEXT,
+    country_code TEXT,
+    market_year INT,
+    attribute_id TEXT,
+    unit_id TEXT,
+    value DOUBLE,
+    release_month DATE,
+    calendar_year INT,
+    month TEXT
+  ),
   audits (
     NOT_NULL(
       columns := (commodity_code, country_code, market_year, attribute_id, value, release_month)
@@ -23,7 +40,7 @@ MODEL (
   description 'PSD value history: a row per (series, release_month) in which the value first appeared or changed.'
 );
 
-WITH cur AS NOT MATERIALIZED (
+WITH cur AS (
   SELECT
     commodity_code,
     country_code,
@@ -36,69 +53,38 @@ WITH cur AS NOT MATERIALIZED (
     month
   FROM staging.stg_psdalldata__commodity
   WHERE
-    vintage_step
-), months AS NOT MATERIALIZED (
+    release_month BETWEEN @start_date AND @end_date
+), prior AS (
   SELECT
-    COUNT(DISTINCT release_month) AS n
-  FROM cur
-), single /* The usual step is one release: a hash join with the prior value is enough. */ AS (
-  SELECT
-    cur.*
-  FROM cur
-  LEFT JOIN materia_input.vintage_prior AS prior
-    ON cur.commodity_code = prior.commodity_code
-    AND cur.country_code = prior.country_code
-    AND cur.market_year = prior.market_year
-    AND cur.attribute_id = prior.attribute_id
+    commodity_code,
+    country_code,
+    market_year,
+    attribute_id,
+    ARG_MAX(value, release_month) AS value
+  FROM serving.fct_psd_vintages
   WHERE
-    (
-      SELECT
-        n
-      FROM months
-    ) <= 1 AND prior.value IS DISTINCT FROM cur.value
-), several /* Several releases in one step: the prior value, then each month in order.
-   Built from a union, not a second join, so that it costs nothing in the usual step. */ AS (
-  SELECT
-    *,
-    LAG(value) OVER (
-      PARTITION BY commodity_code, country_code, market_year, attribute_id
-      ORDER BY is_prior DESC, release_month
-    ) AS previous_value
-  FROM (
-    SELECT
-      commodity_code,
-      country_code,
-      market_year,
-      attribute_id,
-      value,
-      TRUE AS is_prior
-    FROM materia_input.vintage_prior
-    WHERE
-      (
-        SELECT
-          n
-        FROM months
-      ) > 1
-    UNION ALL BY NAME
-    SELECT
-      *,
-      FALSE AS is_prior
-    FROM cur
-    WHERE
-      (
-        SELECT
-          n
-        FROM months
-      ) > 1
-  )
+    release_month < @start_date
+  GROUP BY
+    commodity_code,
+    country_code,
+    market_year,
+    attribute_id
 )
 SELECT
-  *
-FROM single
-UNION ALL BY NAME
-SELECT
-  *
-  EXCLUDE (previous_value, is_prior)
-FROM several
+  cur.commodity_code,
+  cur.country_code,
+  cur.market_year,
+  cur.attribute_id,
+  cur.unit_id,
+  cur.value,
+  cur.release_month,
+  cur.calendar_year,
+  cur.month
+FROM cur
+LEFT JOIN prior
+  ON cur.commodity_code = prior.commodity_code
+  AND cur.country_code = prior.country_code
+  AND cur.market_year = prior.market_year
+  AND cur.attribute_id = prior.attribute_id
 WHERE
-  NOT is_prior AND previous_value IS DISTINCT FROM value
+  prior.value IS DISTINCT FROM cur.value

@@ -1,0 +1,138 @@
+"""What a transform recomputes, model by model: decided from facts a failed run cannot
+corrupt, the compiled project, the landing (`materia.batch`) and the newest publication.
+
+- A model whose definition changed (SQLMesh's data fingerprint of it and its parents,
+  which the publication records per model) is recomputed with everything downstream of
+  it; an incremental one from its first month (all its published rows are replaced).
+  A change to what only describes a model (SQLMesh's metadata: description, audits,
+  owner) recomputes nothing.
+- New or withdrawn archives recompute every model that reads the landing, and all below:
+  an incremental model from the oldest release month that changed (a restatement).
+- A model recomputed reads each parent that is not (in its query or in one of its
+  audits) from the publication when the parent is published, else (a view) that parent
+  is recomputed with it, up to the landing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+
+from materia.batch import Batch, Step
+from materia.compiled import READS_NEWEST, VIEW, Compiled, Model
+from materia.landed import Landed
+
+
+def fingerprints(compiled: Compiled, runtime: str) -> dict[str, str]:
+    """Per model: SQLMesh's data fingerprint with what turns archives into its input."""
+    return {
+        m.name: hashlib.sha256(f"{runtime}\0{m.fingerprint}".encode()).hexdigest()[:32]
+        for m in compiled.models
+    }
+
+
+@dataclass
+class Work:
+    build: list[Model]  # non-incremental models to build, parents first
+    incremental: list[Model]  # incremental models to run batch by batch
+    steps: list[Step] = field(default_factory=list)  # their release months, oldest first
+    restate_from: date | None = None  # the first month they recompute
+    replace_all: bool = False  # their published rows are all replaced (a rebuild)
+    from_publication: list[Model] = field(default_factory=list)  # parents read as published
+    newest: list[Landed] = field(default_factory=list)  # what the final step loads
+    changed: list[str] = field(default_factory=list)  # models whose definition changed
+    reason: str = ""
+
+    @property
+    def models(self) -> list[str]:
+        """The models this run computes (the run's summary names them)."""
+        return [m.name for m in self.build + self.incremental if m.kind != VIEW or m.published]
+
+
+def changed_models(compiled: Compiled, now: dict[str, str], published: dict[str, str]) -> list[str]:
+    return [m.name for m in compiled.models if published.get(m.name) != now[m.name]]
+
+
+def metadata_only(
+    compiled: Compiled, published_meta: dict[str, str], changed: list[str]
+) -> list[str]:
+    """Models whose description, audits or other metadata changed, and nothing else."""
+    return [
+        m.name
+        for m in compiled.models
+        if m.name not in changed and published_meta.get(m.name, m.metadata) != m.metadata
+    ]
+
+
+def decide(
+    compiled: Compiled,
+    changed: list[str],
+    landing: Batch | None,
+    every_month: Batch,
+    published: set[str],
+) -> Work | None:
+    """The work of this run (None: nothing to recompute). `landing`: what the landing
+    changed since the publication (None: nothing); `every_month`: the whole landing, for
+    a rebuild; `published`: the models the current publication holds."""
+    dirty = compiled.downstream(set(changed))
+    if landing is not None:
+        dirty |= compiled.downstream({m.name for m in compiled.models if m.reads})
+    if not dirty:
+        return None
+    incremental = [m for m in compiled.models if m.name in dirty and m.incremental]
+    needed = set(dirty)
+    for m in reversed(compiled.models):  # children first, so a view pulls in its parents
+        if m.name in needed:
+            for p in m.parents + m.audit_parents:
+                parent = _model(compiled, p)
+                if parent is not None and p not in needed and not _readable(parent, published):
+                    needed.add(p)
+    build = [m for m in compiled.models if m.name in needed and not m.incremental]
+    read = {p for m in build + incremental for p in m.parents + m.audit_parents}
+    from_publication = [_model(compiled, p) for p in sorted(read - needed) if _model(compiled, p)]
+    work = Work(build, incremental, from_publication=from_publication, changed=list(changed))
+    rebuild = any(m.name in changed for m in incremental)
+    source = every_month if rebuild or landing is None else landing
+    if incremental:
+        work.steps, work.restate_from = source.steps, source.vintages_from
+        work.replace_all = rebuild
+    if any(m.reads == READS_NEWEST and _reads_landing(compiled, m, needed) for m in build):
+        months = {a.release_month for a in every_month.newest}
+        work.newest = sorted(
+            a for s in every_month.steps for a in s.archives if a.release_month in months
+        )
+    work.reason = _reason(changed, landing)
+    return work
+
+
+def _reads_landing(compiled: Compiled, m: Model, needed: set[str]) -> bool:
+    """Does `m` read the landing in this run: an input, or a view over it built here (a
+    published parent read as published needs no archive)."""
+    for p in m.parents:
+        parent = _model(compiled, p)
+        if parent is None or (p in needed and parent.kind == VIEW and parent.reads):
+            return True
+    return False
+
+
+def _model(compiled: Compiled, name: str) -> Model | None:
+    try:
+        return compiled.model(name)
+    except KeyError:
+        return None  # an input
+
+
+def _readable(model: Model, published: set[str]) -> bool:
+    """A parent not recomputed can be read as published (else, a view: recompute it)."""
+    return model.published and model.name in published
+
+
+def _reason(changed: list[str], landing: Batch | None) -> str:
+    parts = [landing.reason] if landing is not None else []
+    if changed:
+        shown = ", ".join(changed[:3]) + (
+            f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        )
+        parts.append(f"changed model(s): {shown}")
+    return "; ".join(parts)
