@@ -10,7 +10,9 @@ MODEL (
   name serving.obt_commodity_metrics,
   kind FULL,
   grain (commodity_code, country_code, market_year),
-  depends_on (serving.fct_psd_latest), /* read by the obt_primary_only audit */
+  depends_on (
+    serving.fct_psd_latest /* read by the obt_primary_only audit */
+  ),
   audits (
     NOT_NULL(columns := (commodity_code, country_code, market_year, release_month)),
     unique_grain(columns := (commodity_code, country_code, market_year)),
