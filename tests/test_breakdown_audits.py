@@ -101,7 +101,6 @@ def test_an_unregistered_dataset_fails_not_null(compiled):
 
 def test_the_obt_holds_primary_rows_only(compiled):
     con = _db(GOOD)
-    con.execute(f"CREATE VIEW cleaned.cln_psd_latest AS SELECT * FROM {LATEST}")
     obt = compiled.model(OBT)
     audit = next(a for a in obt.audits if a.name == "obt_primary_only")
     con.execute(

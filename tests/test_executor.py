@@ -38,9 +38,8 @@ def _table(**bad: str) -> duckdb.DuckDBPyConnection:
     con.execute("USE warehouse")
     con.execute("CREATE SCHEMA serving")
     # What obt_primary_only compares the OBT with (no breakdown rows here).
-    con.execute("CREATE SCHEMA cleaned")
     con.execute(
-        "CREATE TABLE cleaned.cln_psd_latest (commodity_code VARCHAR, country_code VARCHAR, "
+        "CREATE TABLE serving.fct_psd_latest (commodity_code VARCHAR, country_code VARCHAR, "
         "market_year INTEGER, dataset VARCHAR, dataset_role VARCHAR)"
     )
     row = {**GOOD, **bad}

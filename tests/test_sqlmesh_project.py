@@ -37,7 +37,10 @@ def test_the_vintages_compile_as_sqlmesh_runs_them_one_month_per_batch(settings)
     # What reads the landing reads only what the loader gives it.
     reads = {m.name: m.reads for m in c.models}
     assert reads["cleaned.cln_psd_latest"] == compiled_mod.READS_NEWEST
-    assert reads["serving.obt_commodity_metrics"] == ""  # reads a published model
+    assert reads["serving.dim_dataset"] == ""  # reads only the registry
+    # Through fct_psd_latest (a view, read by its obt_primary_only audit) the OBT reaches
+    # the newest archives; an OBT-only edit reads both as published (test_recompute).
+    assert reads["serving.obt_commodity_metrics"] == compiled_mod.READS_NEWEST
     published = {m.published_name for m in c.published()}
     assert published >= {
         "fct_psd_vintages", "fct_psd_latest", "obt_commodity_metrics", "dim_commodity",
