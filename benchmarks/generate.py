@@ -8,6 +8,11 @@ names until it has `rows` rows; synthetic otherwise. Release r+1 is release r wi
 releases. Everything is written in the real format byte for byte (header, quoting, CRLF,
 4 decimals, zero-padded codes, names <= 30 chars) by DuckDB, and zipped with zipfile.
 
+A series may start at another month (`first`, e.g. 2006-01 for the 240-release history):
+release 1 is then the same data moved back in time, every market year and stamp by the
+same number of months (rows that would fall before PSD's first market year, 1960, are
+left out before scaling), so that every release passes the archive check for its month.
+
 Output is laid out like the PSD Online archive so a PSD server can serve it:
 `<root>/archives/<YYYY>/<MM>/psd_alldata_csv.zip`, with `<root>/meta/<YYYY>-<MM>.json`
 (rows, changed, restamped) written after each zip. Roots are cached under
@@ -85,13 +90,17 @@ def build(
     cache: Path = DATA_DIR,
     source: str | None = None,
     log=print,
+    first: tuple[int, int] = FIRST_RELEASE,
 ) -> Series:
-    """Ensure releases 1..`releases` of `rows` rows exist under `cache`; return them."""
+    """Ensure releases 1..`releases` of `rows` rows, from month `first` on, exist under
+    `cache`; return them."""
     if source is None:
         source = "real" if shared_archives() else "synthetic"
     if source == "real" and not shared_archives():
         raise FileNotFoundError(f"no real PSD releases under {SHARED_PSD / 'archives'}")
     root = cache / f"psd-{source}-rows{rows}-v{GEN_VERSION}"
+    if first != FIRST_RELEASE:
+        root = root.with_name(f"{root.name}-from{first[0]:04d}{first[1]:02d}")
     root.mkdir(parents=True, exist_ok=True)
     out: list[Release] = []
     # One DuckDB session for the whole run: table `rel` carries release r into r+1, so a
@@ -101,7 +110,7 @@ def build(
         con = _connect(tmp)
         has_prev = False
         for r in range(releases):
-            ym = month_add(FIRST_RELEASE, r)
+            ym = month_add(first, r)
             meta = _meta_path(root, ym)
             if not meta.exists():
                 t0 = time.perf_counter()
@@ -175,10 +184,44 @@ def _first(
 ) -> None:
     if source == "real":
         _read_csvs(con, _newest_real_zips(), tmp)
+        _shift(con, _months(ym) - _months(FIRST_RELEASE))
     else:
         _synthetic_src(con, ym)
     _scale(con, rows)
     con.execute("DROP TABLE IF EXISTS src")
+
+
+def _months(ym: tuple[int, int]) -> int:
+    return ym[0] * 12 + ym[1] - 1
+
+
+def _shift(con: duckdb.DuckDBPyConnection, months: int) -> None:
+    """Move table `src` by `months` (<= 0): each stamp by that many months (a pre-tracking
+    stamp, Month 00, by the whole years in it), each market year by the whole years; rows
+    before PSD's first market year (1960) or stamp year (1950) are left out."""
+    if months == 0:
+        return
+    years = -(-months // 12) if months < 0 else months // 12  # toward zero
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE src AS
+        WITH s AS (
+            SELECT *,
+                CAST(Market_Year AS INTEGER) + $years AS my,
+                CASE WHEN Month = '00' THEN CAST(Calendar_Year AS INTEGER) * 12 + $years * 12
+                     ELSE CAST(Calendar_Year AS INTEGER) * 12 + CAST(Month AS INTEGER) - 1 + $months
+                END AS stamp
+            FROM src
+        )
+        SELECT Commodity_Code, Commodity_Description, Country_Code, Country_Name,
+            my::VARCHAR AS Market_Year, (stamp // 12)::VARCHAR AS Calendar_Year,
+            CASE WHEN Month = '00' THEN '00' ELSE lpad((stamp % 12 + 1)::VARCHAR, 2, '0') END AS Month,
+            Attribute_ID, Attribute_Description, Unit_ID, Unit_Description, Value
+        FROM s
+        WHERE my >= 1960 AND stamp // 12 >= 1950
+        """,
+        {"years": years, "months": months},
+    )
 
 
 def _emit(
@@ -411,15 +454,18 @@ def _synthetic_src(con: duckdb.DuckDBPyConnection, ym: tuple[int, int]) -> None:
             SELECT com.*, cty.code AS ccode, cty.name AS cname, att.id AS aid,
                    att.name AS aname, coalesce(att.unit_id, '08') AS uid,
                    coalesce(att.unit, com.unit) AS uname, y AS my,
-                   hash(com.code, cty.code, att.id) AS h, hash(com.code, cty.code, att.id, y) AS hy
+                   hash(com.code, cty.code, att.id) AS h, hash(com.code, cty.code, att.id, y) AS hy,
+                   -- a stamp after the release month becomes the release month
+                   y >= {ym[0]} OR (y + 1) * 100 + 1 + hash(com.code, cty.code, att.id, y) % 12
+                       > {ym[0] * 100 + ym[1]} AS late
             FROM com, cty, att, range(1960, {last_my + 1}) r(y)
         )
         SELECT code AS Commodity_Code, name AS Commodity_Description, ccode AS Country_Code,
             cname AS Country_Name, my::VARCHAR AS Market_Year,
             CASE WHEN my < 2005 THEN my::VARCHAR
-                 WHEN my >= {ym[0]} THEN '{ym[0]}' ELSE (my + 1)::VARCHAR END AS Calendar_Year,
+                 WHEN late THEN '{ym[0]}' ELSE (my + 1)::VARCHAR END AS Calendar_Year,
             CASE WHEN my < 2005 THEN '00'
-                 WHEN my >= {ym[0]} THEN '{ym[1]:02d}'
+                 WHEN late THEN '{ym[1]:02d}'
                  ELSE lpad((1 + hy % 12)::VARCHAR, 2, '0') END AS Month,
             aid AS Attribute_ID, aname AS Attribute_Description, uid AS Unit_ID,
             uname AS Unit_Description,
@@ -441,7 +487,9 @@ if __name__ == "__main__":
     ap.add_argument("--releases", type=int, default=13)
     ap.add_argument("--source", choices=["real", "synthetic"])
     ap.add_argument("--cache", type=Path, default=DATA_DIR)
+    ap.add_argument("--first", default="2022-12", help="month of release 1 (YYYY-MM)")
     a = ap.parse_args()
-    s = build(a.rows, a.releases, a.cache, a.source)
+    y, m = (int(x) for x in a.first.split("-"))
+    s = build(a.rows, a.releases, a.cache, a.source, first=(y, m))
     for rel in s.releases:
         print(rel.label, rel.rows, rel.changed, rel.restamped, rel.zip_path)

@@ -60,9 +60,17 @@ def build(con, model: Model, as_table: bool = False) -> list[str]:
         if model.name in _built_as(con, other):
             con.execute(f"DROP {other} {model.qualified}")
         con.execute(f"CREATE OR REPLACE {what} {model.qualified} AS {model.sql}")
+        if what == "TABLE":
+            compress(con)
     except Exception as e:
         raise MateriaError(f"model {model.name} failed: {first_line(e)}") from e
     return audit(con, model)
+
+
+def compress(con) -> None:
+    """Compress what the run database holds (`materia.inputs.connect`: a no-op elsewhere):
+    a checkpoint, so the next steps read compressed rows instead of spilling."""
+    con.execute("CHECKPOINT")
 
 
 def drop(con, model: Model) -> None:
@@ -113,6 +121,7 @@ def run_batch(con, model: Model, batch: Batch) -> list[str]:
             f"INSERT INTO {run_table(model)} ({names}) SELECT {names} FROM "
             f"({fill(model.sql, start, end)}) AS _subquery WHERE {where}"
         )
+        compress(con)
     except Exception as e:
         raise MateriaError(
             f"model {model.name} failed on {start:%Y-%m}…{end:%Y-%m}: {first_line(e)}"

@@ -27,6 +27,7 @@ changed).
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import json
 import re
@@ -87,8 +88,7 @@ def machine_fault(doing: str, e: BaseException) -> NotTheArchive:
 def _zip_size(source: Path | IO[bytes]) -> int:
     if isinstance(source, Path):
         return source.stat().st_size
-    here = source.tell()
-    size = source.seek(0, 2)
+    here, size = source.tell(), source.seek(0, 2)
     source.seek(here)
     return size
 
@@ -96,28 +96,37 @@ def _zip_size(source: Path | IO[bytes]) -> int:
 def inflate(source: Path | IO[bytes], dest: Path) -> str:
     """Write the archive's single CSV member to `dest` (CRC checked, size bounded before
     a byte is written); its member name."""
-    try:
-        zf = zipfile.ZipFile(source)
+    with open_zip(source) as zf:
+        info, cap = member(zf, source)
+        _copy_member(zf, info, dest, cap)
+        return info.filename
+
+
+def open_zip(source: Path | IO[bytes]) -> zipfile.ZipFile:
+    try:  # a fault of the zip is the archive's, of reading it the machine's
+        return zipfile.ZipFile(source)
     except zipfile.BadZipFile as e:
         raise ArchiveError(f"not a readable zip archive ({e})") from None
     except FileNotFoundError:
         raise
     except OSError as e:
         raise machine_fault("reading the zip", e) from None
-    with zf:
-        members = [i for i in zf.infolist() if not i.is_dir()]
-        names = [i.filename for i in members]
-        if len(members) != 1 or not names[0].lower().endswith(".csv"):
-            raise ArchiveError(f"expected exactly one CSV member, found {names or 'none'}")
-        info = members[0]
-        cap = min(MAX_INFLATED, max(_zip_size(source), 1) * MAX_RATIO)
-        if info.file_size > cap:
-            raise ArchiveError(
-                f"{info.filename} would inflate to {info.file_size:,} bytes, more than "
-                f"{MAX_RATIO} times the zip (cap {cap:,} bytes): refused before inflating"
-            )
-        _copy_member(zf, info, dest, cap)
-        return info.filename
+
+
+def member(zf: zipfile.ZipFile, source: Path | IO[bytes]) -> tuple[zipfile.ZipInfo, int]:
+    """The archive's one CSV member and the most it may inflate to (refused beyond)."""
+    members = [i for i in zf.infolist() if not i.is_dir()]
+    names = [i.filename for i in members]
+    if len(members) != 1 or not names[0].lower().endswith(".csv"):
+        raise ArchiveError(f"expected exactly one CSV member, found {names or 'none'}")
+    info = members[0]
+    cap = min(MAX_INFLATED, max(_zip_size(source), 1) * MAX_RATIO)
+    if info.file_size > cap:
+        raise ArchiveError(
+            f"{info.filename} would inflate to {info.file_size:,} bytes, more than "
+            f"{MAX_RATIO} times the zip (cap {cap:,} bytes): refused before inflating"
+        )
+    return info, cap
 
 
 def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, cap: int) -> None:
@@ -261,9 +270,9 @@ def row_fault(fields: dict[str, str], release: date) -> tuple[str, str] | None:
 
 
 def check_header(path: Path) -> list[str]:
-    """The header's column names; ArchiveError unless it is plain ASCII names, every PSD
-    column among them, none twice."""
-    with open(path, "rb") as f:
+    """The header's column names (of a CSV, or a gzipped one: `.gz`); ArchiveError unless
+    it is plain ASCII names, every PSD column among them, none twice."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
         first = f.readline(4096)
     header = first.rstrip(b"\r\n")
     if not header:

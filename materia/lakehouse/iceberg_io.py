@@ -107,7 +107,8 @@ def create_table(
 
 def set_layout(tx: Transaction, partition_by: str | None, sort_by: list[str]) -> None:
     """Identity-partition on `partition_by` (one file per value, so a value's rows are
-    replaced by whole files) and sort by it then `sort_by`, if the table is not yet."""
+    replaced by whole files) and sort by it then `sort_by` (neither: unsorted), if the
+    table is not yet."""
     from pyiceberg.transforms import IdentityTransform
 
     meta = tx.table_metadata
@@ -121,8 +122,8 @@ def set_layout(tx: Transaction, partition_by: str | None, sort_by: list[str]) ->
                 up.add_identity(column)
     order = [c for c in [*wanted, *sort_by] if c in field_ids(tx)]
     current = [meta.schema().find_column_name(f.source_id) for f in meta.sort_order().fields]
-    if current != order and order:
-        with tx.update_sort_order() as up:
+    if current != order:
+        with tx.update_sort_order() as up:  # no fields: unsorted
             for column in order:
                 up.asc(column, IdentityTransform())
 
