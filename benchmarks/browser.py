@@ -1,16 +1,18 @@
 """What an analyst waits for in the workbench: Playwright + Debian Chromium against `marimo run`.
 
-Run in its own process (`python -m benchmarks.browser <home> <picks>`) so the harness's
-imports cannot help or hurt it; prints one JSON object:
+Run in its own process (`python -m benchmarks.browser <home> <picks> [<launches>]`) so
+the harness's imports cannot help or hurt it; prints one JSON object:
 
-- `first_render_s`: from launching `marimo run notebooks/commodities.py` to every chart
-  drawn for the default commodity, in a Chromium started beforehand with an empty
-  profile (so the frontend's assets come from the server, as on a first visit);
+- `first_render_s`: per launch, from launching `marimo run notebooks/commodities.py` to
+  every chart drawn for the default commodity, in a Chromium started beforehand with an
+  empty profile (so the frontend's assets come from the server, as on a first visit);
 - per commodity pick, `redrawn_ms`: from choosing it in the picker to every chart on the
   page redrawn for it (each chart's SVG title names the commodity), and `settled_ms`:
   to the last change of the page after that (no change for SETTLE_QUIET_MS);
 - `peak_rss`: the marimo process's VmHWM at the end (its kernel is a thread of it), and
-  its VmRSS after the first render and after each pick.
+  its VmRSS after the first render, after each pick and at the end (`rss_end`).
+
+The picks run in the last launch's session.
 """
 
 from __future__ import annotations
@@ -44,11 +46,18 @@ def _vm(pid: int, key: str) -> int:
     return 0
 
 
-def measure(home: Path, picks: list[str], default: str = "Corn") -> dict:
+def measure(home: Path, picks: list[str], default: str = "Corn", launches: int = 1) -> dict:
+    out: dict = {"picks": [], "first_render_s": []}
+    for i in range(launches):
+        _session(home, picks if i == launches - 1 else [], default, out)
+    return out
+
+
+def _session(home: Path, picks: list[str], default: str, out: dict) -> None:
+    """One `marimo run` in a fresh Chromium profile: its first render, then `picks`."""
     from testsupport import clean_env
     from testsupport.browser import chromium, marimo, wait_for_charts
 
-    out: dict = {"picks": []}
     with tempfile.TemporaryDirectory(prefix="materia-browser-") as td:
         tmp = Path(td)
         with chromium(tmp / "profile") as ctx:
@@ -57,8 +66,14 @@ def measure(home: Path, picks: list[str], default: str = "Corn") -> dict:
             with marimo(home, tmp / "marimo.log", env=clean_env(home)) as srv:
                 page.goto(srv.url)
                 wait_for_charts(page, default, minimum=3, timeout_s=300)
-                out["first_render_s"] = time.monotonic() - srv.started
+                out["first_render_s"].append(time.monotonic() - srv.started)
                 out["rss_first_render"] = _vm(srv.process.pid, "VmRSS")
+                if not picks:
+                    out["peak_rss"] = _vm(srv.process.pid, "VmHWM")
+                    out["rss_end"] = _vm(srv.process.pid, "VmRSS")
+                    if tb := srv.tracebacks():
+                        raise RuntimeError(f"a notebook cell failed:\n{tb}")
+                    return
                 page.evaluate(WATCH)
                 page.wait_for_function(SETTLED, timeout=60_000, polling=100)
                 picker = page.locator("select").filter(
@@ -77,7 +92,6 @@ def measure(home: Path, picks: list[str], default: str = "Corn") -> dict:
                 out["rss_end"] = _vm(srv.process.pid, "VmRSS")
                 if tb := srv.tracebacks():
                     raise RuntimeError(f"a notebook cell failed:\n{tb}")
-    return out
 
 
 def pick_order(home: Path, n: int) -> tuple[str, list[str]]:
@@ -104,4 +118,5 @@ def pick_order(home: Path, n: int) -> tuple[str, list[str]]:
 if __name__ == "__main__":
     home = Path(sys.argv[1])
     first, picks = pick_order(home, int(sys.argv[2]))
-    print(json.dumps(measure(home, picks, first)))
+    launches = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    print(json.dumps(measure(home, picks, first, launches)))

@@ -8,6 +8,7 @@ caller's cloud settings can leak in.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -77,7 +78,13 @@ class Workspace:
     (SeaweedFS) instead of the embedded local mode.
     """
 
-    def __init__(self, home: Path, base_url: str, cloud: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        base_url: str,
+        cloud: dict[str, str] | None = None,
+        datasets: str = DATASET,
+    ) -> None:
         self.home = home
         self.base_url = base_url
         self.env = {k: v for k, v in os.environ.items() if k not in _CLOUD_VARS}
@@ -86,7 +93,7 @@ class Workspace:
             MATERIA_ENV="prod" if cloud else "local",
             MATERIA_HOME=str(home),
             PSD_BASE_URL=base_url,
-            PSD_DATASETS=DATASET,
+            PSD_DATASETS=datasets,
             PYTHONUNBUFFERED="1",
             **(cloud or {}),
         )
@@ -106,6 +113,24 @@ class Workspace:
 
     def transform(self) -> Step:
         return self.cli("transform", "--env", "prod")
+
+    def pipeline(self, as_of: str, backfill_from: str | None = None) -> Step:
+        """`materia pipeline run`: land, then transform and publish, in one interpreter."""
+        env = {**self.env, "PSD_AS_OF": as_of, "PSD_BACKFILL_FROM": backfill_from or ""}
+        s = runner.python(["-m", "materia", "pipeline", "run"], env=env, what="pipeline run")
+        return Step(s.wall_s, s.peak_rss)
+
+    def runs(self) -> list[dict]:
+        """The run log's finished records, oldest first (each step's duration and status)."""
+        path = self.home / "landing" / "runs" / "runs.jsonl"
+        if not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if r.get("status") != "started"]
+
+    def step_seconds(self) -> dict[str, float]:
+        """Seconds of the newest finished record of each step (extract, transform)."""
+        return {r["pipeline"]: float(r.get("duration_s") or 0) for r in self.runs()}
 
     def report(self, out: Path) -> Step:
         return self.cli("report", "commodities", "--env", "prod", "--out", str(out))
@@ -179,11 +204,14 @@ def psd_server(root: Path) -> Iterator[object]:
 
 @contextmanager
 def workspace(
-    base_url: str, scratch: Path | None = None, cloud: dict[str, str] | None = None
+    base_url: str,
+    scratch: Path | None = None,
+    cloud: dict[str, str] | None = None,
+    datasets: str = DATASET,
 ) -> Iterator[Workspace]:
     """A fresh MATERIA_HOME, removed afterwards."""
     home = Path(tempfile.mkdtemp(prefix="materia-bench-", dir=scratch))
     try:
-        yield Workspace(home, base_url, cloud)
+        yield Workspace(home, base_url, cloud, datasets)
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -126,8 +126,8 @@ def test_smoke_run_writes_every_section(tmp_path):
                    "polars", "marimo", "- date:", "mode: smoke", "## Closing note"):  # fmt: skip
         assert needle in text, needle
     for title in ("## 1. One full-size release", "## 2. Cost growth", "## 2b. Cold backfill",
-                  "## 2c. Prod state", "## 3. Nightly run", "## 4. Extract", "## 5. Notebook",
-                  "## 6. SQLMesh"):  # fmt: skip
+                  "## 2c. Prod state", "## 2d. The whole history", "## 3. Nightly run",
+                  "## 4. Extract", "## 5. Notebook", "## 6. SQLMesh"):  # fmt: skip
         assert title in text, title
     goals = [ln for ln in text.splitlines() if ln.startswith("| ") and "| **" in ln]
     assert len(goals) >= 16, goals
