@@ -65,3 +65,24 @@ def test_each_obt_audit_fires_on_the_row_that_breaks_it(obt, audit, bad):
         executor.audit(_table(**bad), obt)
     assert (failed.value.audit, failed.value.rows) == (audit, 1)
     assert f"audit {audit} failed on {OBT}: 1 row(s)" in str(failed.value)
+
+
+def _held(con) -> int:
+    return con.execute(
+        "SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'"
+    ).fetchone()[0]
+
+
+def test_the_run_database_is_compressed_once_it_holds_more_than_the_threshold(monkeypatch):
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS warehouse (COMPRESS)")  # as materia.inputs.connect
+    con.execute("USE warehouse")
+    con.execute("CREATE TABLE t AS SELECT range AS a, range % 7 AS b FROM range(2000000)")
+    big, before = _held(con), con.execute("SELECT count(*), sum(b) FROM t").fetchone()
+    monkeypatch.setattr(executor, "COMPRESS_AT", big + 1)
+    executor.compress(con)
+    assert _held(con) == big  # below the threshold: left as it is
+    monkeypatch.setattr(executor, "COMPRESS_AT", big // 2)
+    executor.compress(con)
+    assert _held(con) < big // 2  # above: compressed
+    assert con.execute("SELECT count(*), sum(b) FROM t").fetchone() == before
