@@ -69,9 +69,10 @@ def connect(settings: Settings) -> Iterator[Run]:
 
     In memory rather than a file: nothing is synced to disk, nothing outlives the run.
     Compressed (`COMPRESS`): the executor checkpoints after building a table once the
-    database holds more than `executor.COMPRESS_AT` of uncompressed rows, which shrinks a full-size release's 2.1M long rows from ~300 MB to ~15 MB, so the run
-    stays within its memory limit instead of spilling to the scratch folder (measured:
-    spilling cost ~2 s of a release's transform, a checkpoint ~0.5 s).
+    database holds more than `executor.COMPRESS_AT` of uncompressed rows, which shrinks
+    a full-size release's 2.1M long rows from ~300 MB to ~15 MB, so the run stays within
+    its memory limit instead of spilling to the scratch folder (measured: spilling cost
+    ~2 s of a release's transform, a checkpoint ~0.5 s).
     """
     import duckdb
 
