@@ -97,9 +97,7 @@ def breakdown(
     order = [*sorted(own["part"].unique()), SUM_OF_PARTS]
     table = (
         long.with_columns(
-            pl.col("market_year").map_elements(
-                lambda y: an.year_label(c.code, y), return_dtype=pl.String
-            )
+            an.year_labels(c.code)
         )
         .pivot(on="market_year", index="part", values="value")
         .with_columns(pl.col("part").replace_strict(

@@ -44,9 +44,7 @@ def line_chart(
 ) -> Chart:
     """One line per country over market years ("2022/23" on the axis); World dashed."""
     df = series.with_columns(
-        pl.col("market_year")
-        .map_elements(lambda y: an.year_label(c_code, y), return_dtype=pl.String)
-        .alias("year"),
+        an.year_labels(c_code).alias("year"),
         (pl.col("country_code") == an.WORLD).alias("world"),
     )
     fmt = ".1%" if percent else ",.0f"

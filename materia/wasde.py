@@ -89,11 +89,7 @@ def most_revised(c: Commodity, metric: str = "production", n: int = 10) -> pl.Da
         .join(names, on="country_code", how="left")
         .sort(pl.col("change").abs(), "country_code", "market_year", descending=[True, False, True])
         .head(n)
-        .with_columns(
-            pl.col("market_year")
-            .map_elements(lambda y: an.year_label(c.code, y), return_dtype=pl.String)
-            .alias("year")
-        )
+        .with_columns(an.year_labels(c.code).alias("year"))
         .select(
             "country_name",
             "year",

@@ -289,3 +289,39 @@ def test_real_russia_breakdown_beside_the_shared_releases(real_published):
     assert rows["Sum of the parts"]["2025/26"] == 86_500
     assert rows["Russia (Nov 2022)"]["2022/23"] == 91_000  # the parent's own release
     assert "November 2025 release" in b.note and "November 2022 release" in b.note
+
+
+@pytest.mark.parametrize("code", ["0440000", "0711100", "0011000", "0224200", "2631000"])
+def test_year_labels_are_year_label_for_every_year(code):
+    years = pl.DataFrame({"market_year": [1999, 2000, 2009, 2022, 2023, None]})
+    got = years.select(an.year_labels(code))["market_year"].to_list()
+    assert got == [an.year_label(code, y) if y is not None else None for y in years["market_year"]]
+
+
+def test_a_commodity_evicted_from_the_cache_is_freed_after_every_view_of_it(published):
+    """What a pick draws keeps no reference to the commodity: once the workbench's cache
+    lets it go, its frames are freed (a closure in a polars expression kept every picked
+    commodity alive in the notebook, ~40 MB a pick)."""
+    import gc
+    import weakref
+
+    from materia import balance, breakdowns, charts, wasde
+
+    wb = wd.Workbench(published, "prod", wd.publication(published), wd.Reader(published))
+    c = wb.commodity("Wheat")
+    series = an.time_series(c, [an.WORLD], "production")
+    charts.line_chart(c.code, series, "t", "y")
+    an.wide_series(c, series)
+    wasde.most_revised(c, "production")
+    wasde.revisions(c, an.WORLD, an.market_years(c)[1], "production")
+    balance.balance_sheet(c)
+    for dataset, parent in breakdowns.parents(c):
+        breakdowns.breakdown(c, dataset, parent, "production", 5, None)
+    gone = weakref.ref(c)
+    del c
+    others = [n for n in wb.commodities()["commodity_name"] if n != "Wheat"]
+    assert len(others) >= wd.CACHED_COMMODITIES
+    for name in others[: wd.CACHED_COMMODITIES]:  # the cache lets Wheat go
+        wb.commodity(name)
+    gc.collect()
+    assert gone() is None
