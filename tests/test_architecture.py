@@ -56,6 +56,7 @@ LAYERS = {
         "materia.lakehouse",
         "materia.landed",
         "materia.psd_archive",
+        "materia.psd_member",
         "materia.sqlmesh_project",
         "materia.compiled",
         "materia.locks",
