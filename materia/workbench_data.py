@@ -39,7 +39,9 @@ LATEST_SCHEMA = {
     "release_month": pl.Date, "dataset": pl.String, "dataset_role": pl.String,
     "parent_country_code": pl.String,
 }  # fmt: skip
-CACHED_COMMODITIES = 3  # picks kept in memory (a commodity is a few MB at full size)
+# Picks kept in memory: the one shown and the one before it (a full-size commodity holds
+# ~50 MB of frames and derived tables; 3 kept the notebook above 400 MiB, goal of issue 22).
+CACHED_COMMODITIES = 2
 FRAME_BATCH = 16_384  # rows per Arrow batch of a result (`Reader`)
 READER_MEMORY = "64MB"
 _BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="materia-read")
