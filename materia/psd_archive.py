@@ -35,7 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
-from materia import archive_check, psd_format, scratch
+from materia import archive_check, psd_datasets, psd_format, scratch
 
 # The door's shared types, here too for the callers that know them from this module.
 from materia.archive_check import ArchiveError, NotTheArchive, machine_fault  # noqa: F401
@@ -359,6 +359,11 @@ def recorded_rows(data: bytes | None) -> int | None:
 
 
 # --- the shared interface of a source's check (materia.archive_check) ---------------------
+def registered(stem: str, where: str) -> None:
+    """MateriaError naming the archive when its dataset is not registered."""
+    psd_datasets.landed(stem, where)
+
+
 def to_csv(path: Path, dest: Path) -> Path:
     """The archive's CSV member as the local file `dest`."""
     inflate(path, dest)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from materia import archive_check, wasde_format
 from materia.archive_check import ArchiveError, machine_fault
+from materia.errors import MateriaError
+from materia.source_settings import WASDE_DATASET
 from materia.wasde_format import COLUMNS
 
 MAX_LINE = 4096  # the longest real line is about 260 bytes
@@ -86,6 +88,14 @@ def check(con, path: Path, release: date) -> int:
 def check_archive(path: Path, scratch: Path, release: date) -> int:
     """The whole check of a downloaded or landed file: its data row count."""
     return check(None, path, release)
+
+
+def registered(stem: str, where: str) -> None:
+    """MateriaError naming the file when it is not of the WASDE source's one dataset."""
+    if stem != WASDE_DATASET:
+        raise MateriaError(
+            f"{where}: {stem} is not the WASDE report data ({WASDE_DATASET}); nothing was published"
+        )
 
 
 def to_csv(path: Path, dest: Path) -> Path:
