@@ -10,7 +10,7 @@ def _():
     import polars as pl
 
     from materia import analysis as an
-    from materia import balance, breakdowns, charts, excel, reports, tables, wasde
+    from materia import balance, breakdowns, charts, excel, psd_revisions, reports, tables
     from materia import settings as settings_mod
     from materia import workbench_data as wd
     from materia.errors import MateriaError
@@ -27,7 +27,7 @@ def _():
         reports,
         settings_mod,
         tables,
-        wasde,
+        psd_revisions,
         wd,
     )
 
@@ -68,7 +68,9 @@ def _(mo, tables):
 
 
 @app.cell
-def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables, wasde, wb):
+def _(
+    MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables, psd_revisions, wb
+):
     def csv(df, *name):
         return mo.download(
             excel.csv_bytes(df),
@@ -117,7 +119,7 @@ def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables
                 parts += sheet(c, cc)
             else:
                 parts.append(mo.md(f"No {c.name} data for country {cc}."))
-        changed = wasde.what_changed(wb.changes(plan.commodities), [code], n=None)
+        changed = psd_revisions.what_changed(wb.changes(plan.commodities), [code], n=None)
         since = f"{c.previous_release:%B %Y}" if c.previous_release else ""
         if changed.height:
             shown = changed.select(

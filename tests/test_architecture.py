@@ -48,7 +48,7 @@ LAYERS = {
         "materia.balance",
         "materia.breakdowns",
         "materia.charts",
-        "materia.wasde",
+        "materia.psd_revisions",
         "materia.envdiff",
         "materia.units",
     ),  # fmt: skip

@@ -1,4 +1,5 @@
-"""Release comparisons, all from the vintages: values as a release stood, how an estimate
+"""PSD's release comparisons, the way WASDE shows revisions, all from PSD's vintages (the
+WASDE report data itself is `materia.wasde`): values as a release stood, how an estimate
 moved across the loaded releases, and what a release changed.
 
 A value "as of" a release is the newest vintage of its key at or before that release
