@@ -1,7 +1,7 @@
 """materia.psd_revisions (WASDE-style revisions computed from PSD's vintages) on the
 generated releases, published by the real pipeline: how an estimate moved across the
-loaded releases, and what each commodity's newest release changed since the one before it. Expected values come from testsupport/lakehouse_fixture.py's rows,
-summed in Python."""
+loaded releases, and what each commodity's newest release changed since the one before
+it. Expected values come from testsupport/lakehouse_fixture.py's rows, summed in Python."""
 
 from __future__ import annotations
 
