@@ -27,6 +27,12 @@ AGGREGATES = (
     "C. Amer & Carib",
 )  # fmt: skip
 
+# The world tables' lines in WASDE's order (rice's domestic use is "Total  Domestic").
+WORLD_LINES = (
+    "Beginning Stocks", "Production", "Imports", "Domestic Feed", "Domestic Crush",
+    "Domestic Total", "Total  Domestic", "Domestic Use", "Loss", "Exports", "Ending Stocks",
+    "Output", "Total Supply", "Trade", "Total Use",
+)  # fmt: skip
 # USDA's balancing lines absorb the statistical discrepancy and may be negative (white
 # wheat's feed and residual, cotton's unaccounted and loss, sugar's miscellaneous).
 RESIDUALS = ("Unaccounted", "Loss", "Miscellaneous", "Feed and Residual", "Residual")
