@@ -75,6 +75,8 @@ class Sheet:
     previous: dt.date | None
     table: pl.DataFrame  # item, unit, one column per market year (+ previous, change)
     note: str = ""
+    year: str = ""  # the newest market year
+    decimals: dict[str, int] | None = None  # item -> the decimals WASDE prints it with
 
     @property
     def caption(self) -> str:
@@ -105,6 +107,7 @@ def us_sheet(w: Wasde, title: str, commodity: str) -> Sheet:
     subs = {s for subs in (sheet.within.values() if sheet else ()) for s in subs}
     values = {(r["attribute"], r["market_year"]): r["value"] for r in rows.iter_rows(named=True)}
     units = dict(rows.select("attribute", "unit_label").unique(subset="attribute").iter_rows())
+    codes = dict(rows.select("attribute", "unit_code").unique(subset="attribute").iter_rows())
     before = {}
     if w.previous:
         prev = as_of(w, w.previous).filter(
@@ -132,7 +135,8 @@ def us_sheet(w: Wasde, title: str, commodity: str) -> Sheet:
             columns["change"].append(None if now is None or was is None else now - was)
     table = pl.DataFrame(columns, schema={c: pl.String if c in ("item", "unit") else pl.Float64 for c in columns})  # fmt: skip
     note = "" if w.previous else f"Only the {w.report:%B %Y} report is loaded: nothing to compare yet."  # fmt: skip
-    return Sheet(title, commodity, w.report, w.previous, table, note)
+    decimals = {a: wasde_units.decimals(codes.get(a)) for a in order}
+    return Sheet(title, commodity, w.report, w.previous, table, note, newest, decimals)
 
 
 def farm_prices(w: Wasde) -> pl.DataFrame:
@@ -320,3 +324,23 @@ def psd_link(settings, env: str, code: str, release: dt.date) -> str:
         + "; ".join(parts)
         + f'. The report itself: `uv run marimo run notebooks/wasde.py -- --commodity "{name}"`.'
     )
+
+
+# --- the report's section -----------------------------------------------------------------------
+DEFAULT_REPORT = ("Corn", "Wheat", "Oilseed, Soybean")
+
+
+def report_sheets(w: Wasde, psd_codes: list[str]) -> list[tuple[str, str]]:
+    """The U.S. sheets a report shows: those of its PSD commodities WASDE prints, else
+    corn, wheat and soybeans."""
+    wanted = [us for code in psd_codes if (us := for_psd(code)[0]) is not None]
+    there = set(sheets(w))
+    found = [s for s in wanted if s in there]
+    return found or [s for s in sheets(w) if s[1] in DEFAULT_REPORT]
+
+
+def report_world_tables(w: Wasde, psd_codes: list[str]) -> list[tuple[str, str]]:
+    wanted = [world for code in psd_codes if (world := for_psd(code)[1]) is not None]
+    there = set(world_tables(w))
+    found = [t for t in wanted if t in there]
+    return found or [t for t in world_tables(w) if t[1] in ("Wheat", "Corn") and "U.S." not in t[0]]  # fmt: skip

@@ -44,6 +44,19 @@ CODES: dict[str, tuple[str, str]] = {
     "years": ("years", COUNT),
 }
 
+# The decimals WASDE prints a unit with (quantities in millions of bushels or pounds
+# whole, acres and yields to a tenth, prices to the cent).
+DECIMALS = {
+    "mil_bu": 0, "mil_lb": 0, "k_st": 0, "k_st_raw": 0, "kmt_actual": 0, "lb_per_acre": 0,
+    "mil_acres": 1, "bu_per_acre": 1, "bil_lb": 1, "mil_doz": 1, "mil_cwt": 1, "percent": 1,
+    "lb_per_person": 1, "eggs_per_person": 1, "years": 0,
+}  # fmt: skip
+
+
+def decimals(unit_code: str | None) -> int:
+    return DECIMALS.get(unit_code or "", 2)
+
+
 # The unit as USDA prints it -> its code.
 UNITS: dict[str, str] = {
     "Million Metric Tons": "mmt",

@@ -242,6 +242,17 @@ def _(
 
 
 @app.cell
+def _(c, env_picker, mo, settings):
+    # The WASDE report of this PSD release's month, when one is published beside it
+    # (notebooks/wasde.py is the WASDE page).
+    from materia import wasde as _wasde
+
+    _link = _wasde.psd_link(settings, env_picker.value, c.code, c.release)
+    mo.md(_link) if _link else None
+    return
+
+
+@app.cell
 def _(an, c, from_year, to_year, unit_picker, units):
     years = tuple(sorted((from_year.value, to_year.value)))
     unit = units.by_label(c.code, an.quantity_unit(c), unit_picker.value)

@@ -126,7 +126,7 @@ def _(downloads, mo, sheet_picker, tables, w, wasde):
                 "## U.S. balance sheet\nAs WASDE prints it, in U.S. units; the newest market "
                 "year shows the previous report's projection beside this one's, and the change."
             ),
-            mo.Html(tables.sheet_html(sheet.table, sheet.caption, sheet.note)),
+            mo.Html(tables.sheet_html(sheet.table, sheet.caption, sheet.note, sheet.decimals)),
             downloads(
                 (_commodity, "us balance sheet", f"{w.report:%Y-%m}"),
                 {"balance sheet": sheet.table},
