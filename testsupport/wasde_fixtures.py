@@ -235,6 +235,7 @@ _US_TO_WORLD = {
 }
 _MOVE = {"Corn": 17.0, "Wheat": 7.0, "Oilseed, Soybean": 11.0}  # million bushels a month
 _GROUPS = ("World", "World Less China", "Major Exporters")  # hold the United States
+_EU_MOVES = ("World Wheat Supply and Use", "World Corn Supply and Use")  # the EU's crop moves
 
 
 def moved(rows: Iterable[WasdeRow], month: str, scale: float = 1.0) -> list[WasdeRow]:
@@ -252,7 +253,8 @@ def moved(rows: Iterable[WasdeRow], month: str, scale: float = 1.0) -> list[Wasd
     values = {(r.ReportTitle, r.Commodity, r.Region, r.MarketYear, r.Attribute): r.number for r in rows}  # fmt: skip
     new: dict[tuple, float] = {}
     for (title, commodity, region, year, attribute), v in values.items():
-        if region != _US or year != newest or commodity not in _MOVE or v is None:
+        us_sheet = title.startswith("U.S.") and region == _US
+        if not us_sheet or year != newest or commodity not in _MOVE or v is None:
             continue
         if attribute in ("Production", "Supply, Total", "Ending Stocks"):
             new[(title, commodity, region, year, attribute)] = v + _MOVE[commodity] * steps * scale
@@ -274,7 +276,9 @@ def moved(rows: Iterable[WasdeRow], month: str, scale: float = 1.0) -> list[Wasd
                 if values.get(key) is not None:
                     new[key] = round(values[key] + after - before, 2)
     for (title, commodity, region, year, attribute), v in values.items():
-        if region == "European Union" and year == newest and attribute in ("Production", "Ending Stocks") and v is not None:  # fmt: skip
+        if title not in _EU_MOVES or region != "European Union" or year != newest:
+            continue
+        if attribute in ("Production", "Ending Stocks") and v is not None:
             shift = 0.35 * steps * scale
             new[(title, commodity, region, year, attribute)] = round(v + shift, 2)
             for group in ("World", "World Less China"):
@@ -304,7 +308,8 @@ def psd_rows_for(
     States, China and the EU as printed, a rest of the world making up WASDE's world
     production and ending stocks, and domestic use adding up to WASDE's world domestic
     total less the trade gap (exports - imports). `world_off` thousand tons more world
-    production (on the rest of the world) make a release that disagrees."""
+    production of the newest market year (on the rest of the world) make a release that
+    disagrees."""
     y, m = _month(month)
     values = {(r.ReportTitle, r.Region, r.MarketYear, r.Attribute): r.number for r in rows}
     out = []
@@ -322,7 +327,7 @@ def psd_rows_for(
                     shown += v
                     out.append(_psd(code, commodity, cc, name, int(year[:4]), attr_id, attribute, v, y, m))  # fmt: skip
                 rest = round(world[attribute] * 1000) - shown
-                if attr_id == "028":
+                if attr_id == "028" and year == years[-1]:
                     rest += world_off
                 out.append(_psd(code, commodity, "XW", "Rest of world", int(year[:4]), attr_id, attribute, rest, y, m))  # fmt: skip
     return out

@@ -4,7 +4,8 @@ staging.stg_wasde__report of the newest landed report: the tables as WASDE print
 (three market years of each U.S. balance sheet, the season-average farm price, world
 and regional supply and use), with the normalized unit beside USDA's text. Regions are
 countries and groups side by side (region_kind): never sum them. The previous report's
-values are serving.fct_wasde_vintages as of the month before. */
+values are serving.fct_wasde_vintages as of the month before. A unit nobody mapped
+(unit_code NULL) is refused by fct_wasde_vintages' audit wasde_unit_known, which names it. */
 MODEL (
   name serving.fct_wasde_latest,
   kind VIEW,
@@ -19,8 +20,7 @@ MODEL (
         attribute,
         period,
         reliability,
-        release_month,
-        unit_code
+        release_month
       )
     ),
     unique_grain(
