@@ -238,6 +238,12 @@ _GROUPS = ("World", "World Less China", "Major Exporters")  # hold the United St
 _EU_MOVES = ("World Wheat Supply and Use", "World Corn Supply and Use")  # the EU's crop moves
 
 
+def dated(rows: Iterable[WasdeRow], month: str) -> list[WasdeRow]:
+    """`rows` as the report of `month` (its number, dates and forecast month), values kept."""
+    fields = _report_fields(month)
+    return [r._replace(**fields) for r in rows]
+
+
 def moved(rows: Iterable[WasdeRow], month: str, scale: float = 1.0) -> list[WasdeRow]:
     """`rows` as the report of `month`: U.S. production of the newest market year moved by
     a few million bushels per month away from the base report (with supply and ending
