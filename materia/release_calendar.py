@@ -5,8 +5,9 @@ another), and what that means for the supervisor's extract.
 A WASDE day is an extract slot after a release (12:00 ET, at the latest 17:00 UTC) and
 within `WINDOW` of it: the nightly extract at 02:00 UTC follows the release of the day
 before; the following nights land a report that came late or failed once (the door's
-dedupe makes a second try of an unchanged report free). A year the file has no date for
-is not guessed: the supervisor says so, and alerts.
+dedupe makes a second try of an unchanged report free). When the file has no date from
+the current month on, the calendar has run out: nothing is guessed, the supervisor says
+so and alerts until someone adds USDA's next dates.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def release_after(dates: tuple[date, ...], when: datetime) -> date | None:
     return None
 
 
-def unknown_year(dates: tuple[date, ...], when: datetime) -> int | None:
-    """The year of `when` when the file has no release date in it (else None)."""
-    return None if any(d.year == when.year for d in dates) else when.year
+def run_out(dates: tuple[date, ...], when: datetime) -> date | None:
+    """The last date known when none is in `when`'s month or later (the calendar ran
+    out; `date.min` for an empty one), else None. A month without a report (October
+    2025's, cancelled) is no gap while a later date follows."""
+    month = when.date().replace(day=1)
+    if any(d >= month for d in dates):
+        return None
+    return dates[-1] if dates else date.min

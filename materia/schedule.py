@@ -80,13 +80,14 @@ class Schedule:
         return (*nightly, "wasde") if wasde and "wasde" not in nightly else tuple(nightly)
 
     def calendar_notes(self, now: datetime) -> list[str]:
-        """What the release dates cannot say at `now` (a year with none): never guessed."""
-        year = release_calendar.unknown_year(self.wasde_dates, now)
-        if year is None:
+        """What the release dates cannot say at `now` (they ran out): never guessed."""
+        last = release_calendar.run_out(self.wasde_dates, now)
+        if last is None:
             return []
         return [
-            f"no WASDE release date of {year} in {self.wasde_dates_file}: WASDE is not "
-            "extracted until USDA's dates (usda.gov/oce/commodity/wasde) are added"
+            f"no WASDE release date from {now:%Y-%m} on in {self.wasde_dates_file} (the last "
+            f"is {last}): WASDE is not extracted until USDA's dates "
+            "(usda.gov/oce/commodity/wasde) are added"
         ]
 
     def latest_slots(self, now: datetime) -> dict[str, date]:

@@ -38,6 +38,14 @@ def test_the_shipped_dates_are_usdas_weekdays_and_hold_the_real_reports_date():
         assert {date.fromisoformat(d) for d in released} <= set(dates)
 
 
+def test_the_calendar_runs_out_only_when_no_later_date_is_known():
+    dates = (date(2025, 9, 12), date(2025, 11, 14))  # October 2025 was cancelled
+    assert release_calendar.run_out(dates, at("2025-10-20T02:00")) is None
+    assert release_calendar.run_out(dates, at("2025-11-30T02:00")) is None
+    assert release_calendar.run_out(dates, at("2025-12-01T02:00")) == date(2025, 11, 14)
+    assert release_calendar.run_out((), at("2025-12-01T02:00")) == date.min
+
+
 def test_a_bad_line_is_named(tmp_path):
     path = tmp_path / "dates.txt"
     path.write_text("# dates\n2025-11-14\n2025-12-9x  # typo\n")
@@ -78,7 +86,7 @@ class Runner:
         return 0
 
 
-def test_the_supervisor_runs_the_wasde_extract_on_wasde_days_and_says_a_missing_year(tmp_path):
+def test_the_supervisor_runs_the_wasde_extract_on_wasde_days_and_says_when_dates_run_out(tmp_path):
     settings = settings_mod.load({"MATERIA_HOME": str(tmp_path / "home")}, dotenv=tmp_path / "x")
     sched = schedule.Schedule(wasde_dates=(date(2025, 11, 14), date(2025, 12, 9)))
     runner = Runner()
@@ -92,8 +100,9 @@ def test_the_supervisor_runs_the_wasde_extract_on_wasde_days_and_says_a_missing_
     assert dry[0] == {"pipeline": "extract", "slot": "2025-12-10", "attempt": 1, "sources": ["psd", "wasde"]}  # fmt: skip
     _, notes = supervisor.tick(settings, at("2026-01-02T02:30"), runner, sched)
     assert [n for n in notes if "WASDE" in n] == [
-        f"no WASDE release date of 2026 in {release_calendar.DEFAULT_FILE}: WASDE is not "
-        "extracted until USDA's dates (usda.gov/oce/commodity/wasde) are added"
+        f"no WASDE release date from 2026-01 on in {release_calendar.DEFAULT_FILE} (the last "
+        "is 2025-12-09): WASDE is not extracted until USDA's dates "
+        "(usda.gov/oce/commodity/wasde) are added"
     ]
     assert runner.sources[-3] == ("extract", ("psd",))
 
