@@ -212,7 +212,7 @@ def _(excel, mo, plan, settings, tables):
 
     def _section():
         if not _wd.published(settings, plan.env):
-            return mo.md("## WASDE\nNo WASDE report is published in this run.")
+            return None  # a PSD-only run: the report is PSD's alone
         w = _wd.open_wasde(settings, plan.env)
         stamp = f"{w.report:%Y-%m}"
         previous = f", compared with {w.previous:%B %Y}" if w.previous else ""
