@@ -7,7 +7,7 @@ within `WINDOW` of it: the nightly extract at 02:00 UTC follows the release of t
 before; the following nights land a report that came late or failed once (the door's
 dedupe makes a second try of an unchanged report free). When the file has no date from
 the current month on, the calendar has run out: nothing is guessed, the supervisor says
-so and alerts until someone adds USDA's next dates.
+so in its log each tick (and `tick --dry-run`) until someone adds USDA's next dates.
 """
 
 from __future__ import annotations

@@ -262,7 +262,8 @@ def tick(
             supervisor_log.append(
                 settings, supervisor_log.tick_record(now, clock(), notes, reap_error)
             )
-        notes += _calendar(settings, sched, now)  # alerted, not a repair of this tick
+        for note in sched.calendar_notes(now):  # logged each tick; `tick --dry-run` says it
+            log.warning("supervisor: %s", note)
         done: set[str] = set()
         while True:  # re-planned after each job: a transform's success makes the report due
             due, more = plan(work.state, clock(), sched)
@@ -278,16 +279,6 @@ def tick(
             notes += late
             supervisor_log.append(settings, supervisor_log.tick_record(now, clock(), late, None))
     return work.records, notes
-
-
-def _calendar(settings: Settings, sched: Schedule, now: datetime) -> list[str]:
-    """A year without WASDE release dates: noted each tick, alerted once a day."""
-    notes = sched.calendar_notes(now)
-    for note in notes:
-        title = "materia: WASDE release dates missing"
-        send = lambda t, b: notify.send(settings, t, b, notify.FAILURE)  # noqa: E731
-        supervisor_watch.alert_once(settings.home, note, send, title, note)
-    return notes
 
 
 def _log_problems(settings: Settings) -> list[str]:

@@ -98,7 +98,8 @@ def test_the_supervisor_runs_the_wasde_extract_on_wasde_days_and_says_when_dates
     assert records[0]["pipeline"] == "extract" and records[0]["sources"] == ["psd", "wasde"]
     dry, _ = supervisor.tick(settings, at("2025-12-10T02:30"), None, sched, dry_run=True)
     assert dry[0] == {"pipeline": "extract", "slot": "2025-12-10", "attempt": 1, "sources": ["psd", "wasde"]}  # fmt: skip
-    _, notes = supervisor.tick(settings, at("2026-01-02T02:30"), runner, sched)
+    supervisor.tick(settings, at("2026-01-02T02:30"), runner, sched)
+    _, notes = supervisor.tick(settings, at("2026-01-02T02:30"), None, sched, dry_run=True)
     assert [n for n in notes if "WASDE" in n] == [
         f"no WASDE release date from 2026-01 on in {release_calendar.DEFAULT_FILE} (the last "
         "is 2025-12-09): WASDE is not extracted until USDA's dates "
