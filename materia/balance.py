@@ -18,7 +18,7 @@ import polars as pl
 
 from materia import analysis as an
 from materia import psd_codes as pc
-from materia import psd_commodities, units, wasde
+from materia import psd_commodities, psd_revisions, units
 from materia.errors import MateriaError
 from materia.units import Unit
 from materia.workbench_data import Commodity
@@ -178,7 +178,7 @@ def balance_sheet(
     previous = None
     compared = ""
     if c.previous_release is not None:
-        before = region_values(c, wasde.as_of(c, c.previous_release), region).get(newest)
+        before = region_values(c, psd_revisions.as_of(c, c.previous_release), region).get(newest)
         if before:
             previous = c.previous_release
             prev_col, cur_col = _month_columns(label, c.previous_release, c.release)

@@ -42,8 +42,14 @@ class Batch:
     reason: str
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    withdrawn_months: set[date] = field(default_factory=set)  # no archive left for them
+    # per source: months no archive of that source is left for
+    withdrawn: dict[str, set[date]] = field(default_factory=dict)
     superseded: dict[str, str] = field(default_factory=dict)  # key → the correction read instead
+
+    @property
+    def withdrawn_months(self) -> set[date]:
+        """Months some source has no archive left for."""
+        return set().union(*self.withdrawn.values())
 
     @property
     def archives(self) -> list[Landed]:
@@ -54,9 +60,9 @@ class Batch:
 
 
 def newest_per_dataset(items: list[Landed]) -> list[Landed]:
-    by_stem: dict[str, list[Landed]] = defaultdict(list)
+    by_stem: dict[tuple[str, str], list[Landed]] = defaultdict(list)
     for item in items:
-        by_stem[item.stem].append(item)
+        by_stem[(item.source, item.stem)].append(item)
     out = []
     for group in by_stem.values():
         top = max(i.release_month for i in group)
@@ -77,8 +83,9 @@ def plan(
     """The batch to run, or None when the publication already covers exactly `landed`."""
     if not landed:
         raise MateriaError(
-            f"no landed PSD archives under {where}/psd/: nothing to publish (run "
-            "`materia extract psd` first, or check MATERIA_HOME / R2_BUCKET)"
+            f"no landed PSD archives under {where}/psd/ (nor WASDE reports under "
+            f"{where}/wasde/): nothing to publish (run `materia extract psd` first, or check "
+            "MATERIA_HOME / R2_BUCKET)"
         )
     today = today or datetime.now(UTC).date()
     future = [i.key for i in landed if i.release_month > today.replace(day=1)]
@@ -105,7 +112,10 @@ def plan(
     replaced = superseded(landed)
     in_use = [i for i in landed if i.key not in replaced]
     months_left = {i.release_month for i in in_use}
-    withdrawn = {g.release_month for g in gone} - months_left
+    withdrawn: dict[str, set[date]] = defaultdict(set)
+    for g in gone:  # a month another source still has is withdrawn from this one
+        if not any(i.source == g.source and i.release_month == g.release_month for i in in_use):
+            withdrawn[g.source].add(g.release_month)
     if published_archives is None or published_fingerprint != fingerprint:
         start = min(months_left)
         reason = "first publication" if published_archives is None else "the transform changed"
@@ -128,4 +138,4 @@ def plan(
             by_month[item.release_month].append(item)
     steps = [Step(m, tuple(sorted(by_month[m]))) for m in sorted(by_month)]
     newest = newest_per_dataset(in_use)
-    return Batch(start, steps, newest, reason, added, removed, withdrawn, replaced)
+    return Batch(start, steps, newest, reason, added, removed, dict(withdrawn), replaced)

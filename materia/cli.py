@@ -64,6 +64,14 @@ def extract_psd(
     raise typer.Exit(code)
 
 
+@extract_app.command("wasde")
+def extract_wasde(as_of: AsOfOpt = None, backfill_from: BackfillOpt = None) -> None:
+    """Land USDA's monthly WASDE report data (one CSV per report) as immutable files."""
+    from materia.extract import wasde
+
+    raise typer.Exit(wasde.main(_settings(), as_of=as_of, backfill_from=backfill_from))
+
+
 # --- transform ---------------------------------------------------------------------
 @app.command("transform")
 def transform(
@@ -93,7 +101,7 @@ def landing_list() -> None:
     store = LandingStore.from_settings(_settings())
     found = landed.scan(store)
     replaced = landed.superseded(found.usable)
-    print(f"# landed: {len(found.items)} archive(s) under {store.root}/psd/")
+    print(f"# landed: {len(found.items)} archive(s) under {store.root}/ (psd/, wasde/)")
     for item in found.items:
         note = (
             f"\tsuperseded by {replaced[item.key]}"
@@ -112,7 +120,7 @@ def landing_list() -> None:
 
 @landing_app.command("quarantine")
 def landing_quarantine(
-    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<name>.zip")],
+    key: Annotated[str, typer.Argument(help="<source>/<dataset>/<YYYY>/<MM>/<name>")],
     reason: Annotated[str, typer.Option("--reason", help="Why, for whoever reads the list.")] = "",
 ) -> None:
     """Withdraw a landed archive: kept under quarantine/; its content is never used or
@@ -126,7 +134,7 @@ def landing_quarantine(
 
 @landing_app.command("restore")
 def landing_restore(
-    key: Annotated[str, typer.Argument(help="psd/<dataset>/<YYYY>/<MM>/<name>.zip")],
+    key: Annotated[str, typer.Argument(help="<source>/<dataset>/<YYYY>/<MM>/<name>")],
 ) -> None:
     """Undo a quarantine: the archive is landed again and the next transform uses it."""
     from materia import landed

@@ -1,18 +1,20 @@
 """What the models read, prepared in the run's DuckDB: the rows of the archives a step
-needs (`materia_input.psd_rows`, the project's one input) and, for a model not
-recomputed in this run, its published rows (`published`).
+needs, one input table per source (`materia_input.psd_rows`, `materia_input.wasde_rows`:
+`materia.source_registry`) and, for a model not recomputed in this run, its published
+rows (`published`).
 
-The landed zips are the only stored copy of a release. For a step, each archive's CSV
-member becomes a scratch file DuckDB reads (it has no zip reader here): a gzip view of
-the compressed member when the archive passed the door's check and its bytes still hash
-to what it landed with (`materia.psd_member`: nothing is inflated to disk, DuckDB
-inflates while it parses), else the member inflated and checked by the shared archive
-check (`materia.psd_archive`): a failure names the landing key, the line and the fault,
-and stops the run. `psd_rows` is then a view over those files, so the models read the
-CSV directly with DuckDB's parallel reader and nothing is copied; the files go when the
-step is over. The next archive is prepared in a background thread meanwhile. This reader
-is the one place DuckDB-only SQL belongs: the models themselves are portable
-(tests/test_portable_sql.py)."""
+The landed files are the only stored copy of a release. For a step, each file's CSV
+becomes a scratch file DuckDB reads (it has no zip reader here): for a PSD archive that
+passed the door's check and whose bytes still hash to what it landed with, a gzip view of
+the compressed member (`materia.psd_member`: nothing is inflated to disk, DuckDB inflates
+while it parses); else the file as its source's check makes it (a zip's member inflated,
+a WASDE CSV copied) and checked (`materia.archive_check`): a failure names the landing
+key, the line and the fault, and stops the run. Each input is then a view over those
+files, so the models read the CSV directly with DuckDB's parallel reader and nothing is
+copied again; the files go when the step is over. The next file is prepared in a
+background thread meanwhile. These readers are the one place DuckDB-only SQL belongs: the
+models themselves are portable (tests/test_portable_sql.py).
+"""
 
 from __future__ import annotations
 
@@ -27,13 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from materia import psd_archive, psd_datasets, psd_member
+from materia import archive_check, psd_archive, psd_member
 from materia import scratch as scratch_mod
 from materia.errors import MateriaError, first_line
 from materia.lakehouse import duck
 from materia.lakehouse.publications import TableRef
 from materia.landed import Landed
 from materia.settings import Settings
+from materia.source_registry import SOURCES
 from materia.storage import LandingStore
 
 if TYPE_CHECKING:
@@ -41,17 +44,27 @@ if TYPE_CHECKING:
 
 SCHEMA = "materia_input"
 ROWS = f"{SCHEMA}.psd_rows"
+# The landing's facts of an archive, the first columns of every input.
+_FACTS = "dataset VARCHAR, release_month DATE, etag VARCHAR, newest BOOLEAN, month_archives INTEGER"
 COLUMNS = (
-    "dataset VARCHAR, release_month DATE, etag VARCHAR, "
-    "newest BOOLEAN, month_archives INTEGER, commodity_code VARCHAR, commodity_description VARCHAR, "
+    f"{_FACTS}, commodity_code VARCHAR, commodity_description VARCHAR, "
     "country_code VARCHAR, country_name VARCHAR, market_year INTEGER, "
     "calendar_year INTEGER, month VARCHAR, attribute_id VARCHAR, "
     "attribute_description VARCHAR, unit_id VARCHAR, unit_description VARCHAR, value DOUBLE"
 )
+WASDE_COLUMNS = (
+    f"{_FACTS}, wasde_number VARCHAR, report_date VARCHAR, report_title VARCHAR, "
+    "attribute VARCHAR, reliability_projection VARCHAR, commodity VARCHAR, region VARCHAR, "
+    "market_year VARCHAR, proj_est_flag VARCHAR, annual_quarter_flag VARCHAR, value DOUBLE, "
+    "unit VARCHAR, release_date DATE, release_time VARCHAR, forecast_year INTEGER, "
+    "forecast_month INTEGER"
+)
+# Each source's input table and its columns (external_models.yaml declares the same).
+INPUTS = {"psd": (ROWS, COLUMNS), "wasde": (SOURCES["wasde"].input_table, WASDE_COLUMNS)}
 
 
-def _no_rows() -> str:
-    empty = ", ".join(f"NULL::{t} AS {n}" for n, t in (c.split() for c in COLUMNS.split(", ")))
+def _no_rows(columns: str = COLUMNS) -> str:
+    empty = ", ".join(f"NULL::{t} AS {n}" for n, t in (c.split() for c in columns.split(", ")))
     return f"SELECT {empty} WHERE false"
 
 
@@ -92,7 +105,8 @@ def connect(settings: Settings) -> Iterator[Run]:
         con.execute(f"ATTACH ':memory:' AS {CATALOG} (COMPRESS)")
         con.execute(f"USE {CATALOG}")
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        con.execute(f"CREATE VIEW {ROWS} AS {_no_rows()}")  # until a step loads
+        for table, columns in INPUTS.values():  # until a step loads
+            con.execute(f"CREATE VIEW {table} AS {_no_rows(columns)}")
         yield Run(con, scratch)
     finally:
         con.close()
@@ -101,23 +115,23 @@ def connect(settings: Settings) -> Iterator[Run]:
 
 # --- archives ------------------------------------------------------------------------------
 def _readable(store: LandingStore, item: Landed, stem: Path) -> tuple[Path, int | None]:
-    """The archive's CSV as DuckDB reads it, and its rows when the door's check vouches for
-    it (MateriaError naming the archive): a gzip view of the member when its bytes are the
-    ones checked (`materia.psd_member`), else the member inflated, its CRC checked."""
+    """The file's CSV as DuckDB reads it, and its rows when the door's check vouches for
+    it (MateriaError naming the file): a gzip view of a PSD archive's member when its bytes
+    are the ones checked (`materia.psd_member`), else the source's own (`to_csv`)."""
     where = store.url(item.key)
+    check = archive_check.for_key(item.key)
     try:
         local = Path(where)
         if store.is_s3:
-            local = stem.with_suffix(".zip")
+            local = stem.with_suffix(".download")
             with store.open(item.key) as src, open(local, "wb") as out:
                 shutil.copyfileobj(src, out, 8 << 20)
-        rows, sha256 = _record(store, item)
+        rows, sha256 = _record(store, item, check)
         view = None
-        if rows is not None and sha256 and _verified(local, sha256):
+        if rows is not None and sha256 and _verified(local, sha256) and check is psd_archive:
             view = psd_member.gzip_view(local, stem.with_suffix(".csv.gz"))
         if view is None:
-            view = stem.with_suffix(".csv")
-            psd_archive.inflate(local, view)
+            view = check.to_csv(local, stem.with_suffix(".csv"))
         if store.is_s3:
             local.unlink()
     except MateriaError as e:
@@ -129,15 +143,15 @@ def _readable(store: LandingStore, item: Landed, stem: Path) -> tuple[Path, int 
     return view, rows
 
 
-def _record(store: LandingStore, item: Landed) -> tuple[int | None, str | None]:
-    """Rows the extractor counted when this archive passed the check under the rules in
-    force (None: no such record), and the SHA-256 it landed with (full, or the key's)."""
-    key = psd_archive.record_key(item.key)
+def _record(store: LandingStore, item: Landed, check) -> tuple[int | None, str | None]:
+    """Rows the extractor counted when this file passed its source's check under the rules
+    in force (None: no such record), and the SHA-256 it landed with (full, or the key's)."""
+    key = archive_check.record_key(item.key)
     try:
         data = store.read_bytes(key) if store.exists(key) else None
     except OSError:
         return None, None
-    rows = psd_archive.recorded_rows(data)
+    rows = archive_check.recorded_rows(check.rules_version(), data)
     sha256 = json.loads(data).get("sha256") if rows is not None else None
     if not isinstance(sha256, str) and item.content:
         sha256 = item.content.removeprefix("sha256-")
@@ -171,31 +185,27 @@ class Load:
 
 
 def _select(csv: Path, names: list[str], load: Load) -> str:
-    """One checked CSV as rows of psd_rows: typed, with the archive's landing facts."""
+    """One checked CSV as rows of its source's input: typed by its source's reader, after
+    the archive's landing facts."""
     item = load.item
     etag = "'" + item.etag.replace("'", "''") + "'"
-    return (
-        f"SELECT '{item.stem}' AS dataset, DATE '{item.release_month}' AS release_month, "
-        f"{etag} AS etag, {load.newest} AS newest, {load.month_archives} AS month_archives, "
-        "Commodity_Code AS commodity_code, Commodity_Description AS commodity_description, "
-        "Country_Code AS country_code, Country_Name AS country_name, "
-        "CAST(Market_Year AS INTEGER) AS market_year, "
-        "CAST(Calendar_Year AS INTEGER) AS calendar_year, Month AS month, "
-        "Attribute_ID AS attribute_id, Attribute_Description AS attribute_description, "
-        "Unit_ID AS unit_id, Unit_Description AS unit_description, "
-        f"CAST(Value AS DOUBLE) AS value FROM {psd_archive.read_csv_sql(csv, names)}"
+    facts = (
+        f"'{item.stem}' AS dataset, DATE '{item.release_month}' AS release_month, "
+        f"{etag} AS etag, {load.newest} AS newest, {load.month_archives} AS month_archives"
     )
+    return archive_check.for_key(item.key).select_sql(csv, names, facts)
 
 
 def load(run: Run, store: LandingStore, archives: list[Load]) -> int:
-    """Make psd_rows the rows of these archives (none: no rows); rows checked."""
+    """Make each source's input the rows of its archives among these (none: no rows);
+    rows checked."""
     step = Path(tempfile.mkdtemp(prefix="step-", dir=run.scratch))
     for old in run.scratch.glob("step-*"):  # the previous step's files are done with
         if old != step:
             shutil.rmtree(old, ignore_errors=True)
     for load_ in archives:  # an unregistered dataset is refused before any row loads
-        psd_datasets.landed(load_.item.stem, store.url(load_.item.key))
-    total, parts = 0, []
+        archive_check.for_key(load_.item.key).registered(load_.item.stem, store.url(load_.item.key))
+    total, parts = 0, {name: [] for name in INPUTS}
     with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
 
         def start(i: int) -> Future:
@@ -206,16 +216,18 @@ def load(run: Run, store: LandingStore, archives: list[Load]) -> int:
             item = load_.item
             csv, rows = pending.result()
             pending = start(i + 1) if i + 1 < len(archives) else None
+            check = archive_check.for_key(item.key)
             try:
-                names = psd_archive.check_header(csv)
+                names = check.check_header(csv)
                 if rows is None:  # no record of a check under these rules: check now
-                    rows = psd_archive.check(run.con, csv, item.release_month)
+                    rows = check.check(run.con, csv, item.release_month)
                 total += rows
-            except (psd_archive.ArchiveError, psd_archive.NotTheArchive) as e:
+            except (archive_check.ArchiveError, archive_check.NotTheArchive) as e:
                 raise MateriaError(f"{store.url(item.key)}: {e}; nothing was published") from None
-            parts.append(_select(csv, names, load_))
-    rows = " UNION ALL ".join(parts) or _no_rows()
-    run.con.execute(f"CREATE OR REPLACE VIEW {ROWS} AS {rows}")
+            parts[item.source].append(_select(csv, names, load_))
+    for name, (table, columns) in INPUTS.items():
+        rows = " UNION ALL ".join(parts[name]) or _no_rows(columns)
+        run.con.execute(f"CREATE OR REPLACE VIEW {table} AS {rows}")
     return total
 
 

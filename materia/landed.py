@@ -1,12 +1,15 @@
-"""What has landed: the manifest of PSD archives, the quarantine beside it, and which
-archive of a release month is in use.
+"""What has landed: the manifest of every source's archives, the quarantine beside it,
+and which archive of a release month is in use.
 
-**Content is identity.** An archive lands at `psd/<stem>/<YYYY>/<MM>/sha256-<h>.zip`, `h`
-the first 32 hex digits of the SHA-256 of its bytes, and never changes. The same bytes
+**Content is identity.** An archive lands at `<source>/<stem>/<YYYY>/<MM>/sha256-<h><suffix>`
+(`psd/psd_coffee_csv/2022/06/sha256-<h>.zip`, `wasde/oce-wasde-report-data/2025/11/
+sha256-<h>.csv`: `materia.source_registry`), `h` the first 32 hex digits of the SHA-256 of
+its bytes, and never changes. The same bytes
 never land twice in a release month, whatever ETag the server sends (none, a new one on
 every request): the ETag is only a hint that saves a download when it names an archive
-already known. Its record `checked/<key>.json` (`materia.psd_archive.record`) holds the
-full hash, the ETag it came with, its size and when it landed.
+already known (without an ETag, the Last-Modified time and size the server sent are that
+hint). Its record `checked/<key>.json` (`materia.archive_check.record`) holds the full
+hash, the ETag (and Last-Modified) it came with, its size and when it landed.
 
 **Archives landed before content keys** keep their keys, `<etag>.zip`, so publications
 that name them stay valid; their content hash is computed once, when first needed, and
@@ -35,13 +38,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
+from materia.archive_check import record_key
 from materia.errors import MateriaError
-from materia.psd_archive import record_key
+from materia.source_registry import PSD, SOURCES
 from materia.storage import LandingStore
 
 KEY_RE = re.compile(
-    r"^psd/(?P<stem>[A-Za-z0-9][A-Za-z0-9_.-]*)/(?P<y>[0-9]{4})/(?P<m>[0-9]{2})/"
-    r"(?P<etag>[A-Za-z0-9_-][A-Za-z0-9_.-]*)\.zip$"
+    r"^(?P<source>[a-z]+)/(?P<stem>[A-Za-z0-9][A-Za-z0-9_.-]*)/(?P<y>[0-9]{4})/(?P<m>[0-9]{2})/"
+    r"(?P<etag>[A-Za-z0-9_-][A-Za-z0-9_.-]*?)(?P<suffix>\.[a-z]+)$"
 )
 CONTENT_RE = re.compile(r"^sha256-[0-9a-f]{32}$")
 QUARANTINE = "quarantine/"
@@ -64,14 +68,16 @@ def content_id(sha256_hex: str) -> str:
     return f"sha256-{sha256_hex[:32]}"
 
 
-def content_key(stem: str, month: date, sha256_hex: str) -> str:
-    return f"psd/{stem}/{month:%Y}/{month:%m}/{content_id(sha256_hex)}.zip"
+def content_key(stem: str, month: date, sha256_hex: str, source: str = PSD.name) -> str:
+    suffix = SOURCES[source].suffix
+    return f"{source}/{stem}/{month:%Y}/{month:%m}/{content_id(sha256_hex)}{suffix}"
 
 
 @dataclass(frozen=True, order=True)
 class Landed:
-    """One landed archive, `psd/<stem>/<YYYY>/<MM>/<etag>.zip`: `etag` is the name in the
-    key, `sha256-<h>` for content keys, the server's ETag for archives landed before."""
+    """One landed archive, `<source>/<stem>/<YYYY>/<MM>/<etag><suffix>`: `etag` is the
+    name in the key, `sha256-<h>` for content keys, the server's ETag for PSD archives
+    landed before them."""
 
     release_month: date
     stem: str
@@ -85,12 +91,20 @@ class Landed:
         m = KEY_RE.match(key)
         if not m or not 1 <= int(m["m"]) <= 12:
             return None
+        source = SOURCES.get(m["source"])
+        if source is None or m["suffix"] != source.suffix:
+            return None
         content = m["etag"] if CONTENT_RE.match(m["etag"]) else None
         return cls(date(int(m["y"]), int(m["m"]), 1), m["stem"], m["etag"], key, content)
 
     @property
     def label(self) -> str:
         return f"{self.stem} {self.release_month:%Y-%m}"
+
+    @property
+    def source(self) -> str:
+        """The source it belongs to (`materia.source_registry`): psd, wasde."""
+        return self.key.split("/", 1)[0]
 
 
 def quarantine_key(key: str) -> str:
@@ -167,22 +181,22 @@ def scan(store: LandingStore) -> Landing:
     """
     qkeys = quarantined_keys(store)
     qset = set(qkeys)
-    found = (Landed.parse(k) for k in store.list("psd/"))
+    found = (Landed.parse(k) for s in SOURCES.values() for k in store.list(s.prefix))
     items = sorted(x for x in found if x is not None and x.key not in qset)
     held: dict[str, str] = {}
     if qkeys:  # only then can a landed archive carry quarantined content
         stems = defaultdict(dict)
         for q in filter(None, map(Landed.parse, qkeys)):
             q = identify(store, q, quarantine_key(q.key))
-            stems[q.stem][q.content] = q.key
+            stems[(q.source, q.stem)][q.content] = q.key
         for i, item in enumerate(items):
-            if item.stem in stems:
+            if (item.source, item.stem) in stems:
                 items[i] = item = identify(store, item)
-                if item.content in stems[item.stem]:
-                    held[item.key] = stems[item.stem][item.content]
+                if item.content in stems[(item.source, item.stem)]:
+                    held[item.key] = stems[(item.source, item.stem)][item.content]
     groups = defaultdict(list)
     for i, item in enumerate(items):
-        groups[(item.stem, item.release_month)].append(i)
+        groups[(item.source, item.stem, item.release_month)].append(i)
     for idx in groups.values():
         if len(idx) > 1:  # which is newer decides which is used
             for i in idx:
@@ -191,14 +205,19 @@ def scan(store: LandingStore) -> Landing:
 
 
 def manifest(store: LandingStore) -> list[Landed]:
-    """Every landed PSD archive the transform may read (not quarantined, nor a copy of
+    """Every landed archive (of every source) the transform may read (not quarantined, nor a copy of
     quarantined content), oldest release first."""
     return scan(store).usable
 
 
 def quarantined_keys(store: LandingStore) -> list[str]:
-    keys = store.list(QUARANTINE + "psd/")
-    return sorted(k[len(QUARANTINE) :] for k in keys if k.endswith(".zip"))
+    keys = [
+        k
+        for s in SOURCES.values()
+        for k in store.list(QUARANTINE + s.prefix)
+        if k.endswith(s.suffix)
+    ]
+    return sorted(k[len(QUARANTINE) :] for k in keys)
 
 
 def superseded(items: list[Landed]) -> dict[str, str]:
@@ -206,7 +225,7 @@ def superseded(items: list[Landed]) -> dict[str, str]:
     that supersedes it. The newer landing wins (`landed_at`, as `scan` fills it)."""
     groups = defaultdict(list)
     for item in items:
-        groups[(item.stem, item.release_month)].append(item)
+        groups[(item.source, item.stem, item.release_month)].append(item)
     out = {}
     for group in groups.values():
         if len(group) > 1:
@@ -241,11 +260,29 @@ class Known:
             name = safe_etag(etag)
         except ValueError:
             return None
-        here = [("quarantined", q) for q in self.quarantined if q.release_month == self.month]
-        for status, item in [*here, *(("unchanged", i) for i in self.landed)]:
+        for status, item in self._here():
             if item.etag == name or facts(self.store, item.key).get("etag") == etag:
                 return status, item.key
         return None
+
+    def by_hint(
+        self, etag: str, last_modified: str = "", size: int | None = None
+    ) -> tuple[str, str] | None:
+        """`by_etag`; without an ETag, an archive of this month that came with the same
+        Last-Modified time and size (a weaker hint, so both must agree)."""
+        if etag:
+            return self.by_etag(etag)
+        if not last_modified or size is None:
+            return None
+        for status, item in self._here():
+            known = facts(self.store, item.key)
+            if known.get("last_modified") == last_modified and known.get("size") == size:
+                return status, item.key
+        return None
+
+    def _here(self) -> list[tuple[str, Landed]]:
+        here = [("quarantined", q) for q in self.quarantined if q.release_month == self.month]
+        return [*here, *(("unchanged", i) for i in self.landed)]
 
     def by_content(self, content: str) -> tuple[str, str] | None:
         """("quarantined", key) when this content is quarantined (in any month),
@@ -259,10 +296,12 @@ class Known:
         return None
 
 
-def known(store: LandingStore, stem: str, month: date) -> Known:
-    here = store.list(f"psd/{stem}/{month:%Y}/{month:%m}/")
+def known(store: LandingStore, stem: str, month: date, source: str = PSD.name) -> Known:
+    here = store.list(f"{source}/{stem}/{month:%Y}/{month:%m}/")
     quarantined = [
-        q for k in quarantined_keys(store) if (q := Landed.parse(k)) is not None and q.stem == stem
+        q
+        for k in quarantined_keys(store)
+        if (q := Landed.parse(k)) is not None and (q.source, q.stem) == (source, stem)
     ]
     qset = {q.key for q in quarantined}
     landed = [i for k in here if (i := Landed.parse(k)) is not None and i.key not in qset]
@@ -290,7 +329,7 @@ def quarantined(store: LandingStore) -> list[Quarantined]:
 def landing_key(text: str) -> Landed:
     """A landing key as an operator types it (either spelling, `quarantine/` or not, a
     leading `/`), normalized; MateriaError unless it names an archive inside the landing
-    area (no `..`, nothing outside `psd/`)."""
+    area (no `..`, nothing outside a source's folder: `psd/`, `wasde/`)."""
     key = text.strip().lstrip("/")
     if not key or ".." in key.split("/") or "\\" in key or "\0" in key:
         raise MateriaError(
@@ -301,7 +340,7 @@ def landing_key(text: str) -> Landed:
     if item is None:
         raise MateriaError(
             f"{text!r} is not a landing key: expected psd/<dataset>/<YYYY>/<MM>/<name>.zip "
-            "(see `materia landing list`)"
+            "or wasde/<dataset>/<YYYY>/<MM>/<name>.csv (see `materia landing list`)"
         )
     return item
 

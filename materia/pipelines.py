@@ -21,10 +21,10 @@ def _run_here(settings: Settings, step: str) -> int:
     from materia import runlog
 
     with runlog.recording(settings, step) as rec, runlog.ErrorTap() as tap:
-        if step == "extract":
-            from materia.extract import psd
+        if step == "extract":  # every source of MATERIA_EXTRACT_SOURCES (PSD by default)
+            from materia import extract
 
-            rec["exit_code"] = psd.main(settings)
+            rec["exit_code"] = extract.main(settings)
         else:
             from materia import transform
 

@@ -26,10 +26,8 @@ changed).
 
 from __future__ import annotations
 
-import errno
 import gzip
 import hashlib
-import json
 import re
 import zipfile
 import zlib
@@ -38,7 +36,10 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
-from materia import psd_format, scratch
+from materia import archive_check, psd_datasets, psd_format, scratch
+
+# The door's shared types, here too for the callers that know them from this module.
+from materia.archive_check import ArchiveError, NotTheArchive, machine_fault  # noqa: F401
 from materia.errors import MateriaError, first_line
 from materia.psd_codes import COLUMNS
 
@@ -53,35 +54,8 @@ MAX_INFLATED = 4 * 2**30
 _CHUNK = 1 << 20
 
 
-class ArchiveError(MateriaError):
-    """An archive that fails the check; the message names the fault (callers add where)."""
-
-
-class NotTheArchive(MateriaError):
-    """This machine failed while reading an archive (disk full, I/O error, no memory):
-    the message says so, and never suggests that the archive is bad."""
-
-
 def last_market_year(release: date) -> int:
     return release.year + YEARS_AHEAD
-
-
-def machine_fault(doing: str, e: BaseException) -> NotTheArchive:
-    """The one wording of a local failure: what failed, why, and that the archive is not
-    at fault."""
-    code = getattr(e, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        why = "the disk is full"
-    elif code == errno.EFBIG:
-        why = "a file size limit was reached"
-    elif isinstance(e, OSError):
-        why = "an I/O error"
-    else:
-        why = "this machine ran out of a resource"
-    return NotTheArchive(
-        f"{doing} failed: {why} ({first_line(e)[:200]}); this is the machine's fault, not "
-        "the archive's: do not quarantine it, fix the cause and run again"
-    )
 
 
 # --- the zip ---------------------------------------------------------------------------
@@ -379,22 +353,42 @@ def rules_version() -> str:
 
 
 def record_key(landing_key: str) -> str:
-    return f"checked/{landing_key}.json"
+    return archive_check.record_key(landing_key)
 
 
 def record(rows: int, **facts) -> bytes:
     """The record of a passed check, with the archive's identity (`facts`: sha256, etag,
     size, landed_at; see `materia.landed`)."""
-    return json.dumps({"rules": rules_version(), "rows": rows, **facts}, sort_keys=True).encode()
+    return archive_check.record(rules_version(), rows, **facts)
 
 
 def recorded_rows(data: bytes | None) -> int | None:
     """Rows of a record made under the rules in force; None when it is missing or stale."""
-    try:
-        d = json.loads(data or b"")
-    except ValueError:
-        return None
-    if not isinstance(d, dict) or d.get("rules") != rules_version():
-        return None
-    rows = d.get("rows")
-    return rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+    return archive_check.recorded_rows(rules_version(), data)
+
+
+# --- the shared interface of a source's check (materia.archive_check) ---------------------
+def registered(stem: str, where: str) -> None:
+    """MateriaError naming the archive when its dataset is not registered."""
+    psd_datasets.landed(stem, where)
+
+
+def to_csv(path: Path, dest: Path) -> Path:
+    """The archive's CSV member as the local file `dest`."""
+    inflate(path, dest)
+    return dest
+
+
+def select_sql(csv: Path, names: list[str], facts: str) -> str:
+    """One checked CSV as rows of `materia_input.psd_rows`, typed, after the landing's
+    columns (`facts`: dataset, release_month, etag, newest, month_archives)."""
+    return (
+        f"SELECT {facts}, "
+        "Commodity_Code AS commodity_code, Commodity_Description AS commodity_description, "
+        "Country_Code AS country_code, Country_Name AS country_name, "
+        "CAST(Market_Year AS INTEGER) AS market_year, "
+        "CAST(Calendar_Year AS INTEGER) AS calendar_year, Month AS month, "
+        "Attribute_ID AS attribute_id, Attribute_Description AS attribute_description, "
+        "Unit_ID AS unit_id, Unit_Description AS unit_description, "
+        f"CAST(Value AS DOUBLE) AS value FROM {read_csv_sql(csv, names)}"
+    )

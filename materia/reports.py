@@ -4,8 +4,10 @@ The report is a notebook, `notebooks/report.py`, run once by marimo (`report_run
 and made static (`report_html`): for each commodity its own PSD release month, the world
 balance sheet with the previous release's estimate and the change, the chosen countries'
 sheets, what this release changed, the top producers (with the world) and production over
-the newest years, newest first, each table with its CSV embedded as a download.
-By default it covers the major commodities of the landed datasets.
+the newest years, newest first, each table with its CSV embedded as a download; then
+the WASDE report of the same run (the U.S. balance sheets of those commodities, farm
+prices, world tables, the projection path, what it moved). By default it covers the major
+commodities of the landed datasets.
 """
 
 from __future__ import annotations
@@ -102,8 +104,11 @@ def render(
     charts = report_html.Charts()
     body = report_html.cells_html(report_runner.run_notebook(settings, notebook, p.cli_args()), charts)  # fmt: skip
     pub = wb.publication
+    from materia import wasde_data
+
+    sources = "USDA PSD and WASDE" if wasde_data.LATEST in pub.tables else "USDA PSD"
     meta = (
-        f"materia report · USDA PSD · environment {html.escape(p.env)} · run "
+        f"materia report · {sources} · environment {html.escape(p.env)} · run "
         f"{html.escape(pub.run_id)} published {pub.published_at:%Y-%m-%d %H:%M UTC} · "
         f"generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}"
     )

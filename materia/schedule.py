@@ -7,6 +7,9 @@ report follows each successful transform. A job is due when the most recent slot
 before now has no attempt yet, so it runs once per scheduled day and, after any
 downtime, once to catch up. A transform that has not succeeded for its day by
 `MATERIA_TRANSFORM_DEADLINE` (08:00 UTC) is a missed night (`missed_deadline`).
+The extract lands the nightly sources (`MATERIA_EXTRACT_SOURCES`, PSD) and, on a WASDE
+day, WASDE too: the days come from USDA's published release dates, kept as data
+(`materia.release_calendar`), not from a rule in code.
 A failed attempt is retried within its day after a growing delay (`RETRY_AFTER`), at
 most `MAX_ATTEMPTS` times. The state never holds the schedule hostage: an entry for a
 slot later than now (a clock that jumped ahead, `--now` in the future) is ignored,
@@ -22,11 +25,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from materia import release_calendar
 from materia.errors import MateriaError
 
 RETRY_AFTER = (timedelta(minutes=30), timedelta(hours=2))  # after attempt 1, after 2
@@ -41,6 +45,10 @@ class Schedule:
     # A supervisor silent for longer than this has stopped ticking (alerted when it is
     # back, and by `materia supervisor watch` from elsewhere while it is not).
     heartbeat_max: timedelta = timedelta(hours=2)
+    wasde_dates_file: Path = release_calendar.DEFAULT_FILE
+    wasde_dates: tuple[date, ...] = field(
+        default_factory=lambda: release_calendar.read(release_calendar.DEFAULT_FILE)
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Schedule:
@@ -52,15 +60,35 @@ class Schedule:
         minutes = (env.get("MATERIA_HEARTBEAT_MAX_MINUTES") or "120").strip()
         if not minutes.isdigit() or int(minutes) < 1:
             raise MateriaError("MATERIA_HEARTBEAT_MAX_MINUTES must be a whole number of minutes")
+        dates = Path(env.get("MATERIA_WASDE_DATES_FILE") or release_calendar.DEFAULT_FILE)
         return cls(
             extract_at=at("MATERIA_EXTRACT_AT", "02:00"),
             transform_at=at("MATERIA_TRANSFORM_AT", "03:00"),
             transform_deadline=at("MATERIA_TRANSFORM_DEADLINE", "08:00"),
             heartbeat_max=timedelta(minutes=int(minutes)),
+            wasde_dates_file=dates,
+            wasde_dates=release_calendar.read(dates),
         )
 
     def timed_jobs(self) -> dict[str, dtime]:
         return {"extract": self.extract_at, "transform": self.transform_at}
+
+    def extract_sources(self, slot: date, nightly: tuple[str, ...]) -> tuple[str, ...]:
+        """The sources the extract of `slot` lands: the nightly ones, WASDE on a WASDE day."""
+        when = datetime.combine(slot, self.extract_at, UTC)
+        wasde = release_calendar.release_after(self.wasde_dates, when) is not None
+        return (*nightly, "wasde") if wasde and "wasde" not in nightly else tuple(nightly)
+
+    def calendar_notes(self, now: datetime) -> list[str]:
+        """What the release dates cannot say at `now` (they ran out): never guessed."""
+        last = release_calendar.run_out(self.wasde_dates, now)
+        if last is None:
+            return []
+        return [
+            f"no WASDE release date from {now:%Y-%m} on in {self.wasde_dates_file} (the last "
+            f"is {last}): WASDE is not extracted until USDA's dates "
+            "(usda.gov/oce/commodity/wasde) are added"
+        ]
 
     def latest_slots(self, now: datetime) -> dict[str, date]:
         """The newest slot each job (report included) may have at `now`."""

@@ -17,9 +17,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from materia.cloud_settings import OracleSettings, OvhSettings, ScalewaySettings, load_clouds
-
-DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
-DEFAULT_PSD_DATASETS = ("psd_alldata_csv.zip",)
+from materia.source_settings import (  # noqa: F401  (the defaults are part of this API)
+    DEFAULT_EXTRACT_SOURCES,
+    DEFAULT_PSD_BASE_URL,
+    DEFAULT_PSD_DATASETS,
+    DEFAULT_WASDE_BASE_URL,
+    load_sources,
+)
 
 # Every environment variable whose value is a secret; `materia.secrets` redacts these.
 SECRET_NAMES = (
@@ -147,6 +151,12 @@ class Settings:
     gitlab_read_token: Secret | None = None
     # MATERIA_PARENT_RUN: the run (tick job, worker run) this process runs inside of.
     parent_run: str | None = None
+    # WASDE report data (WASDE_BASE_URL, WASDE_AS_OF, WASDE_BACKFILL_FROM), and the
+    # sources `materia pipeline run extract` lands (MATERIA_EXTRACT_SOURCES).
+    wasde_base_url: str = DEFAULT_WASDE_BASE_URL
+    wasde_as_of: str | None = None
+    wasde_backfill_from: str | None = None
+    extract_sources: tuple[str, ...] = DEFAULT_EXTRACT_SOURCES
     # Published Iceberg snapshots older than this are expired with their files (the
     # vintages table is the history; snapshots only serve readers mid-read and rollback).
     snapshot_retention: timedelta = timedelta(days=7)
@@ -185,18 +195,17 @@ class Settings:
         """The variables that give a child process these settings for running pipelines
         (`load(s.to_environ())` reproduces them). Worker and cloud credentials are left
         out on purpose: a pipeline never needs them, so a child never carries them."""
+        from materia import source_settings
+
         env = {
             "MATERIA_ENV": self.deployment,
             "MATERIA_HOME": str(self.home),
-            "PSD_BASE_URL": self.psd_base_url,
-            "PSD_DATASETS": ",".join(self.psd_datasets),
             "PSD_DOWNLOAD_DEADLINE": repr(self.download_deadline_s),
             "PSD_MAX_ARCHIVE_MB": repr(self.max_archive_bytes / 2**20),
             "MATERIA_SNAPSHOT_RETENTION_DAYS": str(self.snapshot_retention.days),
             "MATERIA_DEV_TTL_DAYS": str(self.dev_ttl.days),
+            **source_settings.to_environ(self),
         }
-        optional = {"PSD_AS_OF": self.psd_as_of, "PSD_BACKFILL_FROM": self.psd_backfill_from}
-        env |= {k: v for k, v in optional.items() if v}
         if self.r2:
             r2 = self.r2
             env |= {"R2_ENDPOINT": r2.endpoint, "R2_BUCKET": r2.bucket, "R2_REGION": r2.region}
@@ -281,10 +290,6 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
         raise SettingsError("MATERIA_ENV must be 'local' or 'prod'")
 
     home = Path(get("MATERIA_HOME", ".materia") or ".materia").expanduser().absolute()
-    datasets = (
-        tuple(d.strip() for d in (get("PSD_DATASETS", "") or "").split(",") if d.strip())
-        or DEFAULT_PSD_DATASETS
-    )
 
     r2_names = ("R2_ENDPOINT", "R2_BUCKET", "R2_ACCESS_KEY", "R2_SECRET_KEY")
     r2 = None
@@ -346,10 +351,7 @@ def load(environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -
     return Settings(
         deployment=menv,
         home=home,
-        psd_base_url=(get("PSD_BASE_URL", DEFAULT_PSD_BASE_URL) or "").rstrip("/"),
-        psd_datasets=datasets,
-        psd_as_of=get("PSD_AS_OF"),
-        psd_backfill_from=get("PSD_BACKFILL_FROM"),
+        **load_sources(get),
         r2=r2,
         iceberg=iceberg,
         hetzner=hetzner,

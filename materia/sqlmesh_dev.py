@@ -2,8 +2,9 @@
 plan dev_<name>`, `audit`, `table_diff prod:dev_<name> MODEL`, `ui`, on the DuckDB file
 `$MATERIA_HOME/warehouse.duckdb` that `materia dev seed` fills (`seed`):
 
-- the models' input, `materia_input.psd_rows`: every archive the publication covers
-  (or those since a month), checked and typed exactly as a transform loads them;
+- the models' inputs, `materia_input.psd_rows` and `materia_input.wasde_rows`: every
+  archive the publication covers (or those since a month), checked and typed exactly as
+  a transform loads them;
 - SQLMesh's `prod`: the project planned with an empty backfill (nothing computed), its
   tables filled with the published rows. So `prod` in SQLMesh is what prod published,
   and a dev plan recomputes only what a change touches, reading prod's tables for the
@@ -85,20 +86,23 @@ def seed(settings: Settings, env: str = "prod", since: str | None = None, say=pr
 
 
 def load_landing(settings: Settings, path: Path, items: list[Landed]) -> int:
-    """`materia_input.psd_rows` in the DuckDB file `path`: a table of these archives' rows
-    (checked and typed as a transform loads them), one release month at a time."""
+    """Each source's input (`materia_input.psd_rows`, …) in the DuckDB file `path`: a
+    table of these archives' rows (checked and typed as a transform loads them), one
+    release month at a time."""
     import duckdb
 
     store = LandingStore.from_settings(settings)
     newest = {a.key for a in newest_per_dataset(items)}
-    per_month = Counter(a.release_month for a in items)
+    per_month = Counter((a.source, a.release_month) for a in items)
+    months = sorted({a.release_month for a in items})
     con = duckdb.connect(str(path))
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="materia-seed-", dir=settings.tmp_dir))
     total = 0
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {inputs.SCHEMA}")
-        con.execute(f"CREATE OR REPLACE TABLE {inputs.ROWS} ({inputs.COLUMNS})")
+        for table, columns in inputs.INPUTS.values():
+            con.execute(f"CREATE OR REPLACE TABLE {table} ({columns})")
         con.execute(
             f"CREATE OR REPLACE TABLE {SEEDED} (env VARCHAR, run_id VARCHAR, archives INTEGER)"
         )
@@ -106,14 +110,15 @@ def load_landing(settings: Settings, path: Path, items: list[Landed]) -> int:
         con.execute("USE seeding")
         con.execute(f"CREATE SCHEMA {inputs.SCHEMA}")
         run = inputs.Run(con, scratch)
-        for month in sorted(per_month):
+        for month in months:
             loads = [
-                inputs.Load(a, a.key in newest, per_month[month])
+                inputs.Load(a, a.key in newest, per_month[(a.source, month)])
                 for a in items
                 if a.release_month == month
             ]
             total += inputs.load(run, store, loads)
-            con.execute(f"INSERT INTO {CATALOG}.{inputs.ROWS} SELECT * FROM {inputs.ROWS}")
+            for table, _ in inputs.INPUTS.values():
+                con.execute(f"INSERT INTO {CATALOG}.{table} SELECT * FROM {table}")
     finally:
         con.close()
         shutil.rmtree(scratch, ignore_errors=True)

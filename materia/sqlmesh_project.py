@@ -44,7 +44,9 @@ PROJECT = ROOT / "sqlmesh_materia"
 COMPILER_VERSION = "2"
 # Files outside the project that decide what the models compute.
 _ALSO = tuple(
-    ROOT / "materia" / f for f in ("psd_codes.py", "psd_datasets.py", "psd_commodities.py")
+    ROOT / "materia" / f
+    for f in ("psd_codes.py", "psd_datasets.py", "psd_commodities.py")
+    + ("wasde_tables.py", "wasde_units.py")
 )
 # Two batches the incremental templates are rendered for: the first makes the template,
 # the second checks it (first and last day of a month, as the executor runs them).

@@ -78,12 +78,13 @@ def run(
     planned = batches(work)
     newest = {a.key for a in work.newest}
     known = {a.key: a for s in work.steps for a in s.archives} | {a.key: a for a in work.newest}
-    per_month = Counter(a.release_month for a in known.values())  # every archive of a month
+    # every archive of a month, per source: another source's file is not a second copy
+    per_month = Counter((a.source, a.release_month) for a in known.values())
 
     def loads(archives: list[Landed]) -> list[inputs.Load]:
         seen = {a.key: a for a in archives}
         return [
-            inputs.Load(a, a.key in newest, per_month[a.release_month])
+            inputs.Load(a, a.key in newest, per_month[(a.source, a.release_month)])
             for a in sorted(seen.values())
         ]
 

@@ -7,7 +7,8 @@ clock jumps; `materia.supervisor_state` repairs a damaged one), beats its heartb
    record their end): the run log says how they ended, else they count as failed;
 2. destroys the workers of runs that are no longer alive (`materia.workers.manage`);
 3. runs each due job: its start is recorded before it runs and its end after, so a
-   state file that cannot be written stops the tick instead of re-running a job;
+   state file that cannot be written stops the tick instead of re-running a job; the
+   extract lands the sources of its day (`Schedule.extract_sources`: WASDE on WASDE days);
 4. sends alerts (`materia.notify`) for failures, recoveries and new releases, and
    publishes the report (`materia.report_publish`) after each successful transform;
 5. alerts a transform that has not succeeded by its deadline (once per day).
@@ -73,7 +74,7 @@ def _run_one(settings: Settings, runner: Runner, due: Due, run_id: str, clock) -
     log.info("supervisor: running %s for %s (attempt %d)", due.job, due.slot, due.attempt)
     error = None
     try:
-        code = int(runner(due.job, dataclasses.replace(settings, parent_run=run_id)))
+        code = int(runner(due.job, settings))
     except MateriaError as e:
         code, error = 1, str(e)
     except Exception as e:  # a job's bug must not stop the tick or the loop
@@ -92,15 +93,16 @@ def _run_one(settings: Settings, runner: Runner, due: Due, run_id: str, clock) -
         redact(error or part_error or "") or None if code else None,
         sorted({x for p in parts for x in p.get("new_releases") or []}),
         provider=settings.worker_provider,
+        **({"sources": list(settings.extract_sources)} if due.job == "extract" else {}),
     )
 
 
 class _Tick:
     """One tick's work under the lock (see the module doc)."""
 
-    def __init__(self, settings: Settings, path: Path, state: dict, runner: Runner, clock):
+    def __init__(self, settings: Settings, path: Path, state: dict, runner: Runner, clock, sched):
         self.settings, self.path, self.state = settings, path, state
-        self.runner, self.clock = runner, clock
+        self.runner, self.clock, self.sched = runner, clock, sched
         self.records: list[dict] = []
 
     def save(self, what: str) -> None:
@@ -165,7 +167,12 @@ class _Tick:
         started = {"source": "supervisor", "run_id": run_id, "parent": None, "pipeline": due.job}
         started |= {"where": "supervisor", "slot": entry["slot"], "attempt": due.attempt}
         supervisor_log.append(self.settings, runlog.started_record(started, self.clock()))
-        record = _run_one(self.settings, self.runner, due, run_id, self.clock)
+        job_settings = dataclasses.replace(self.settings, parent_run=run_id)
+        if due.job == "extract":  # the sources of its day: WASDE on a WASDE day
+            nightly = self.settings.extract_sources
+            sources = self.sched.extract_sources(due.slot, nightly)
+            job_settings = dataclasses.replace(job_settings, extract_sources=sources)
+        record = _run_one(job_settings, self.runner, due, run_id, self.clock)
         entry.update(status=record["status"], ended=record["ended"], error=record["error"])
         if record["status"] == "ok":
             entry["ok_slot"] = entry["slot"]
@@ -224,8 +231,15 @@ def tick(
         state, more = sanitize(state, now, sched)
         due, planned = plan(state, now, sched)
         held = [f"{d.job} ({d.slot}) after the day's extract" for d in waiting(state, now, sched)]
+        notes += sched.calendar_notes(now)
         return [
-            {"pipeline": d.job, "slot": d.slot.isoformat(), "attempt": d.attempt} for d in due
+            {"pipeline": d.job, "slot": d.slot.isoformat(), "attempt": d.attempt}
+            | (
+                {"sources": list(sched.extract_sources(d.slot, settings.extract_sources))}
+                if d.job == "extract"
+                else {}
+            )  # fmt: skip
+            for d in due
         ], notes + more + planned + ([f"waiting: {', '.join(held)}"] if held else [])
 
     with _tick_lock(settings):
@@ -233,7 +247,7 @@ def tick(
         for problem in repaired:
             notify.send(settings, "materia: supervisor state repaired", problem, notify.FAILURE)
         state, dropped = sanitize(state, now, sched)
-        work = _Tick(settings, path, state, runner or default_runner, clock)
+        work = _Tick(settings, path, state, runner or default_runner, clock, sched)
         if dropped:
             work.save("the state without its future slots")
         notes = repaired + dropped + _log_problems(settings)
@@ -248,6 +262,8 @@ def tick(
             supervisor_log.append(
                 settings, supervisor_log.tick_record(now, clock(), notes, reap_error)
             )
+        for note in sched.calendar_notes(now):  # logged each tick; `tick --dry-run` says it
+            log.warning("supervisor: %s", note)
         done: set[str] = set()
         while True:  # re-planned after each job: a transform's success makes the report due
             due, more = plan(work.state, clock(), sched)
@@ -292,6 +308,9 @@ def main(settings: Settings, now: str | None = None, dry_run: bool = False) -> i
         records, notes = tick(settings, now=when, dry_run=True)
         for note in notes:
             print(f"supervisor: {note}")
+        for r in records:
+            if "wasde" in r.get("sources", ()):
+                print(f"supervisor: the extract of {r['slot']} lands {', '.join(r['sources'])} (a WASDE day)")  # fmt: skip
         due = ", ".join(f"{r['pipeline']} ({r['slot']})" for r in records) or "nothing"
         print(f"supervisor: due at {when.isoformat()}: {due}")
         return 0

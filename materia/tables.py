@@ -53,16 +53,18 @@ def formats(df: pl.DataFrame, signed: tuple[str, ...] = ()) -> dict[str, Callabl
     return out
 
 
-def sheet_html(table: pl.DataFrame, caption: str, note: str = "") -> str:
+def sheet_html(
+    table: pl.DataFrame, caption: str, note: str = "", decimals: dict[str, int] | None = None
+) -> str:
     """A balance sheet (item, unit, value columns…) as an HTML table; each line keeps
-    one number format (percent to 1 decimal, small values to 2, the rest whole); an item
-    indented with two spaces is a part of the line above it."""
+    one number format (percent to 1 decimal, small values to 2, the rest whole, or
+    `decimals` by item); an item indented with two spaces is a part of the line above it."""
     cols = [c for c in table.columns if c not in ("item", "unit")]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["", "", *cols])
     body = []
     for row in table.iter_rows(named=True):
         values = [row[c] for c in cols]
-        d = decimals_for(values, row["unit"])
+        d = (decimals or {}).get(row["item"].strip(), decimals_for(values, row["unit"]))
         cells = "".join(
             f'<td class="num">{number(v, d, sign=(c == "change"))}</td>'
             for c, v in zip(cols, values, strict=True)

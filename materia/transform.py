@@ -220,7 +220,7 @@ def run(
                     "warnings": result.warnings,
                 },
                 tables=[m.published_name for m in compiled.published()],
-                withdrawn_months=landing.withdrawn_months if landing else set(),
+                withdrawn_months=recompute.withdrawn_by_table(compiled, landing),
                 allow_shrink=allow_shrink,
                 before_commit=held.check,
                 retention=settings.snapshot_retention,

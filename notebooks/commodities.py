@@ -13,7 +13,7 @@ def _():
     import polars as pl
 
     from materia import analysis as an
-    from materia import balance, breakdowns, charts, excel, tables, units, wasde
+    from materia import balance, breakdowns, charts, excel, psd_revisions, tables, units
     from materia import settings as settings_mod
     from materia import workbench_data as wd
     from materia.errors import MateriaError
@@ -73,7 +73,7 @@ def _():
         show,
         tables,
         units,
-        wasde,
+        psd_revisions,
         wd,
     )
 
@@ -238,6 +238,17 @@ def _(
             ),
         ]
     )
+    return
+
+
+@app.cell
+def _(c, env_picker, mo, settings):
+    # The WASDE report of this PSD release's month, when one is published beside it
+    # (notebooks/wasde.py is the WASDE page).
+    from materia import wasde as _wasde
+
+    _link = _wasde.psd_link(settings, env_picker.value, c.code, c.release)
+    mo.md(_link) if _link else None
     return
 
 
@@ -439,13 +450,13 @@ def _(MateriaError, balance, bs_region, bs_years, c, downloads, mo, tables, unit
 
 
 @app.cell
-def _(an, bs_region, c, charts, metric, mo, pl, show, to_year, unit_of, wasde):
+def _(an, bs_region, c, charts, metric, mo, pl, show, to_year, unit_of, psd_revisions):
     _m = metric if metric in c.attribute_ids else "production"
     _year = to_year.value
-    _rev = wasde.revisions(c, bs_region.value, _year, _m)
+    _rev = psd_revisions.revisions(c, bs_region.value, _year, _m)
     _who = bs_region.selected_key
     _title = f"{c.name}, {_who} {an.year_label(c.code, _year)}: {an.METRICS[_m].lower()} by release"
-    _most = wasde.most_revised(c, _m)
+    _most = psd_revisions.most_revised(c, _m)
     _loaded = ", ".join(f"{r.month:%b %Y}" for r in c.releases) or "none"
     mo.vstack(
         [
@@ -492,8 +503,10 @@ def _(c, mo, wb):
 
 
 @app.cell
-def _(browse, changes_attribute, changes_by, changes_commodity, downloads, mo, pl, wasde, wb):
-    _top = wasde.what_changed(
+def _(
+    browse, changes_attribute, changes_by, changes_commodity, downloads, mo, pl, psd_revisions, wb
+):
+    _top = psd_revisions.what_changed(
         wb.changes(),
         list(changes_commodity.value),
         list(changes_attribute.value),

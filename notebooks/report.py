@@ -10,7 +10,7 @@ def _():
     import polars as pl
 
     from materia import analysis as an
-    from materia import balance, breakdowns, charts, excel, reports, tables, wasde
+    from materia import balance, breakdowns, charts, excel, psd_revisions, reports, tables
     from materia import settings as settings_mod
     from materia import workbench_data as wd
     from materia.errors import MateriaError
@@ -27,7 +27,7 @@ def _():
         reports,
         settings_mod,
         tables,
-        wasde,
+        psd_revisions,
         wd,
     )
 
@@ -68,7 +68,9 @@ def _(mo, tables):
 
 
 @app.cell
-def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables, wasde, wb):
+def _(
+    MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables, psd_revisions, wb
+):
     def csv(df, *name):
         return mo.download(
             excel.csv_bytes(df),
@@ -117,7 +119,7 @@ def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables
                 parts += sheet(c, cc)
             else:
                 parts.append(mo.md(f"No {c.name} data for country {cc}."))
-        changed = wasde.what_changed(wb.changes(plan.commodities), [code], n=None)
+        changed = psd_revisions.what_changed(wb.changes(plan.commodities), [code], n=None)
         since = f"{c.previous_release:%B %Y}" if c.previous_release else ""
         if changed.height:
             shown = changed.select(
@@ -189,6 +191,67 @@ def _(MateriaError, an, balance, breakdowns, charts, excel, mo, pl, plan, tables
         return mo.vstack(parts)
 
     mo.vstack([section(code) for code in plan.commodities])
+    return
+
+
+@app.cell
+def _(excel, mo, plan, settings, tables):
+    # The WASDE report of the same run (notebooks/wasde.py is its page): the U.S. balance
+    # sheets of the report's commodities, farm prices, world tables, what moved.
+    from materia import wasde as _wasde
+    from materia import wasde_charts as _charts
+    from materia import wasde_data as _wd
+
+    def _csv(df, *name):
+        return mo.download(
+            excel.csv_bytes(df),
+            filename=excel.file_name(*name, ext="csv"),
+            mimetype="text/csv",
+            label=f"CSV: {excel.file_name(*name, ext='csv')}",
+        )
+
+    def _section():
+        if not _wd.published(settings, plan.env):
+            return None  # a PSD-only run: the report is PSD's alone
+        w = _wd.open_wasde(settings, plan.env)
+        stamp = f"{w.report:%Y-%m}"
+        previous = f", compared with {w.previous:%B %Y}" if w.previous else ""
+        parts = [mo.md(f"## WASDE {w.report:%B %Y}\nReleased {w.release_date:%d %B %Y}{previous}.")]
+        for title, commodity in _wasde.report_sheets(w, plan.commodities):
+            sheet = _wasde.us_sheet(w, title, commodity)
+            parts += [
+                mo.Html(tables.sheet_html(sheet.table, sheet.caption, sheet.note, sheet.decimals)),
+                _csv(sheet.table, commodity, "us balance sheet", stamp),
+            ]
+            year = sheet.year
+            moved = _wasde.path(w, title, commodity, _wasde.US, year, "Production")
+            if moved.height > 1:
+                unit = sheet.table.filter(sheet.table["item"] == "Production")["unit"][0]
+                parts.append(_charts.path_chart(moved, f"{commodity}, U.S. {year}: production by report", unit))  # fmt: skip
+        prices = _wasde.farm_prices(w)
+        parts += [
+            mo.Html(tables.html_table(prices, "Season-average farm prices")),
+            _csv(prices, "season average farm prices", stamp),
+        ]
+        for title, commodity in _wasde.report_world_tables(w, plan.commodities):
+            table = _wasde.world_table(w, title, commodity)
+            parts += [mo.Html(tables.html_table(table, f"{title}, newest market year")), _csv(table, title, stamp)]  # fmt: skip
+        changed = _wasde.what_changed(w)
+        if w.previous is None:
+            parts.append(mo.md(f"Only the {w.report:%B %Y} report is loaded: nothing to compare yet."))  # fmt: skip
+        else:
+            parts += [
+                mo.Html(
+                    tables.html_table(
+                        changed.head(15),
+                        f"What the {w.report:%B %Y} report moved since {w.previous:%B %Y} (largest of {changed.height:,})",
+                    )
+                ),  # fmt: skip
+                _csv(changed, "wasde what changed", stamp),
+            ]
+        return mo.vstack(parts)
+
+    _section()
     return
 
 

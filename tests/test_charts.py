@@ -8,7 +8,7 @@ import json
 import pytest
 
 from materia import analysis as an
-from materia import charts, wasde
+from materia import charts, psd_revisions
 from materia import workbench_data as wd
 from testsupport import lakehouse_fixture as fx
 
@@ -46,7 +46,7 @@ def test_bars_leave_out_the_world_and_revisions_mark_the_loaded_releases(corn):
     bars = charts.bar_chart(top, "Corn: top producers", "Production (1000 MT)")
     bars.altair.to_dict(validate=True)
     assert [r["country_code"] for r in _data(bars)] == top["country_code"].to_list()[:5]
-    rev = wasde.revisions(corn, an.WORLD, 2022)
+    rev = psd_revisions.revisions(corn, an.WORLD, 2022)
     chart = charts.revision_chart(rev, "Corn, World 2022/23", "Production (1000 MT)")
     chart.altair.to_dict(validate=True)
     line, points = chart.spec["layer"]

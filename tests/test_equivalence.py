@@ -2,11 +2,12 @@
 
 Generated releases land in steps: two months at once (with a second dataset in one of
 them), a release landing late between them (a revision of history), a new dataset's
-release, then a middle month withdrawn by quarantine. After each step `materia transform`
+release, then a middle month withdrawn by quarantine; WASDE reports of other months land
+beside them the same way (two at once, one late, then withdrawn). After each step `materia transform`
 publishes, and SQLMesh, on a warehouse holding every landed archive (the models' one
 input), does what its docs say for data that changed: the first plan backfills every
 month; later plans restate the input model from the first month that changed
-(`plan --restate-model raw.psd_alldata --start <month>`), which restates everything
+(`plan --restate-model raw.psd_alldata --restate-model raw.wasde_report --start <month>`), which restates everything
 downstream, the self-referencing vintages from that month to now, one month per batch.
 Every table materia published must equal its SQLMesh model's rows, the vintages included.
 """
@@ -24,10 +25,19 @@ from materia.compiled import CATALOG
 from materia.storage import LandingStore
 from testsupport import psd_fixtures as fx
 from testsupport import published
+from testsupport import wasde_fixtures as wf
 
 ALL, COFFEE = "psd_alldata_csv", "psd_coffee_csv"
 ENV = "dev_sqlmesh"  # SQLMesh's environment; schemas <schema>__dev_sqlmesh
 BR23 = ("0711100", "BR", 2023, "028")
+US_CORN = (
+    "U.S. Feed Grain and Corn Supply and Use",
+    "Corn",
+    "United States",
+    "2025/26",
+    "Production",
+)
+WASDE_MONTHS = ("2022-07", "2022-10", "2022-11")  # none a PSD month: no cross-source pair
 
 
 def _land(home: Path, rows, stem: str, month: str, etag: str) -> str:
@@ -73,7 +83,8 @@ def _sqlmesh_plan(settings, db: Path, restate_from: str | None) -> None:
     sqlmesh_dev.load_landing(settings, db, landed.manifest(store))
     ctx = sqlmesh_project.context(settings, db)
     try:
-        restate = {"restate_models": ["raw.psd_alldata"]} if restate_from else {}
+        raws = ["raw.psd_alldata", "raw.wasde_report"]
+        restate = {"restate_models": raws} if restate_from else {}
         ctx.plan(
             ENV,
             start=restate_from or "2022-06-01",
@@ -97,20 +108,30 @@ def test_sqlmesh_plans_and_materia_transform_publish_the_same_rows(tmp_path):
     db.parent.mkdir()
     compiled = sqlmesh_project.compiled(settings)
     r06, r09, r12, coffee12, c01 = _releases()
+    # the September, October and November 2025 reports' values, published in 2022's months
+    w07, w10, w11 = (
+        wf.dated(wf.moved(wf.sample_rows(), values), month)
+        for values, month in zip(("2025-09", "2025-10", "2025-11"), WASDE_MONTHS, strict=True)
+    )
     steps = [
         # two months at once; 2022-12 holds two archives (alldata and coffee)
         lambda: [
             _land(home, r06, ALL, "2022-06", "a06"),
             _land(home, r12, ALL, "2022-12", "a12"),
             _land(home, coffee12, COFFEE, "2022-12", "c12"),
+            wf.land(home, w07, "2022-07", "w07"),
+            wf.land(home, w11, "2022-11", "w11"),
         ],  # fmt: skip
-        lambda: [_land(home, r09, ALL, "2022-09", "a09")],  # late: history is revised
+        lambda: [
+            _land(home, r09, ALL, "2022-09", "a09"),  # late: history is revised
+            wf.land(home, w10, "2022-10", "w10"),  # a WASDE report landing late too
+        ],  # fmt: skip
         lambda: [_land(home, c01, COFFEE, "2023-01", "c01")],  # coffee's newest is newer
         lambda: [
-            landed.quarantine(
-                LandingStore.from_settings(settings),
+            landed.quarantine(LandingStore.from_settings(settings), key, "withdrawn")
+            for key in (
                 "psd/psd_alldata_csv/2022/09/a09.zip",
-                "withdrawn",
+                "wasde/oce-wasde-report-data/2022/10/w10.csv",
             )
         ],  # fmt: skip
     ]
@@ -138,6 +159,15 @@ def test_sqlmesh_plans_and_materia_transform_publish_the_same_rows(tmp_path):
                 [("2022-06-01", 64300.0), ("2022-12-01", 62600.0)],
             ][i]
         )
+        corn = sorted(  # the path of a WASDE projection, the late report in it or not
+            (r["release_month"].isoformat(), r["value"])
+            for r in map(dict, theirs["fct_wasde_vintages"])
+            if (r["report_title"], r["commodity"], r["region"], r["market_year"], r["attribute"])
+            == US_CORN
+        )
+        three = [(f"{m}-01", wf.value_of(w, *US_CORN)) for m, w in zip(WASDE_MONTHS, (w07, w10, w11), strict=True)]  # fmt: skip
+        assert len({v for _, v in three}) == 3  # the projection moved each month
+        assert corn == (three if i in (1, 2) else [three[0], three[2]]), i
     shutil.rmtree(db.parent)
 
 

@@ -1,8 +1,10 @@
 """Test support for tests and benchmarks (outside the `materia` wheel).
 
 `psd_fixtures` writes PSD-format zips, `psd_server` is a loopback PSD Online stand-in,
-`seaweed` runs SeaweedFS (S3 + Iceberg REST) on loopback. The helpers here run the real
-CLI as a subprocess with a clean environment.
+`wasde_fixtures` and `wasde_server` the same for USDA's WASDE report data, `seaweed` runs
+SeaweedFS (S3 + Iceberg REST) on loopback. The helpers here run the real CLI as a
+subprocess with a clean environment (whose WASDE site is a closed loopback port: a test
+that lands WASDE says where from, and none reaches the internet by accident).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from pathlib import Path
 
 # Variables that change what materia does; a clean environment starts without any of them.
 _MATERIA_PREFIXES = (
-    *("MATERIA_", "PSD_", "R2_", "ICEBERG_", "AWS_", "ESC_", "PULUMI_"),
+    *("MATERIA_", "PSD_", "WASDE_", "R2_", "ICEBERG_", "AWS_", "ESC_", "PULUMI_"),
     *("HCLOUD_", "SCW_", "OVH_", "OCI_"),
 )
+
+
+NO_WASDE_SITE = "http://127.0.0.1:9/wasde"  # refused at once
 
 
 def free_port() -> int:
@@ -32,6 +37,7 @@ def clean_env(home: Path | str, **extra: str) -> dict[str, str]:
     """The inherited environment minus every materia/cloud setting, with MATERIA_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_MATERIA_PREFIXES)}
     env.update(MATERIA_HOME=str(home), MATERIA_ENV="local", PYTHONUNBUFFERED="1")
+    env.update(WASDE_BASE_URL=NO_WASDE_SITE)
     env.update(extra)
     return env
 

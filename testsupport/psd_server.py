@@ -18,14 +18,20 @@ re-run transferred no body at all.
         srv.clear()                      # drop faults and the request log
         srv.etags = "none"               # no ETag header at all ("rotate": a new one per
                                          # request; "content", the default: from the bytes)
+        srv.last_modified = True         # also Last-Modified (the file's mtime) and 304 on
+                                         # If-Modified-Since, as a real web server does
+
+`testsupport.wasde_server.WasdeServer` is the same server for USDA's WASDE CSVs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -86,6 +92,7 @@ class PsdServer:
         self.root = Path(root)
         self.etag_format = etag_format
         self.etags = "content"  # see ETAGS
+        self.last_modified = False  # send Last-Modified (PSD Online's stand-in does not)
         self._rotation = 0
         self.requests: list[Request] = []
         self._faults: list[Fault] = []
@@ -210,6 +217,17 @@ class PsdServer:
             req.body_bytes += n
             self._lock.notify_all()
 
+    def content_type(self, file: Path) -> str:
+        if file.suffix == ".zip":
+            return "application/x-zip-compressed"
+        return mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+
+    def _modified(self, file: Path, body: _Body) -> str | None:
+        """The Last-Modified header of a served file (None unless `last_modified`)."""
+        if not self.last_modified or body.file is None:
+            return None
+        return formatdate(file.stat().st_mtime, usegmt=True)
+
     def _resolve(self, url_path: str) -> Path | None:
         rel = unquote(urlsplit(url_path).path).lstrip("/")
         target = (self.root / rel).resolve()
@@ -259,13 +277,19 @@ class PsdServer:
                 etag = server._etag_header(body.etag)
                 if inm and etag and _etag_matches(inm, etag):
                     return self._empty(req, HTTPStatus.NOT_MODIFIED, etag=etag)
+                modified = server._modified(file, body)
+                ims = self.headers.get("If-Modified-Since")
+                if modified and ims and not inm and _not_modified_since(ims, file):
+                    return self._empty(req, HTTPStatus.NOT_MODIFIED, etag=etag)
                 req.status = 200
                 server._record(req)
                 self.send_response(200)
-                self.send_header("Content-Type", "application/x-zip-compressed")
+                self.send_header("Content-Type", server.content_type(file))
                 self.send_header("Content-Length", str(body.size))
                 if etag:
                     self.send_header("ETag", etag)
+                if modified:
+                    self.send_header("Last-Modified", modified)
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()
                 if head:
@@ -320,6 +344,15 @@ def _etag_matches(header: str, etag: str) -> bool:
         return tag[2:] if tag.startswith("W/") else tag
 
     return any(t.strip() == "*" or norm(t) == norm(etag) for t in header.split(","))
+
+
+def _not_modified_since(header: str, file: Path) -> bool:
+    """If-Modified-Since holds: the file is not newer than the date (whole seconds)."""
+    try:
+        since = parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError):
+        return False
+    return int(file.stat().st_mtime) <= since
 
 
 def serve(root: Path | str) -> PsdServer:

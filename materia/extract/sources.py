@@ -1,4 +1,4 @@
-"""Where PSD archives come from: PSD Online over HTTP(S), or a `file://` mirror.
+"""Where a source's files come from: USDA's site over HTTP(S), or a `file://` mirror.
 
 Every download is bounded: all attempts at one archive end by a deadline, and a body
 larger than the size cap is refused before it is stored (from Content-Length when the
@@ -7,7 +7,7 @@ server sends it, else as soon as the body grows past the cap). Transient failure
 local failure (a full disk) is not retried and says that it is the machine's.
 
 A download returns the SHA-256 of the bytes it stored: the archive's identity
-(`materia.landed`); the ETag is only a hint.
+(`materia.landed`); the ETag (or, without one, Last-Modified and the size) is only a hint.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from materia.archive_check import machine_fault
 from materia.errors import MateriaError
 from materia.landed import safe_etag
-from materia.psd_archive import machine_fault
 
 ATTEMPTS = 4  # per request, on connection errors and 5xx
 BACKOFF_S = 0.5  # doubled after each failed attempt
@@ -43,8 +43,17 @@ class _Retryable(Exception):
 Progress = Callable[[int], None]
 
 
+@dataclass(frozen=True)
+class Head:
+    """What a HEAD tells of a release: its hints (ETag, Last-Modified) and size."""
+
+    etag: str  # "" when the server sent none usable
+    size: int | None
+    last_modified: str = ""
+
+
 class HttpSource:
-    """PSD Online over HTTP: HEAD for the ETag, streamed GET, retries with backoff.
+    """USDA's site over HTTP: HEAD for the hints, streamed GET, retries with backoff.
 
     Each download is bounded: all its attempts together end by `deadline_s`, and a body
     larger than `max_bytes` is refused (from Content-Length, or as soon as it grows past).
@@ -69,8 +78,8 @@ class HttpSource:
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             raise _Retryable(reason(e)) from None
 
-    def head(self, url: str) -> tuple[str, int | None] | None:
-        """(ETag, size) of the release, or None when there is none (404)."""
+    def head(self, url: str) -> Head | None:
+        """The release's hints and size, or None when there is none (404)."""
         deadline = time.monotonic() + self.deadline_s
         resp = _retry(url, lambda: self._open(url, "HEAD", deadline), deadline, self.deadline_s)
         if resp is None:
@@ -78,7 +87,8 @@ class HttpSource:
         with resp:
             etag = _usable(resp.headers.get("ETag"))
             length = resp.headers.get("Content-Length")
-        return (etag, int(length) if length and length.isdigit() else None)
+            modified = (resp.headers.get("Last-Modified") or "").strip()[:64]
+        return Head(etag, int(length) if length and length.isdigit() else None, modified)
 
     def download(self, url: str, dest: Path, progress: Progress) -> Downloaded | None:
         """Stream the body to `dest`; (ETag or "", bytes, SHA-256) or None on 404."""
@@ -93,6 +103,7 @@ class HttpSource:
                 if expected and expected.isdigit():
                     check_size(url, int(expected), self.max_bytes)
                 etag = _usable(resp.headers.get("ETag"))
+                modified = (resp.headers.get("Last-Modified") or "").strip()[:64]
                 with _Body(url, dest, self.max_bytes, deadline, self.deadline_s, progress) as body:
                     while True:
                         # read1: whatever has arrived, so the progress bar moves smoothly
@@ -107,7 +118,7 @@ class HttpSource:
                         body.add(chunk)
                 if expected and expected.isdigit() and body.size != int(expected):
                     raise _Retryable(f"short body: {body.size} of {expected} bytes")
-            return Downloaded(etag, body.size, body.sha256.hexdigest())
+            return Downloaded(etag, body.size, body.sha256.hexdigest(), modified)
 
         return _retry(url, attempt, deadline, self.deadline_s)
 
@@ -117,6 +128,7 @@ class Downloaded:
     etag: str  # "" when the server sent none usable
     size: int
     sha256: str
+    last_modified: str = ""
 
 
 class _Body:
@@ -189,7 +201,7 @@ class FileSource:
     def _path(url: str) -> Path:
         return Path(urllib.request.url2pathname(urlsplit(url).path))
 
-    def head(self, url: str) -> tuple[str, int | None] | None:
+    def head(self, url: str) -> Head | None:
         path = self._path(url)
         if not path.is_file():
             return None
@@ -198,7 +210,7 @@ class FileSource:
         with open(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 digest.update(chunk)
-        return (f'"sha256-{digest.hexdigest()[:32]}"', path.stat().st_size)
+        return Head(f'"sha256-{digest.hexdigest()[:32]}"', path.stat().st_size)
 
     def download(self, url: str, dest: Path, progress: Progress) -> Downloaded | None:
         deadline = time.monotonic() + self.deadline_s
@@ -212,18 +224,21 @@ class FileSource:
         with src, _Body(url, dest, self.max_bytes, deadline, self.deadline_s, progress) as body:
             while chunk := src.read(CHUNK):
                 body.add(chunk)
-        return Downloaded(found[0], body.size, body.sha256.hexdigest())
+        return Downloaded(found.etag, body.size, body.sha256.hexdigest())
 
 
 def source_for(
-    base_url: str, deadline_s: float = DEADLINE_S, max_bytes: int = MAX_ARCHIVE_BYTES
+    base_url: str,
+    deadline_s: float = DEADLINE_S,
+    max_bytes: int = MAX_ARCHIVE_BYTES,
+    setting: str = "PSD_BASE_URL",
 ) -> HttpSource | FileSource:
     scheme = urlsplit(base_url).scheme
     if scheme in ("http", "https"):
         return HttpSource(deadline_s, max_bytes)
     if scheme == "file":
         return FileSource(deadline_s, max_bytes)
-    raise MateriaError(f"PSD_BASE_URL must be http(s):// or file://, got {base_url!r}")
+    raise MateriaError(f"{setting} must be http(s):// or file://, got {base_url!r}")
 
 
 def _usable(etag: str | None) -> str:

@@ -1,8 +1,8 @@
 """Never publish a collapse: the checks a run's tables pass before anything is written.
 
 A run refuses (naming the table and both row counts) when it would publish an empty
-serving table, shrink one by more than `MAX_SHRINK`, or drop a release month from the
-vintages while that month's archives are still landed. `--allow-shrink` overrides, for
+serving table, shrink one by more than `MAX_SHRINK`, or drop a release month from a
+vintages table while that month's archives of its source are still landed. `--allow-shrink` overrides, for
 the rare real case (a release withdrawn by quarantine drops its month on its own).
 
 A shrink is measured against the largest of the last `WINDOW` publications (`baseline`),
@@ -30,9 +30,11 @@ class Planned:
 
     rows: dict[str, int]  # table → rows after the run
     published_rows: dict[str, int] = field(default_factory=dict)  # table → rows now
-    vintage_months_now: set[date] = field(default_factory=set)
-    vintage_months_after: set[date] = field(default_factory=set)
-    withdrawn_months: set[date] = field(default_factory=set)  # no archive landed any more
+    # per history table (a vintages table): its release months now and after the run,
+    # and the months its source has no archive landed for any more
+    vintage_months_now: dict[str, set[date]] = field(default_factory=dict)
+    vintage_months_after: dict[str, set[date]] = field(default_factory=dict)
+    withdrawn_months: dict[str, set[date]] = field(default_factory=dict)
     # table → (the most rows among the recent publications, the run that had them)
     baseline: dict[str, tuple[int, str]] = field(default_factory=dict)
 
@@ -87,10 +89,12 @@ def check(plan: Planned, allow_shrink: bool = False) -> list[str]:
                 f"({most:,} rows then, {before or 0:,} published now → {after:,}: a slide "
                 f"across the last {WINDOW} publications)"
             )
-    lost = sorted(plan.vintage_months_now - plan.vintage_months_after - plan.withdrawn_months)
-    if lost:
-        months = ", ".join(f"{m:%Y-%m}" for m in lost)
-        faults.append(f"fct_psd_vintages would lose release month(s) {months}")
+    for name, now in sorted(plan.vintage_months_now.items()):
+        after = plan.vintage_months_after.get(name, set())
+        lost = sorted(now - after - plan.withdrawn_months.get(name, set()))
+        if lost:
+            months = ", ".join(f"{m:%Y-%m}" for m in lost)
+            faults.append(f"{name} would lose release month(s) {months}")
     if faults and not allow_shrink:
         raise MateriaError(
             "refusing to publish a collapse: "

@@ -141,7 +141,7 @@ def publish(
     inputs: dict,
     *,
     tables: list[str] | None = None,
-    withdrawn_months: set[date] = frozenset(),
+    withdrawn_months: set[date] | dict[str, set[date]] = frozenset(),
     allow_shrink: bool = False,
     before_commit: Callable[[], None] = lambda: None,
     retention: timedelta = timedelta(days=7),
@@ -149,7 +149,9 @@ def publish(
     """Publish `outputs` as one run of `env` (see the module doc); MateriaError if the plan
     fails the guard or a write fails (readers then stay on the previous run). `tables`:
     every table of the run (default: the outputs'); a published table not among them is
-    carried over unchanged when the run did not recompute it."""
+    carried over unchanged when the run did not recompute it. `withdrawn_months`: the
+    release months a history table may lose (no archive of its source left), per table
+    or the same for every table."""
     ns = cat_mod.namespace_for(env)
     where = cat_mod.where(settings)
     cat = cat_mod.catalog(settings)
@@ -211,7 +213,9 @@ def _plan(
     from pyiceberg.exceptions import NoSuchTableError
 
     jobs = [_measure(con, out) for out in outputs]
-    plan = guard.Planned(rows={}, withdrawn_months=set(withdrawn_months))
+    if not isinstance(withdrawn_months, dict):  # the same months for every table
+        withdrawn_months = {o.name: set(withdrawn_months) for o in outputs}
+    plan = guard.Planned(rows={}, withdrawn_months=withdrawn_months)
     plan.baseline = guard.baseline_of(pub_table)  # the most rows of recent runs
     duck.load_extensions(con, settings)
     for job in jobs:
@@ -227,13 +231,13 @@ def _plan(
             plan.published_rows[out.name] = job.published.rows
         if out.partition_by and job.published is not None and out.replace_from is not None:
             months = _months(con, job.published, out.partition_by)
-            plan.vintage_months_now = set(months)
+            plan.vintage_months_now[out.name] = set(months)
             kept = {m: n for m, n in months.items() if m < out.replace_from}
             job.deleted = job.published.rows - sum(kept.values())
             new = con.execute(
                 f'SELECT DISTINCT "{out.partition_by}" FROM {out.relation}'
             ).fetchall()
-            plan.vintage_months_after = set(kept) | {r[0] for r in new}
+            plan.vintage_months_after[out.name] = set(kept) | {r[0] for r in new}
             job.total = job.published.rows - job.deleted + job.rows
             job.changed = bool(job.rows or job.deleted)
         else:

@@ -1,14 +1,14 @@
-"""materia.wasde on the generated releases, published by the real pipeline: how an estimate
-moved across the loaded releases, and what each commodity's newest release changed since
-the one before it. Expected values come from testsupport/lakehouse_fixture.py's rows,
-summed in Python."""
+"""materia.psd_revisions (WASDE-style revisions computed from PSD's vintages) on the
+generated releases, published by the real pipeline: how an estimate moved across the
+loaded releases, and what each commodity's newest release changed since the one before
+it. Expected values come from testsupport/lakehouse_fixture.py's rows, summed in Python."""
 
 from __future__ import annotations
 
 import pytest
 
 from materia import analysis as an
-from materia import wasde
+from materia import psd_revisions
 from materia import workbench_data as wd
 from materia.errors import MateriaError
 from testsupport import lakehouse_fixture as fx
@@ -23,27 +23,27 @@ def wb(published):
 
 def test_revisions_of_a_country_and_of_the_world(wb):
     coffee = wb.commodity("Coffee, Green")
-    rev = wasde.revisions(coffee, "BR", 2023)
+    rev = psd_revisions.revisions(coffee, "BR", 2023)
     assert rev["value"].to_list() == [64_300, 62_600]
     assert [d.isoformat() for d in rev["release_month"]] == ["2022-06-01", "2022-12-01"]
     assert rev["change"].to_list() == [None, -1_700]
-    world = wasde.revisions(wb.commodity("Corn"), an.WORLD, 2022)
+    world = psd_revisions.revisions(wb.commodity("Corn"), an.WORLD, 2022)
     assert world["value"].to_list() == [
         fx.total(fx.CORN, 2022, "028", "2022-10"),
         fx.total(fx.CORN, 2022, "028", "2022-11"),
     ]
-    most = wasde.most_revised(wb.commodity("Wheat"))
+    most = psd_revisions.most_revised(wb.commodity("Wheat"))
     assert most["change"].abs().is_sorted(descending=True)
     top = most.row(0, named=True)
     assert (top["country_name"], top["year"], top["latest"]) == ("European Union", "2021/22", 138_200)  # fmt: skip
     with pytest.raises(MateriaError, match="derived"):
-        wasde.revisions(coffee, "BR", 2023, "stocks_to_use")
+        psd_revisions.revisions(coffee, "BR", 2023, "stocks_to_use")
 
 
 def test_revisions_mark_every_loaded_release_even_one_that_changed_nothing(wb):
     # China's wheat is not revised in November: the estimate is carried, marked unchanged.
     wheat = wb.commodity("Wheat")
-    rev = wasde.revisions(wheat, "CH", 2022)
+    rev = psd_revisions.revisions(wheat, "CH", 2022)
     assert [d.isoformat() for d in rev["release_month"]] == ["2022-10-01", "2022-11-01"]
     assert rev["revised"].to_list() == [True, False]
     assert rev["change"].to_list() == [None, 0.0]
@@ -87,12 +87,12 @@ def test_what_changed_lists_every_revision_of_the_newest_releases(wb):
 
     # By default the largest absolute change in the commodity's unit comes first; the
     # percentage is a choice (it puts small series first).
-    by_abs = wasde.what_changed(changes, n=3)
+    by_abs = psd_revisions.what_changed(changes, n=3)
     assert by_abs.height == 3 and by_abs["change"].abs().is_sorted(descending=True)
     assert by_abs["change"].abs()[0] == max(abs(b - a) for a, b in got.values())
-    by_pct = wasde.what_changed(changes, by="pct", n=None)
+    by_pct = psd_revisions.what_changed(changes, by="pct", n=None)
     assert by_pct["change_pct"].abs().is_sorted(descending=True)
-    only = wasde.what_changed(changes, [fx.COFFEE], ["028"], by="pct", n=None)
+    only = psd_revisions.what_changed(changes, [fx.COFFEE], ["028"], by="pct", n=None)
     coffee = sorted(
         ((cc, a, b) for (c, cc, _, at), (a, b) in got.items() if (c, at) == (fx.COFFEE, "028")),
         key=lambda t: -abs(t[2] / t[1] - 1),
@@ -101,7 +101,7 @@ def test_what_changed_lists_every_revision_of_the_newest_releases(wb):
     # PSD's coffee Market_Year 2023 is USDA's 2022/23.
     assert set(only["year"]) == {"2022/23"} and len(coffee) == 2
     with pytest.raises(MateriaError, match="sort what changed by 'abs' or 'pct'"):
-        wasde.what_changed(changes, by="size")
+        psd_revisions.what_changed(changes, by="size")
 
 
 def test_what_changed_of_some_commodities_only(wb):
