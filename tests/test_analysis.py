@@ -305,15 +305,15 @@ def test_a_commodity_evicted_from_the_cache_is_freed_after_every_view_of_it(publ
     import gc
     import weakref
 
-    from materia import balance, breakdowns, charts, wasde
+    from materia import balance, breakdowns, charts, psd_revisions
 
     wb = wd.Workbench(published, "prod", wd.publication(published), wd.Reader(published))
     c = wb.commodity("Wheat")
     series = an.time_series(c, [an.WORLD], "production")
     charts.line_chart(c.code, series, "t", "y")
     an.wide_series(c, series)
-    wasde.most_revised(c, "production")
-    wasde.revisions(c, an.WORLD, an.market_years(c)[1], "production")
+    psd_revisions.most_revised(c, "production")
+    psd_revisions.revisions(c, an.WORLD, an.market_years(c)[1], "production")
     balance.balance_sheet(c)
     for dataset, parent in breakdowns.parents(c):
         breakdowns.breakdown(c, dataset, parent, "production", 5, None)
