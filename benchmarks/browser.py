@@ -56,7 +56,7 @@ def measure(home: Path, picks: list[str], default: str = "Corn", launches: int =
 def _session(home: Path, picks: list[str], default: str, out: dict) -> None:
     """One `marimo run` in a fresh Chromium profile: its first render, then `picks`."""
     from testsupport import clean_env
-    from testsupport.browser import chromium, marimo, wait_for_charts
+    from testsupport.ops.browser import chromium, marimo, wait_for_charts
 
     with tempfile.TemporaryDirectory(prefix="materia-browser-") as td:
         tmp = Path(td)
@@ -98,8 +98,8 @@ def pick_order(home: Path, n: int) -> tuple[str, list[str]]:
     """The commodity the notebook opens on (Corn, else the first by name) and `n` picks
     cycling through the commodities with the most countries, each different from the
     one shown before it, so every pick changes the page."""
-    from materia.workbench_data import open_workbench
-    from testsupport import lakehouse_fixture
+    from materia.workbench.data import open_workbench
+    from testsupport.lakehouse import fixture as lakehouse_fixture
 
     wb = open_workbench(lakehouse_fixture.settings_for(home))
     names = wb.commodities()["commodity_name"].to_list()

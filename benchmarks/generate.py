@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from materia.psd_codes import HEADER
+from materia.sources.psd_codes import HEADER
 
 GEN_VERSION = 2  # 2: breakdown files left out (their stamps run past the first release)
 DATASET = "psd_alldata_csv.zip"

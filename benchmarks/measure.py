@@ -270,7 +270,7 @@ def prod_state(ctx: Context) -> Result:
     res = Result("prod_state", f"2c. Prod state per run: releases 1…{n} on SeaweedFS (R2 + REST)")
     try:
         workspace.require("server", "extract", "transform", "lakehouse")
-        from testsupport.seaweed import Seaweed
+        from testsupport.lakehouse.seaweed import Seaweed
 
         sw = ctx.stack.enter_context(Seaweed(ctx.scratch / "seaweed"))
         cloud = {**sw.r2_env(), **sw.iceberg_env()}

@@ -22,11 +22,11 @@ from benchmarks.generate import DATASET
 
 # Entry points each measurement needs, by owner module (docs/CONTRACTS.md).
 PARTS = {
-    "server": "testsupport.psd_server",
+    "server": "testsupport.psd.server",
     "extract": "materia.extract.psd",
     "transform": "materia.transform",
     "lakehouse": "materia.lakehouse",
-    "analysis": "materia.analysis",
+    "analysis": "materia.workbench.analysis",
     "reports": "materia.reports",
 }
 # Variables that would switch the CLI away from the embedded local mode.
@@ -99,7 +99,7 @@ class Workspace:
         )
 
     def settings(self):
-        from materia import settings
+        from materia.core import settings
 
         return settings.load(environ=self.env, dotenv=self.home / "no.env")
 
@@ -196,7 +196,7 @@ class Workspace:
 @contextmanager
 def psd_server(root: Path) -> Iterator[object]:
     require("server")
-    from testsupport.psd_server import PsdServer
+    from testsupport.psd.server import PsdServer
 
     with PsdServer(root) as srv:
         yield srv

@@ -12,11 +12,11 @@ def _():
     import marimo as mo
     import polars as pl
 
-    from materia import analysis as an
-    from materia import balance, breakdowns, charts, excel, psd_revisions, tables, units
-    from materia import settings as settings_mod
-    from materia import workbench_data as wd
-    from materia.errors import MateriaError
+    from materia.core import settings as settings_mod
+    from materia.core.errors import MateriaError
+    from materia.workbench import analysis as an
+    from materia.workbench import balance, breakdowns, charts, excel, psd_revisions, tables, units
+    from materia.workbench import data as wd
 
     def show(df, label=""):
         """A small table as plain HTML: formatted numbers, blanks for missing values, a
@@ -135,8 +135,8 @@ def _(empty, mo):
 @app.cell
 def _(mo, run_pipeline, set_published, settings):
     mo.stop(not run_pipeline.value)
-    from materia import transform
     from materia.extract import psd
+    from materia.transform import run as transform
 
     with mo.status.spinner(title="Landing PSD releases…") as _spinner:
         if psd.main(settings) != 0:
@@ -245,7 +245,7 @@ def _(
 def _(c, env_picker, mo, settings):
     # The WASDE report of this PSD release's month, when one is published beside it
     # (notebooks/wasde.py is the WASDE page).
-    from materia import wasde as _wasde
+    from materia.workbench import wasde as _wasde
 
     _link = _wasde.psd_link(settings, env_picker.value, c.code, c.release)
     mo.md(_link) if _link else None
@@ -591,7 +591,7 @@ def _(getpass, mo, re):
 @app.cell
 def _(dev_name, dev_run, mo, settings):
     mo.stop(not dev_run.value)
-    from materia import sqlmesh_dev
+    from materia.transform import sqlmesh_dev
 
     _log: list[str] = []
     with mo.status.spinner(title=f"Planning {dev_name.value.strip()}…") as _spinner:
@@ -617,7 +617,7 @@ def _(dev_name, dev_run, mo, settings):
 @app.cell
 def _(mo, settings):
     # Pipeline health, from the run log (`materia runs` shows the whole of it).
-    from materia import runlog as _runlog
+    from materia.core import runlog as _runlog
 
     _h = _runlog.health_table(settings)
     _rows = _h["rows"]

@@ -9,10 +9,11 @@ def _():
     import marimo as mo
     import polars as pl
 
-    from materia import excel, tables, wasde, wasde_charts, workbench_data
-    from materia import settings as settings_mod
-    from materia import wasde_data as wd
-    from materia.errors import MateriaError
+    from materia.core import settings as settings_mod
+    from materia.core.errors import MateriaError
+    from materia.workbench import data as workbench_data
+    from materia.workbench import excel, tables, wasde, wasde_charts
+    from materia.workbench import wasde_data as wd
 
     def downloads(name, frames, header):
         """Excel (one sheet per frame, each with the header block) and CSV (the first

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from testsupport import clean_env, run_cli
-from testsupport.psd_server import PsdServer
+from testsupport.psd.server import PsdServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_PSD = REPO_ROOT.parent / "shared" / "data" / "psd"
@@ -40,7 +40,7 @@ def shared_psd_server(shared_psd_dir: Path):
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory):
     """SeaweedFS on loopback for the whole session: S3 (bucket `landing`) + Iceberg REST."""
-    from testsupport.seaweed import Seaweed, weed_binary
+    from testsupport.lakehouse.seaweed import Seaweed, weed_binary
 
     try:
         weed_binary()
@@ -72,7 +72,7 @@ def cli(materia_env: dict[str, str], tmp_path: Path):
 @pytest.fixture
 def local_settings(tmp_path: Path):
     """Settings of a fresh local home (landing, catalog, locks under tmp_path/home)."""
-    from materia import settings
+    from materia.core import settings
 
     return settings.load({"MATERIA_HOME": str(tmp_path / "home")}, dotenv=tmp_path / "no.env")
 
@@ -83,7 +83,7 @@ def r2_settings(seaweed, tmp_path: Path):
     catalog (shared by the session: use a unique dev environment to publish into)."""
     import uuid
 
-    from materia import settings
+    from materia.core import settings
 
     bucket = f"t-{uuid.uuid4().hex[:12]}"
     seaweed.s3fs().mkdir(bucket)

@@ -2,7 +2,7 @@
 
 Every source comes through the same door (`materia.extract.door`: probe months, hints,
 content identity, quarantine, the source's check, bounded downloads from
-`materia.extract.sources`); a source's own module only says where its files are and what
+`materia.extract.download`); a source's own module only says where its files are and what
 its datasets are (`psd`, `wasde`). `main` lands the sources a pipeline's extract step
 runs (`MATERIA_EXTRACT_SOURCES`: PSD every night, WASDE on WASDE days).
 """
@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from materia.settings import Settings
+    from materia.core.settings import Settings
 
 
 def main(settings: Settings) -> int:

@@ -2,17 +2,17 @@
 once, check it first (`materia extract psd`, `materia extract wasde`).
 
 A source is a `Feed`: where the file of a dataset's release month is, what its landing
-stem is, and its check (`materia.archive_check`). The rest is the same for every source:
+stem is, and its check (`materia.sources.check`). The rest is the same for every source:
 404 means no release that month, and no month after today is asked for. Each content
-lands once under `<source>/<stem>/<YYYY>/<MM>/sha256-<h><suffix>` (`materia.landed`): a
+lands once under `<source>/<stem>/<YYYY>/<MM>/sha256-<h><suffix>` (`materia.landing.manifest`): a
 HEAD tells the hints (ETag; without one, Last-Modified and size), and when an archive of
 that month (or a quarantined one) came with them, no body is transferred. Otherwise the
 body streams to a local temp file (memory stays flat) and is hashed: a content already
 landed that month, or quarantined in any month, is not landed again, whatever the hints
 say. A new content is checked and only then moved into place, so a killed or failed run
 never leaves a partial object under a landing key; its record says what it is. Downloads
-are bounded by a deadline and a size cap (`materia.extract.sources`); what killed runs
-left in the temp folder is removed at the start (`materia.scratch`).
+are bounded by a deadline and a size cap (`materia.extract.download`); what killed runs
+left in the temp folder is removed at the start (`materia.core.scratch`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from materia import archive_check, landed, scratch
-from materia.errors import MateriaError
-from materia.extract.sources import Progress, check_size, reason, source_for
-from materia.settings import Settings
-from materia.source_registry import Source
-from materia.source_settings import SourceConfig
-from materia.storage import LandingStore
+from materia.core import scratch
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
+from materia.core.source_settings import SourceConfig
+from materia.core.storage import LandingStore
+from materia.extract.download import Progress, check_size, reason, source_for
+from materia.landing import manifest as landed
+from materia.sources import check as archive_check
+from materia.sources.registry import Source
 
 PROBE_MONTHS = 4  # the as-of month and the 3 before it
 Month = tuple[int, int]
@@ -254,7 +256,7 @@ def _line(o: Outcome) -> str:
 
 def _say(settings: Settings, text: str, err: bool = False) -> None:
     # URLs and messages may carry secrets (a token in a base URL); never print them.
-    from materia import secrets
+    from materia.core import secrets
 
     print(
         secrets.redactor(settings)(text),

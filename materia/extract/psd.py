@@ -1,8 +1,8 @@
 """Land USDA PSD Online releases as immutable archives (`extract_psd`, `materia extract psd`).
 
 PSD Online's file of release month YYYY-MM lives at `<base>/archives/<YYYY>/<MM>/<name>`
-(`PSD_BASE_URL`); each registered dataset (`materia.psd_datasets`) lands as
-`psd/<stem>/<YYYY>/<MM>/sha256-<h>.zip` once it passed `materia.psd_archive`'s check.
+(`PSD_BASE_URL`); each registered dataset (`materia.sources.psd_datasets`) lands as
+`psd/<stem>/<YYYY>/<MM>/sha256-<h>.zip` once it passed `materia.sources.psd_archive`'s check.
 Everything else (probing months, hints, content identity, quarantine, bounded downloads,
 one-line errors) is the door every source shares: `materia.extract.door`.
 """
@@ -13,13 +13,15 @@ import re
 from datetime import date
 from pathlib import Path
 
-from materia import landed, psd_archive, psd_datasets, source_settings
-from materia.errors import MateriaError
+from materia.core import source_settings
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
 from materia.extract import door
 from materia.extract.door import Extractor, Month, Outcome, months_to_probe  # noqa: F401
-from materia.landed import safe_etag  # noqa: F401  (part of this module's API)
-from materia.settings import Settings
-from materia.source_registry import PSD
+from materia.landing import manifest as landed
+from materia.landing.manifest import safe_etag  # noqa: F401  (part of this module's API)
+from materia.sources import psd_archive, psd_datasets
+from materia.sources.registry import PSD
 
 
 def release_url(base: str, name: str, month: Month) -> str:
@@ -27,12 +29,12 @@ def release_url(base: str, name: str, month: Month) -> str:
 
 
 def landing_key(name: str, month: Month, sha256: str) -> str:
-    """Where an archive of this content lands (`materia.landed.content_key`)."""
+    """Where an archive of this content lands (`materia.landing.manifest.content_key`)."""
     return landed.content_key(name.removesuffix(".zip"), date(*month, 1), sha256)
 
 
 def verify_archive(path: Path, month: Month, scratch: Path) -> int:
-    """The shared archive check (`materia.psd_archive`) for the release `month`; data
+    """The shared archive check (`materia.sources.psd_archive`) for the release `month`; data
     rows, or MateriaError naming the line and the fault (the caller adds the URL)."""
     return psd_archive.check_archive(path, scratch, date(month[0], month[1], 1))
 

@@ -4,20 +4,20 @@ USDA's Office of the Chief Economist publishes each month's World Agricultural S
 Demand Estimates as one CSV, `<base>/oce-wasde-report-data-YYYY-MM.csv` (`WASDE_BASE_URL`,
 default https://www.usda.gov/sites/default/files/documents); it lands as
 `wasde/oce-wasde-report-data/<YYYY>/<MM>/sha256-<h>.csv` once it passed
-`materia.wasde_archive`'s check. Everything else (probing months, hints, content
+`materia.sources.wasde_archive`'s check. Everything else (probing months, hints, content
 identity, quarantine, bounded downloads, one-line errors) is the door every source
 shares: `materia.extract.door`.
 """
 
 from __future__ import annotations
 
-from materia import source_settings
-from materia.errors import MateriaError
+from materia.core import source_settings
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
+from materia.core.source_settings import WASDE_DATASET
 from materia.extract import door
 from materia.extract.door import Month
-from materia.settings import Settings
-from materia.source_registry import WASDE
-from materia.source_settings import WASDE_DATASET
+from materia.sources.registry import WASDE
 
 
 def release_url(base: str, month: Month) -> str:

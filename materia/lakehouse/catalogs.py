@@ -12,8 +12,8 @@ import contextlib
 import re
 from typing import TYPE_CHECKING
 
-from materia.errors import MateriaError, first_line
-from materia.settings import Settings
+from materia.core.errors import MateriaError, first_line
+from materia.core.settings import Settings
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog

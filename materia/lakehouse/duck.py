@@ -14,7 +14,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from materia.settings import Settings
+from materia.core.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 
 MAX_SHRINK = 0.10
 WINDOW = 10

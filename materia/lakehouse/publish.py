@@ -28,13 +28,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from materia import failpoints, scratch
-from materia.errors import MateriaError, first_line
+from materia.core import failpoints, scratch
+from materia.core.errors import MateriaError, first_line
+from materia.core.settings import Settings
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse import duck, guard, iceberg_io, publications
 from materia.lakehouse import retention as retention_mod
 from materia.lakehouse.publications import Publication, TableRef
-from materia.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb

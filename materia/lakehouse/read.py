@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from materia.errors import MateriaError, first_line
+from materia.core.errors import MateriaError, first_line
+from materia.core.settings import Settings
 from materia.lakehouse import catalogs, duck
 from materia.lakehouse.publications import TABLE, Publication, newest
-from materia.settings import Settings
 
 if TYPE_CHECKING:
     import duckdb
@@ -29,7 +29,7 @@ _lock = threading.Lock()
 def _settings(settings: Settings | None) -> Settings:
     if settings is not None:
         return settings
-    from materia import settings as settings_mod
+    from materia.core import settings as settings_mod
 
     return settings_mod.load()
 

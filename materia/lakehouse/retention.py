@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from materia.errors import first_line
+from materia.core.errors import first_line
 from materia.lakehouse import iceberg_io, publications
 from materia.lakehouse.publications import Publication
 

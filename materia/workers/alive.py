@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from materia.settings import Settings
+from materia.core.settings import Settings
 
 
 def owner_id(settings: Settings) -> str:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from materia.errors import MateriaError
-from materia.settings import Settings
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
 from materia.workers import prices, registry
-from materia.workers.cloud import CapacityError
 from materia.workers.preflight import PreconditionError
+from materia.workers.providers.cloud import CapacityError
 
 MAX_ATTEMPTS = 3
 

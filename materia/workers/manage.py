@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from materia.errors import MateriaError
-from materia.settings import Settings
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
 from materia.workers.base import SERVER_TYPES, Instance, reap
 from materia.workers.cheapest import ranked
 from materia.workers.reaping import reap_dead_runs

@@ -9,8 +9,8 @@ Quotas only show when a server is asked for: that answer is a `CapacityError`, w
 
 from __future__ import annotations
 
-from materia.errors import MateriaError
-from materia.settings import Settings
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
 from materia.workers.base import Provider
 from materia.workers.prices import instance_type
 from materia.workers.registry import authorized_key

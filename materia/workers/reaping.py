@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from materia import runlog
-from materia.settings import Settings
+from materia.core import runlog
+from materia.core.settings import Settings
 from materia.workers import alive, record
 from materia.workers.base import Instance, Provider, reap_dead
 from materia.workers.prices import instance_type

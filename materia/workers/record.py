@@ -1,5 +1,5 @@
 """The run-log record of a run on a worker, with its cost from the provider's dated price
-table (`materia.workers.prices`); `materia.runlog` writes it like any other record."""
+table (`materia.workers.prices`); `materia.core.runlog` writes it like any other record."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from materia import runlog
-from materia.runlog import times
-from materia.settings import Settings
+from materia.core import runlog
+from materia.core.runlog import times
+from materia.core.settings import Settings
 from materia.workers import prices
 from materia.workers.prices import PriceTable
 

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from materia.errors import MateriaError
-from materia.settings import Settings
+from materia.core.errors import MateriaError
+from materia.core.settings import Settings
 
 PROVIDERS = ("local", "hetzner", "scaleway", "ovh", "oracle")
 CLOUDS = PROVIDERS[1:]
@@ -48,23 +48,23 @@ def authorized_key(settings: Settings) -> str | None:
 def provider_for(settings: Settings, on: str, log: Callable[[str], None] = _log):
     """The worker provider named `on`."""
     if on == "local":
-        from materia.workers.local import LocalProvider
+        from materia.workers.providers.local import LocalProvider
 
         return LocalProvider(settings.home / "workers")
     if on == "hetzner":
-        from materia.workers.hetzner import HetznerProvider
+        from materia.workers.providers.hetzner import HetznerProvider
 
         return HetznerProvider(settings.hetzner, log=log)
     if on == "scaleway":
-        from materia.workers.scaleway import ScalewayProvider
+        from materia.workers.providers.scaleway import ScalewayProvider
 
         return ScalewayProvider(settings.scaleway, authorized_key(settings), log=log)
     if on == "ovh":
-        from materia.workers.ovh import OvhProvider
+        from materia.workers.providers.ovh import OvhProvider
 
         return OvhProvider(settings.ovh, log=log)
     if on == "oracle":
-        from materia.workers.oracle import OracleProvider
+        from materia.workers.providers.oracle import OracleProvider
 
         return OracleProvider(settings.oracle, authorized_key(settings), log=log)
     raise MateriaError(f"unknown worker provider {on!r}: use {', '.join(PROVIDERS)} or cheapest")

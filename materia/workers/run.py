@@ -5,7 +5,7 @@ fails) → mark the run alive and record its start → reap workers of dead runs
 ones → create (labelled with the run id and this home's owner id) → wait for SSH → verify the pinned host key → ship this
 checkout's tracked files → run `materia pipeline run <name>` there with the secrets sent
 as a JSON document on stdin → stream its lines back with a prefix (and into the run's output, kept beside
-the run log: `materia.runoutput`) → destroy (on success, failure, timeout, Ctrl-C,
+the run log: `materia.core.runoutput`) → destroy (on success, failure, timeout, Ctrl-C,
 SIGTERM and SIGHUP; deletion is retried) → append its record to the run log. A SIGKILL skips all of that: the next tick (or `materia worker reap`) finds
 the worker's run dead by its marker (`materia.workers.alive`) and destroys it.
 """
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from materia import runlog, runoutput
-from materia.errors import MateriaError
-from materia.secrets import redactor
-from materia.settings import Settings
+from materia.core import runlog, runoutput
+from materia.core.errors import MateriaError
+from materia.core.secrets import redactor
+from materia.core.settings import Settings
 from materia.workers import alive, preflight, record, ship, signals
 from materia.workers.base import SERVER_TYPES, Instance, Provider, reap
 from materia.workers.prices import instance_type
@@ -234,7 +234,7 @@ def run_on_worker(
 
 class _Tail:
     """Passes the worker's lines on (redacted), keeping its last `error: …` line and the
-    step's result line (`materia.runlog.RESULT`), which it does not show."""
+    step's result line (`materia.core.runlog.RESULT`), which it does not show."""
 
     def __init__(self, say: Callable[[str], None], redact: Callable[[str], str]) -> None:
         self.say, self.redact = say, redact

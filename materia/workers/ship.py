@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import materia
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 
 COMMIT_FILE = ".materia-commit"
 

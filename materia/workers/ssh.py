@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 
 # Installs uv on a real (Debian) worker; the bootstrap then runs `uv sync --locked`.
 _UV_INSTALL = "curl -LsSf https://astral.sh/uv/install.sh | env UV_INSTALL_DIR=/usr/local/bin sh"

@@ -3,7 +3,7 @@ AUDIT (
 );
 
 /* Every U.S. balance sheet of a WASDE report balances within rounding, by the identities
-   of materia/wasde_tables.py: supply = beginning stocks + production + imports (sources);
+   of materia/sources/wasde_tables.py: supply = beginning stocks + production + imports (sources);
    supply = the use lines + ending stocks (uses); a total = its parts (corn's Domestic,
    Total = Feed and Residual + Food, Seed & Industrial); a sub-line within another is at
    most that line (Ethanol & by-products within Food, Seed & Industrial). An identity is

@@ -11,7 +11,7 @@ from sqlglot import exp
 from sqlmesh import macro
 
 # Defined once in materia, where the notebook's logic reads them too.
-from materia.psd_codes import METRICS
+from materia.sources.psd_codes import METRICS
 
 
 def _parse(sql: str) -> exp.Expression:

@@ -1,5 +1,5 @@
-"""The dataset registry (materia/psd_datasets.py) and the commodity hierarchy
-(materia/psd_commodities.py) as SQL the models and audits read: one definition, in
+"""The dataset registry (materia/sources/psd_datasets.py) and the commodity hierarchy
+(materia/sources/psd_commodities.py) as SQL the models and audits read: one definition, in
 materia, rendered here as portable VALUES tables and CASE expressions.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlmesh import macro
 
-from materia.psd_commodities import PARENT_COMMODITY
-from materia.psd_datasets import DATASETS, UNIONS
+from materia.sources.psd_commodities import PARENT_COMMODITY
+from materia.sources.psd_datasets import DATASETS, UNIONS
 
 # Plain rows (SQLMesh stores a macro's globals by their repr, so no registry objects here).
 _DATASET_ROWS = [(d.stem, d.file, d.title, d.role, d.parent_country) for d in DATASETS]

@@ -1,4 +1,4 @@
-"""What WASDE's tables and units mean (materia/wasde_tables.py, materia/wasde_units.py)
+"""What WASDE's tables and units mean (materia/sources/wasde_tables.py, materia/sources/wasde_units.py)
 as SQL the WASDE models and audits read: one definition, in materia, rendered here as
 portable VALUES tables.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlmesh import macro
 
-from materia import wasde_tables, wasde_units
+from materia.sources import wasde_tables, wasde_units
 
 # Plain rows (SQLMesh stores a macro's globals by their repr, so no objects here).
 _UNIT_ROWS = wasde_units.unit_rows()
@@ -58,7 +58,7 @@ def wasde_aggregates(evaluator) -> exp.Expression:
 @macro()
 def wasde_balance(evaluator) -> exp.Expression:
     """balance (report_title, commodity, attribute, role, total, parts): the identities
-    of every U.S. supply-and-use table (materia/wasde_tables.py)."""
+    of every U.S. supply-and-use table (materia/sources/wasde_tables.py)."""
     return _values(
         _BALANCE_ROWS,
         "balance",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport import psd_fixtures as pf
+from testsupport.psd import fixtures as pf
 
 COFFEE = "psd_coffee_csv.zip"
 ARGS = ("extract", "psd", "--dataset", COFFEE, "--as-of", "2022-12-31")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from materia import psd_archive
+from materia.sources import psd_archive
 from testsupport import cli_command
-from testsupport import psd_fixtures as pf
+from testsupport.psd import fixtures as pf
 
 COFFEE = "psd_coffee_csv.zip"
 ARGS = ("extract", "psd", "--dataset", COFFEE, "--as-of", "2022-12-31")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from materia.errors import MateriaError
-from materia.extract.sources import HttpSource
-from testsupport import psd_fixtures as pf
+from materia.core.errors import MateriaError
+from materia.extract.download import HttpSource
+from testsupport.psd import fixtures as pf
 
 COFFEE = "psd_coffee_csv.zip"
 ARGS = ("extract", "psd", "--dataset", COFFEE, "--as-of", "2022-06-30")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from testsupport import cli_command
-from testsupport import psd_fixtures as pf
+from testsupport.psd import fixtures as pf
 
 COFFEE = "psd_coffee_csv.zip"
 BACKFILL_2022 = ("--dataset", COFFEE, "--backfill-from", "2022-01", "--as-of", "2022-12-31")
@@ -308,7 +308,7 @@ def test_the_extractor_refuses_archives_the_transform_could_not_load(
 
 
 def test_a_landed_archive_has_the_record_of_its_check(two_releases, materia_env, cli):
-    from materia import psd_archive
+    from materia.sources import psd_archive
 
     env = env_for(materia_env, two_releases, PSD_DATASETS=COFFEE)
     assert cli("extract", "psd", "--as-of", "2022-12-31", env=env).returncode == 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 from materia.extract import psd
 from testsupport import clean_env, run_cli
-from testsupport import psd_fixtures as pf
-from testsupport.psd_server import PsdServer
+from testsupport.psd import fixtures as pf
+from testsupport.psd.server import PsdServer
 
 
 def test_months_to_probe():

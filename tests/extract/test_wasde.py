@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from testsupport import wasde_fixtures as wf
-from testsupport.wasde_server import WasdeServer
+from testsupport.psd import wasde_fixtures as wf
+from testsupport.psd.wasde_server import WasdeServer
 
 KEY_DIR = "wasde/oce-wasde-report-data"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from testsupport.gitrepo import git
+from testsupport.ops.gitrepo import git
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "infra" / "bootstrap_supervisor.sh"
@@ -126,8 +126,8 @@ def test_changed_unit_is_reinstalled(box) -> None:
 
 
 def test_private_repository_is_cloned_with_the_read_token(box, tmp_path) -> None:
-    from testsupport.git_http import PrivateGitServer
-    from testsupport.procscan import ProcScanner
+    from testsupport.ops.git_http import PrivateGitServer
+    from testsupport.ops.procscan import ProcScanner
 
     server, run = box
     token = "glpat-bootstrap-9a8b7c6d5e"

@@ -76,7 +76,7 @@ def test_server_is_an_orderable_cx23_with_key_and_firewall(program):
         server_type, image, location, ssh_keys, firewall_ids, key_id, fw_id = args
         assert (server_type, image, location) == ("cx23", "debian-12", "fsn1")
         # Still sold (cpx11, the old default, left Hetzner's API at the end of 2025).
-        from testsupport.hetzner_api import RETIRED_TYPES, SERVER_TYPES
+        from testsupport.clouds.hetzner_api import RETIRED_TYPES, SERVER_TYPES
 
         assert server_type in SERVER_TYPES and server_type not in RETIRED_TYPES
         assert ssh_keys == [key_id]

@@ -39,12 +39,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testsupport import server_box
-from testsupport.alert_receiver import AlertReceiver
-from testsupport.git_http import PrivateGitServer
-from testsupport.gitlab_api import GitLabApi
-from testsupport.gitrepo import GIT_ENV, git
-from testsupport.procscan import ProcScanner
+from testsupport.clouds import server_box
+from testsupport.ops.alert_receiver import AlertReceiver
+from testsupport.ops.git_http import PrivateGitServer
+from testsupport.ops.gitlab_api import GitLabApi
+from testsupport.ops.gitrepo import GIT_ENV, git
+from testsupport.ops.procscan import ProcScanner
 
 pytestmark = [pytest.mark.ssh, pytest.mark.s3, pytest.mark.slow]
 

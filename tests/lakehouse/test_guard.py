@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from materia import lakehouse as lh
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 from materia.lakehouse import guard
 from materia.lakehouse.publish import Output, publish
 

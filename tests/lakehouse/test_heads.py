@@ -11,11 +11,12 @@ import uuid
 
 import pytest
 
-from materia import lakehouse, transform
+from materia import lakehouse
+from materia.core.storage import LandingStore
 from materia.lakehouse import iceberg_io
-from materia.storage import LandingStore
-from testsupport import psd_fixtures as fx
-from testsupport import published
+from materia.transform import run as transform
+from testsupport.lakehouse import published
+from testsupport.psd import fixtures as fx
 
 ALL = "psd_alldata_csv"
 BR23 = ("0711100", "BR", 2023, "028")
@@ -47,7 +48,7 @@ def _killed_publish(cli, env: dict, store: LandingStore, target: str, point: str
 def test_a_run_killed_before_its_commit_leaves_every_head_on_the_last_run(
     cli, materia_env, local_settings, point
 ):
-    from materia import settings as settings_mod
+    from materia.core import settings as settings_mod
 
     s = settings_mod.load(materia_env, dotenv=local_settings.home / "no.env")
     _killed_publish(cli, materia_env, LandingStore.from_settings(s), "prod", point)
@@ -69,7 +70,7 @@ def test_rest_heads_move_with_the_publication_in_one_multi_table_commit(cli, sea
         "R2_BUCKET": bucket,
         **seaweed.iceberg_env(),
     }
-    from materia import settings as settings_mod
+    from materia.core import settings as settings_mod
 
     s = settings_mod.load(env, dotenv=tmp_path / "no.env")
     _killed_publish(cli, env, LandingStore.from_settings(s), env_name, "publish:before-commit")

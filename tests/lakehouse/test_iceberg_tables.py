@@ -17,11 +17,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from materia import transform
+from materia.core.storage import LandingStore
 from materia.lakehouse import duck, iceberg_io, publications
-from materia.storage import LandingStore
-from testsupport import psd_fixtures as fx
-from testsupport import published
+from materia.transform import run as transform
+from testsupport.lakehouse import published
+from testsupport.psd import fixtures as fx
 
 ALL = "psd_alldata_csv"
 # polars plans with pyiceberg here (its own planner is another package): same rows.
@@ -42,7 +42,7 @@ def _releases():
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     """Run 1: 2022-06 and 2022-12. Run 2: 2022-09 lands late (a revision of history)."""
-    from materia import settings as settings_mod
+    from materia.core import settings as settings_mod
 
     tmp = tmp_path_factory.mktemp("iceberg")
     s = settings_mod.load({"MATERIA_HOME": str(tmp / "home")}, dotenv=tmp / "no.env")

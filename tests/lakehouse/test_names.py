@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 from materia.lakehouse import catalogs
 
 

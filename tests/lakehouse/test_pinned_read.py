@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from materia import lakehouse as lh
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 from materia.lakehouse.publish import Output, publish
 
 TABLES = ("prices", "volumes")

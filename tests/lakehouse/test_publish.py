@@ -14,9 +14,9 @@ import pyarrow as pa
 import pytest
 
 from materia import lakehouse as lh
-from materia.errors import MateriaError
+from materia.core.errors import MateriaError
 from materia.lakehouse.publish import Output, publish
-from testsupport import published
+from testsupport.lakehouse import published
 
 OUTPUTS = [
     Output("obt", "run.obt", "market_year"),
@@ -214,7 +214,7 @@ def test_rest_catalog_end_to_end(r2_settings, seaweed):
 
 @pytest.mark.s3
 def test_rest_catalog_wrong_credential_is_one_line_without_the_secret(seaweed, tmp_path):
-    from materia import settings
+    from materia.core import settings
 
     env = {**seaweed.iceberg_env(), "ICEBERG_CREDENTIAL": "materia-test-key:wrong-secret-value"}
     s = settings.load({"MATERIA_HOME": str(tmp_path), **env}, dotenv=tmp_path / "no.env")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 
-from materia import transform
+from materia.core.storage import LandingStore
 from materia.lakehouse import duck
-from materia.storage import LandingStore
-from testsupport import psd_fixtures as fx
+from materia.transform import run as transform
+from testsupport.psd import fixtures as fx
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "READING.md"
 

@@ -13,7 +13,7 @@ import pytest
 
 from materia.lakehouse import duck, publications
 from materia.lakehouse.publish import Output, publish
-from testsupport import published
+from testsupport.lakehouse import published
 
 WEEK = timedelta(days=7)
 

@@ -1,7 +1,7 @@
 """The workbench and its report in headless Chromium (Playwright, Debian's chromium).
 
 The lakehouse is the generated releases landed and transformed by the real pipeline
-(testsupport/lakehouse_fixture.py). Run with UPDATE_SCREENSHOT=1 to refresh the README's
+(testsupport/lakehouse/fixture.py). Run with UPDATE_SCREENSHOT=1 to refresh the README's
 screenshot (docs/workbench.png) from the first test.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from materia import reports
+from materia.reports import build as reports
 from testsupport import clean_env
-from testsupport import lakehouse_fixture as fx
-from testsupport.browser import REPO, chart_titles, chromium, marimo, wait_for_charts
+from testsupport.lakehouse import fixture as fx
+from testsupport.ops.browser import REPO, chart_titles, chromium, marimo, wait_for_charts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 published = fx.published
@@ -199,7 +199,7 @@ def test_marimo_edit_shows_results_on_open(published, tmp_path):
 def test_dev_panel_plans_a_dev_environment_with_sqlmesh(published, tmp_path):
     """The panel seeds SQLMesh's prod from the newest publication and runs a real plan:
     with the models as published, SQLMesh finds nothing to plan (what it shows for a
-    change: tests/test_sqlmesh_dev.py)."""
+    change: tests/transform/test_sqlmesh_dev.py)."""
     with _workbench(published, tmp_path) as (srv, page, errors, outside):
         page.get_by_text("Dev environment (a SQLMesh plan").click()
         page.get_by_role("button", name="Plan with SQLMesh").click()

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from testsupport import clean_env
-from testsupport.clouds import Clouds
-from testsupport.hetzner_api import FakeHetzner
-from testsupport.procscan import ProcScanner
-from testsupport.sshd import SSHD, SshWorkers
+from testsupport.clouds.hetzner_api import FakeHetzner
+from testsupport.clouds.registry import Clouds
+from testsupport.clouds.sshd import SSHD, SshWorkers
+from testsupport.ops.procscan import ProcScanner
 
 # Made per session: a value written here would travel with the shipped source tree.
 TOKEN = f"hcloud-{secrets.token_hex(12)}"
@@ -97,8 +97,8 @@ def clouds(tmp_path: Path, client_key: Path):
 @pytest.fixture(scope="session")
 def worker_seaweed(tmp_path_factory: pytest.TempPathFactory):
     """SeaweedFS as R2 with keys made for this session (see worker_runs.private_seaweed)."""
-    from testsupport.seaweed import weed_binary
-    from testsupport.worker_runs import private_seaweed
+    from testsupport.clouds.worker_runs import private_seaweed
+    from testsupport.lakehouse.seaweed import weed_binary
 
     try:
         weed_binary()
@@ -111,7 +111,7 @@ def worker_seaweed(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def worker_r2(worker_seaweed):
     """(R2 env, s3fs, bucket): a bucket of this test's own on the session's SeaweedFS."""
-    from testsupport.worker_runs import fresh_bucket
+    from testsupport.clouds.worker_runs import fresh_bucket
 
     return fresh_bucket(worker_seaweed)
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from materia import settings as settings_mod
-from materia.errors import MateriaError
+from materia.core import settings as settings_mod
+from materia.core.errors import MateriaError
 from materia.workers import prices
 from materia.workers.cheapest import announce, ranked, run_cheapest
 from testsupport import run_cli
-from testsupport.worker_runs import DATASET, bucket_run_log, local_run_log, publish_release
+from testsupport.clouds.worker_runs import DATASET, bucket_run_log, local_run_log, publish_release
 
 # Credentials in the right shapes; nothing is called with them.
 FAKE = {

@@ -15,10 +15,10 @@ from scaleway.block.v1 import BlockV1API
 from scaleway.instance.v1.custom_api import InstanceUtilsV1API
 from scaleway_core.api import ScalewayException
 
-from testsupport.oci_api import FakeOci
-from testsupport.ovh_api import FakeOvh
-from testsupport.scaleway_api import FakeScaleway
-from testsupport.worker_runs import wait_for
+from testsupport.clouds.oci_api import FakeOci
+from testsupport.clouds.ovh_api import FakeOvh
+from testsupport.clouds.scaleway_api import FakeScaleway
+from testsupport.clouds.worker_runs import wait_for
 
 
 # --- Scaleway ----------------------------------------------------------------------------

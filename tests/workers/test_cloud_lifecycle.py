@@ -16,7 +16,7 @@ import pytest
 
 from materia.workers import prices
 from testsupport import run_cli
-from testsupport.worker_runs import (
+from testsupport.clouds.worker_runs import (
     DATASET,
     bucket_run_log,
     publish_release,

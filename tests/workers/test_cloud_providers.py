@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from materia import settings as settings_mod
-from materia.errors import MateriaError
+from materia.core import settings as settings_mod
+from materia.core.errors import MateriaError
 from materia.workers import registry
 from materia.workers.base import InstanceSpec, reap, worker_labels
-from materia.workers.cloud import CapacityError
-from materia.workers.ovh import decode_name
 from materia.workers.prices import instance_type
+from materia.workers.providers.cloud import CapacityError
+from materia.workers.providers.ovh import decode_name
 from materia.workers.ssh import HostKey, SshTarget, cloud_init, pin, wait_until_usable
 
 pytestmark = pytest.mark.ssh

@@ -10,7 +10,7 @@ from hcloud.images import Image
 from hcloud.server_types import ServerType
 from hcloud.ssh_keys import SSHKey
 
-from testsupport.hetzner_api import FakeHetzner, label_matches
+from testsupport.clouds.hetzner_api import FakeHetzner, label_matches
 
 PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGiUQWzwR9G3Y6yPEl2R8J3mQG3pYJ4t1Gm3c3Yl1aXb test"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from materia.errors import MateriaError
-from materia.settings import HetznerSettings, Secret
+from materia.core.errors import MateriaError
+from materia.core.settings import HetznerSettings, Secret
 from materia.workers.base import InstanceSpec, reap, worker_labels
-from materia.workers.hetzner import HetznerProvider
+from materia.workers.providers.hetzner import HetznerProvider
 from materia.workers.ssh import HostKey, SshTarget, cloud_init, pin, wait_until_usable
 
 pytestmark = pytest.mark.ssh

@@ -15,14 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from materia import schedule
-from materia import settings as settings_mod
-from materia.errors import MateriaError
-from materia.workers.hetzner import HetznerProvider
+from materia.core import settings as settings_mod
+from materia.core.errors import MateriaError
+from materia.ops import schedule
+from materia.workers.providers.hetzner import HetznerProvider
 from materia.workers.run import run_on_worker
 from testsupport import run_cli
-from testsupport.worker_runs import DATASET, bucket_run_log, publish_release, start_slow_extract
-from testsupport.worker_runs import local_run_log as run_log
+from testsupport.clouds.worker_runs import (
+    DATASET,
+    bucket_run_log,
+    publish_release,
+    start_slow_extract,
+)
+from testsupport.clouds.worker_runs import local_run_log as run_log
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slow]
 

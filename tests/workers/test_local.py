@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from materia import runlog
-from materia.errors import MateriaError
+from materia.core import runlog
+from materia.core.errors import MateriaError
 from materia.workers.base import InstanceSpec, reap, worker_labels
-from materia.workers.local import LocalProvider
-from testsupport.psd_fixtures import sample_rows, write_release
+from materia.workers.providers.local import LocalProvider
+from testsupport.psd.fixtures import sample_rows, write_release
 
 
 def spec(name: str, created: float | None = None) -> InstanceSpec:

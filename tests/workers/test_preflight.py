@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from materia import settings as settings_mod
-from materia.errors import MateriaError
+from materia.core import settings as settings_mod
+from materia.core.errors import MateriaError
 from materia.workers.cheapest import run_cheapest
-from materia.workers.hetzner import HetznerProvider
 from materia.workers.preflight import PreconditionError
+from materia.workers.providers.hetzner import HetznerProvider
 from materia.workers.run import run_on_worker
-from testsupport.worker_runs import local_run_log
+from testsupport.clouds.worker_runs import local_run_log
 
 pytestmark = pytest.mark.ssh
 

@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 from materia.workers import ship
-from testsupport.gitrepo import git
+from testsupport.ops.gitrepo import git
 
 
 def members(bundle: ship.Bundle) -> dict[str, bytes]:

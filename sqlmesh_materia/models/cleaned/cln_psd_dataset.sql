@@ -1,6 +1,6 @@
 /* cleaned.cln_psd_dataset: every PSD Online file materia knows, and how its rows add up.
 
-Rendered from the dataset registry (materia/psd_datasets.py, macro @dataset_registry):
+Rendered from the dataset registry (materia/sources/psd_datasets.py, macro @dataset_registry):
 dataset is the landing stem the raw rows carry; role is 'primary' (its countries sum to
 USDA's world) or 'breakdown' (the parts of one reporting unit, parent_country_code, that
 never enter a world total). */

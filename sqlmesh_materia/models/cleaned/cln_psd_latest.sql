@@ -1,6 +1,6 @@
 /* cleaned.cln_psd_latest: the newest value of every PSD series, long form.
 
-The newest release is decided per dataset (materia/psd_datasets.py, via
+The newest release is decided per dataset (materia/sources/psd_datasets.py, via
 cleaned.cln_psd_dataset), so no file hides another's rows:
 - a primary commodity comes from the newest release among the primary datasets holding it
   (alldata and grains are extracts of the same series; coffee's own release does not hide

@@ -1,6 +1,6 @@
 /* serving.dim_dataset: the PSD Online datasets and how their rows add up.
 
-One row per registered file (materia/psd_datasets.py): primary files sum to USDA's world;
+One row per registered file (materia/sources/psd_datasets.py): primary files sum to USDA's world;
 a breakdown splits one reporting unit (parent_country_code) into parts that are never
 summed into a world. Readers join fct_psd_latest.dataset to it. */
 MODEL (

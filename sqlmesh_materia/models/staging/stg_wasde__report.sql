@@ -5,7 +5,7 @@ The series key is the report table, commodity, region, market year, attribute, p
 (Annual, or a quarter I-IV) and reliability statistic, with empty text for the parts a
 line has none of (the reliability tables have no market year), so keys compare as plain
 text. unit_code, unit_label and measure (quantity, area, yield, price, ratio, count) come
-from materia/wasde_units.py: every spelling of a unit USDA prints maps to one code, and a
+from materia/sources/wasde_units.py: every spelling of a unit USDA prints maps to one code, and a
 few lines USDA labels with their table's quantity unit get their real one (cotton's farm
 price is in cents per pound). A unit the mapping lacks stays NULL, which the audit
 wasde_unit_known refuses, naming it. projection is 'Proj.', 'Est.' or '' however USDA
