@@ -378,11 +378,11 @@ def sqlmesh_startup(ctx: Context) -> Result:
     res = Result("sqlmesh", "6. SQLMesh's fixed start-up, and what a transform pays of it")
     code_import = "import sqlmesh"
     code_compile = (
-        "from materia import settings, sqlmesh_project as p; "
+        "from materia.core import settings; from materia.transform import sqlmesh_project as p; "
         "p.compile_project(settings.load({'MATERIA_HOME': %r}))"
     )
     code_cached = (
-        "from materia import settings, sqlmesh_project as p; "
+        "from materia.core import settings; from materia.transform import sqlmesh_project as p; "
         "p.compiled(settings.load({'MATERIA_HOME': %r}))"
     )
     try:

@@ -1,3 +1,3 @@
-from materia.cli import main
+from materia.cli.main import main
 
 main()

@@ -133,18 +133,18 @@ def _(empty, mo):
 
 
 @app.cell
-def _(mo, run_pipeline, set_published, settings):
+def _(MateriaError, mo, run_pipeline, set_published, settings):
     mo.stop(not run_pipeline.value)
-    from materia.extract import psd
-    from materia.transform import run as transform
+    from materia.ops import pipelines
 
-    with mo.status.spinner(title="Landing PSD releases…") as _spinner:
-        if psd.main(settings) != 0:
-            raise RuntimeError("extract failed: see the log above")
-        _spinner.update(title="Transforming and publishing prod…")
-        _result = transform.run(settings, "prod", progress=lambda m: _spinner.update(subtitle=m))
+    # The same pipeline as `materia pipeline run`: recorded in the run log (the health
+    # panel below shows it), its failure one line.
+    with mo.status.spinner(title="Landing and publishing PSD releases…") as _spinner:
+        _code = pipelines.main(settings, "all", progress=lambda m: _spinner.update(subtitle=m))
     set_published(lambda n: n + 1)
-    mo.md(f"Done: {_result.summary()}")
+    if _code != 0:
+        raise MateriaError("the local pipeline failed: `materia runs` shows why")
+    mo.md("Done: landed and published; the pipeline health below lists the run.")
     return
 
 

@@ -9,19 +9,16 @@ from typing import Annotated
 
 import typer
 
+from materia.cli.options import EnvOpt, settings
+from materia.core.target import PROD, Target
+
 dev_app = typer.Typer(no_args_is_help=True, help="SQLMesh's own commands on the project.")
 env_app = typer.Typer(no_args_is_help=True, help="Environments: prod and dev_<name>.")
 
 
-def _settings():
-    from materia.cli.main import _settings as load
-
-    return load()
-
-
 @dev_app.command("seed")
 def dev_seed(
-    env: Annotated[str, typer.Option("--env", help="The publication to seed from.")] = "prod",
+    env: EnvOpt = PROD,
     since: Annotated[
         str | None,
         typer.Option("--since", help="YYYY-MM: only archives from then (and the newest)."),
@@ -31,16 +28,16 @@ def dev_seed(
     for `sqlmesh -p sqlmesh_materia plan|audit|table_diff|ui`."""
     from materia.transform import sqlmesh_dev
 
-    sqlmesh_dev.seed(_settings(), env, since)
+    sqlmesh_dev.seed(settings(), env, since)
 
 
 @dev_app.command("plan")
-def dev_plan(env: Annotated[str, typer.Argument(help="dev_<name>.")]) -> None:
+def dev_plan(env: Annotated[Target, typer.Argument(parser=Target, help="dev_<name>.")]) -> None:
     """Plan ENV with SQLMesh (applied), print each change's category and what it
     recomputes, and table_diff each recomputed model against prod (the dev panel)."""
     from materia.transform import sqlmesh_dev
 
-    done = sqlmesh_dev.plan(_settings(), env)
+    done = sqlmesh_dev.plan(settings(), env)
     for c in done.changes:
         print(f"{c['model']}\t{c['change']}\trecomputes {c['recomputes']}")
     for d in done.diffs:
@@ -53,18 +50,18 @@ def env_list() -> None:
     """Every environment: where it lives, when it was last published or planned, expiry."""
     from materia.transform import envs
 
-    for e in envs.list_envs(_settings()):
+    for e in envs.list_envs(settings()):
         when = f"{e.updated:%Y-%m-%d %H:%M}" if e.updated else "-"
         until = f"expires {e.expires:%Y-%m-%d %H:%M}" if e.expires else "kept"
         print(f"{e.name}\t{e.where}\t{when}\t{until}\t{e.detail}")
 
 
 @env_app.command("drop")
-def env_drop(env: Annotated[str, typer.Argument(help="dev_<name>.")]) -> None:
+def env_drop(env: Annotated[Target, typer.Argument(parser=Target, help="dev_<name>.")]) -> None:
     """Drop a dev environment: its Iceberg namespace (with files) and SQLMesh environment."""
     from materia.transform import envs
 
-    for line in envs.drop(_settings(), env):
+    for line in envs.drop(settings(), env):
         print(f"dropped {line}")
 
 
@@ -74,9 +71,9 @@ def env_expire() -> None:
     transform does it too), and run SQLMesh's janitor on the seeded warehouse."""
     from materia.transform import envs
 
-    settings = _settings()
-    gone = envs.expire(settings)
-    envs.expire_sqlmesh(settings)
+    s = settings()
+    gone = envs.expire(s)
+    envs.expire_sqlmesh(s)
     for line in gone:
         print(f"dropped {line}")
     print(f"{len(gone)} dev namespace(s) expired")

@@ -12,7 +12,11 @@ from typing import Annotated
 
 import typer
 
+from materia.cli import dev as cli_dev
+from materia.cli import ops as cli_ops
+from materia.cli.options import EnvOpt, settings
 from materia.core.errors import MateriaError
+from materia.core.target import PROD
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 extract_app = typer.Typer(no_args_is_help=True, help="Land source releases.")
@@ -29,17 +33,6 @@ app.add_typer(worker_app, name="worker")
 app.add_typer(supervisor_app, name="supervisor")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(landing_app, name="landing")
-
-
-def _settings():
-    from materia.core import secrets, settings
-
-    # Every command reads secrets the same way: ESC when MATERIA_ESC_ENV (or
-    # MATERIA_ENV=prod) names one, else the environment and `.env`.
-    secrets.apply_to_environ()
-    s = settings.load()
-    secrets.register(s.secret_values())  # values from .env too, not only os.environ
-    return s
 
 
 # --- extract -------------------------------------------------------------------
@@ -60,7 +53,7 @@ def extract_psd(
     """Land USDA PSD Online releases as immutable archives."""
     from materia.extract import psd
 
-    code = psd.main(_settings(), datasets=dataset, as_of=as_of, backfill_from=backfill_from)
+    code = psd.main(settings(), datasets=dataset, as_of=as_of, backfill_from=backfill_from)
     raise typer.Exit(code)
 
 
@@ -69,13 +62,13 @@ def extract_wasde(as_of: AsOfOpt = None, backfill_from: BackfillOpt = None) -> N
     """Land USDA's monthly WASDE report data (one CSV per report) as immutable files."""
     from materia.extract import wasde
 
-    raise typer.Exit(wasde.main(_settings(), as_of=as_of, backfill_from=backfill_from))
+    raise typer.Exit(wasde.main(settings(), as_of=as_of, backfill_from=backfill_from))
 
 
 # --- transform ---------------------------------------------------------------------
 @app.command("transform")
 def transform(
-    env: Annotated[str, typer.Option("--env", help="prod or dev_<name>.")] = "prod",
+    env: EnvOpt = PROD,
     allow_shrink: Annotated[
         bool,
         typer.Option(
@@ -87,7 +80,7 @@ def transform(
     """Run the SQLMesh models on what landed and publish ENV's serving tables to Iceberg."""
     from materia.transform import run as t
 
-    raise typer.Exit(t.main(_settings(), env=env, allow_shrink=allow_shrink))
+    raise typer.Exit(t.main(settings(), env=env, allow_shrink=allow_shrink))
 
 
 # --- landing ------------------------------------------------------------------------
@@ -98,7 +91,7 @@ def landing_list() -> None:
     from materia.core.storage import LandingStore
     from materia.landing import manifest as landed
 
-    store = LandingStore.from_settings(_settings())
+    store = LandingStore.from_settings(settings())
     found = landed.scan(store)
     replaced = landed.superseded(found.usable)
     print(f"# landed: {len(found.items)} archive(s) under {store.root}/ (psd/, wasde/)")
@@ -128,7 +121,7 @@ def landing_quarantine(
     from materia.core.storage import LandingStore
     from materia.landing import manifest as landed
 
-    item = landed.quarantine(LandingStore.from_settings(_settings()), key, reason)
+    item = landed.quarantine(LandingStore.from_settings(settings()), key, reason)
     print(f"quarantined {item.key}: the next transform publishes as if it never landed")
 
 
@@ -140,7 +133,7 @@ def landing_restore(
     from materia.core.storage import LandingStore
     from materia.landing import manifest as landed
 
-    item = landed.restore(LandingStore.from_settings(_settings()), key)
+    item = landed.restore(LandingStore.from_settings(settings()), key)
     print(f"restored {item.key}")
 
 
@@ -156,7 +149,7 @@ def pipeline_run(
     """Run a pipeline here or on an ephemeral worker."""
     from materia.ops import pipelines
 
-    raise typer.Exit(pipelines.main(_settings(), name=name, on=on))
+    raise typer.Exit(pipelines.main(settings(), name=name, on=on))
 
 
 # --- report -----------------------------------------------------------------------
@@ -173,7 +166,7 @@ def report_commodities(
         ),  # fmt: skip
     ] = None,
     years: Annotated[int, typer.Option("--years", help="Market years in each table.")] = 5,
-    env: Annotated[str, typer.Option("--env", help="prod or dev_<name>.")] = "prod",
+    env: EnvOpt = PROD,
     out: Annotated[
         Path | None, typer.Option("--out", help="Default: reports/commodities-<release>.html.")
     ] = None,  # fmt: skip
@@ -186,11 +179,11 @@ def report_commodities(
     if publish:
         from materia.reports import publish as report_publish
 
-        raise typer.Exit(report_publish.main(_settings(), env=env))
+        raise typer.Exit(report_publish.main(settings(), env=env))
     from materia.reports import build as reports
 
     code = reports.main(
-        _settings(), env=env, out=out, commodities=commodity, countries=country, years=years
+        settings(), env=env, out=out, commodities=commodity, countries=country, years=years
     )
     raise typer.Exit(code)
 
@@ -212,7 +205,7 @@ def worker_create(
     Default provider: MATERIA_WORKER_PROVIDER."""
     from materia.workers import manage
 
-    inst, pinned = manage.create(_settings(), pipeline, on)
+    inst, pinned = manage.create(settings(), pipeline, on)
     print(f"{inst.id}\t{inst.name}\t{inst.server_type}\t{inst.host or '-'}")
     if pinned:
         print(f"known_hosts: {pinned}")
@@ -224,7 +217,7 @@ def worker_list(on: OnOpt = None) -> None:
     pipeline, server type, status, address, age."""
     from materia.workers import manage
 
-    found, errors = manage.list_(_settings(), on)
+    found, errors = manage.list_(settings(), on)
     for i in found:
         print(
             f"{i.provider}\t{i.id}\t{i.name}\t{i.pipeline}\t{i.server_type}\t{i.status}\t"
@@ -241,7 +234,7 @@ def worker_destroy(instance_id: Annotated[str, typer.Argument()], on: OnOpt = No
     """Destroy one worker by id (default: on the configured provider that has it)."""
     from materia.workers import manage
 
-    where = manage.destroy(_settings(), instance_id, on)
+    where = manage.destroy(settings(), instance_id, on)
     print(f"destroyed {instance_id} on {where}")
 
 
@@ -257,7 +250,7 @@ def worker_reap(
     from materia.workers import manage
 
     gone = manage.reap_old(
-        _settings(), on, ttl_minutes, log=lambda line: print(line, file=sys.stderr)
+        settings(), on, ttl_minutes, log=lambda line: print(line, file=sys.stderr)
     )
     print(f"reaped {len(gone)} worker(s)")
 
@@ -297,8 +290,6 @@ def secrets_env() -> None:
 
 
 # --- operations: the run log, the supervisor's check and alerts, the local stack ---
-from materia.cli import dev as cli_dev
-from materia.cli import ops as cli_ops  # noqa: E402  (their commands are wired here)
 
 app.add_typer(cli_ops.runs_app, name="runs")
 app.add_typer(cli_ops.stack_app, name="stack")
@@ -316,7 +307,7 @@ def _redact(text: str) -> str:
     from materia.core import secrets
 
     with contextlib.suppress(Exception):
-        _settings()  # registers every secret value in force
+        settings()  # registers every secret value in force
     return secrets.redact(text)
 
 
@@ -326,9 +317,8 @@ def _fail(e: BaseException, code: int = 1) -> None:
     import traceback
 
     from materia.core.errors import first_line
-    from materia.core.settings import SettingsError
 
-    text = str(e) if isinstance(e, (MateriaError, SettingsError)) else first_line(e)
+    text = str(e) if isinstance(e, MateriaError) else first_line(e)
     if os.environ.get("MATERIA_DEBUG") == "1":
         print(_redact("".join(traceback.format_exception(e))), file=sys.stderr, end="")
     print(f"error: {_redact(' '.join(text.split()))}", file=sys.stderr)
@@ -349,7 +339,7 @@ def _main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code:  # non-standalone click returns Exit codes
             sys.exit(code)
     except MateriaError as e:
-        _fail(e)
+        _fail(e, e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
@@ -363,10 +353,8 @@ def _main(argv: list[str] | None = None) -> None:
             sys.exit(e.exit_code)
         if isinstance(e, click.exceptions.Abort):
             sys.exit(1)
-        from materia.core.settings import SettingsError
-
-        # Anything else, ours or a library's: one line, never a raw traceback.
-        _fail(e, 2 if isinstance(e, SettingsError) else 1)
+        # Anything else, a library's: one line, never a raw traceback.
+        _fail(e)
 
 
 def extract_psd_main() -> None:

@@ -11,13 +11,9 @@ from typing import Annotated
 
 import typer
 
+from materia.cli.options import settings
+
 stack_app = typer.Typer(no_args_is_help=True, help="Local stand-ins for production (SeaweedFS).")
-
-
-def _settings():
-    from materia.cli.main import _settings as load
-
-    return load()
 
 
 # --- runs -------------------------------------------------------------------------
@@ -40,7 +36,7 @@ def runs(
     from materia.cli import runs_view as runlog_view
     from materia.core import runlog
 
-    rows = runlog_view.select(runlog.fold(runlog.read(_settings())), last=last, failed=failed)
+    rows = runlog_view.select(runlog.fold(runlog.read(settings())), last=last, failed=failed)
     if as_json:
         for row in rows:
             print(json.dumps(row, sort_keys=True, default=str))
@@ -55,7 +51,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="A run id from `materia
     """One run: its record, its parts (worker run, step) and their output."""
     from materia.cli import runs_view as runlog_view
 
-    print(runlog_view.show(_settings(), run_id), end="")
+    print(runlog_view.show(settings(), run_id), end="")
 
 
 # --- supervisor -------------------------------------------------------------------
@@ -75,7 +71,7 @@ def supervisor_tick(
 
     secrets.install_logging()
     try:
-        s = _settings()
+        s = settings()
     except secrets.EscError as e:
         if not dry_run:
             supervisor_watch.secrets_failed(e)  # alerts need nothing but the env file
@@ -93,7 +89,7 @@ def supervisor_check() -> None:
 
     secrets.install_logging(logging.WARNING)
     try:
-        s = _settings()
+        s = settings()
     except secrets.EscError as e:  # not this commit's fault: judge it when ESC is back
         print(f"check: not yet: {e}", flush=True)
         raise typer.Exit(selfcheck.NOT_YET) from None
@@ -134,7 +130,7 @@ def supervisor_watch() -> None:
     from materia.ops import supervisor_watch as watch
     from materia.ops.schedule import Schedule
 
-    wrong = watch.watch(_settings(), datetime.now(UTC), Schedule.from_env())
+    wrong = watch.watch(settings(), datetime.now(UTC), Schedule.from_env())
     for line in wrong:
         print(f"watch: {line}")
     if wrong:

@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from materia.core.settings import Secret
+from materia.core.redact import Secret
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,24 @@
-"""The one exception type the CLI turns into a single clear line and a non-zero exit, and
-the one helper that turns any exception into such a line."""
+"""The one exception hierarchy: every failure materia means to report is a `MateriaError`,
+which the CLI turns into a single clear line and its `exit_code`; and the one helper that
+turns any exception into such a line."""
 
 from __future__ import annotations
+
+from materia.core.redact import redact
 
 MAX_LINE = 500
 
 
 class MateriaError(Exception):
     """A failure with a one-line, user-facing message naming what and where."""
+
+    exit_code = 1
+
+
+class SettingsError(MateriaError, ValueError):
+    """Configuration is missing or malformed; the message names the variable."""
+
+    exit_code = 2
 
 
 def first_line(e: BaseException) -> str:
@@ -27,8 +38,6 @@ def first_line(e: BaseException) -> str:
         text = f"{outer}: {text}"
     if len(text) > MAX_LINE:
         text = text[:MAX_LINE] + "…"
-    from materia.core.secrets import redact
-
     return redact(text)
 
 

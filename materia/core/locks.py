@@ -229,15 +229,20 @@ class RemoteLock:
 
 
 class LockBusy(MateriaError):
-    """Someone else holds the lock: the message names them. Not a failure of anything."""
+    """Someone else holds the lock: the message names them (`holder`, when known). Not a
+    failure of anything: the supervisor's tick reads it as "still running"."""
+
+    def __init__(self, message: str, holder: Holder | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
-class Busy(Exception):
-    """The lock is held by a live holder (or was won by another run just now)."""
+class Busy(LockBusy):
+    """What `acquire` raises: the lock is held by a live holder (or was won by another run
+    just now); `held` turns it into the LockBusy that names the job."""
 
     def __init__(self, holder: Holder | None) -> None:
-        super().__init__(holder.describe() if holder else "another run")
-        self.holder = holder
+        super().__init__(holder.describe() if holder else "another run", holder)
 
 
 def for_name(settings: Settings, name: str) -> LocalLock | RemoteLock:
@@ -276,7 +281,8 @@ def hold(
     except Busy as e:
         until = f" until {e.holder.expires}" if isinstance(lock, RemoteLock) and e.holder else ""
         raise LockBusy(
-            f"{lock.where()} is held by {e}{until}: {what} is already running; nothing was changed"
+            f"{lock.where()} is held by {e}{until}: {what} is already running; nothing was changed",
+            e.holder,
         ) from None
     stop = threading.Event()
     held = Held(lock, what)

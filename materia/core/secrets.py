@@ -20,41 +20,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from materia.core.errors import MateriaError
-from materia.core.settings import PROD_ESC_ENV, SECRET_NAMES, esc_env_name
-
-MASK = "***"
-# ESC may also carry plain config (bucket, region); redacting a value like "auto" would
-# mangle output, so non-secret-named values are redacted only when this long.
-_MIN_REDACT_LEN = 6
-
-_known: set[str] = set()
-
-
-# --- redaction -------------------------------------------------------------------
-def register(values: Iterable[str]) -> None:
-    """Remember values to redact from now on (empty strings are ignored)."""
-    _known.update(v for v in values if v)
-
-
-def known_values() -> set[str]:
-    """Every value redacted now: registered ones plus secret-named environment values."""
-    found = set(_known)
-    found.update(os.environ[n] for n in SECRET_NAMES if os.environ.get(n))
-    return found
-
-
-def redact(text: str, values: Iterable[str] | None = None) -> str:
-    """`text` with each secret value replaced by `***` (longest first, so no fragments)."""
-    for v in sorted(known_values() if values is None else set(values), key=len, reverse=True):
-        if v:
-            text = text.replace(v, MASK)
-    return text
+from materia.core.redact import _MIN_REDACT_LEN, SECRET_NAMES, known_values, redact, register
+from materia.core.settings import PROD_ESC_ENV, esc_env_name
 
 
 def redactor(settings) -> Callable[[str], str]:

@@ -17,6 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from materia.core.cloud_settings import OracleSettings, OvhSettings, ScalewaySettings, load_clouds
+from materia.core.errors import SettingsError
+from materia.core.redact import Secret
 from materia.core.source_settings import (  # noqa: F401  (the defaults are part of this API)
     DEFAULT_EXTRACT_SOURCES,
     DEFAULT_PSD_BASE_URL,
@@ -25,59 +27,11 @@ from materia.core.source_settings import (  # noqa: F401  (the defaults are part
     load_sources,
 )
 
-# Every environment variable whose value is a secret; `materia.core.secrets` redacts these.
-SECRET_NAMES = (
-    "R2_ACCESS_KEY",
-    "R2_SECRET_KEY",
-    "ICEBERG_TOKEN",
-    "ICEBERG_CREDENTIAL",
-    "HCLOUD_TOKEN",
-    "HETZNER_TOKEN",  # the ESC seed's name for HCLOUD_TOKEN
-    "GITLAB_READ_TOKEN",  # lets the supervisor pull a private repository
-    "MATERIA_NOTIFY",  # Apprise URLs carry their destinations' tokens
-    "SCW_ACCESS_KEY",
-    "SCW_SECRET_KEY",
-    "OVH_APPLICATION_KEY",
-    "OVH_APPLICATION_SECRET",
-    "OVH_CONSUMER_KEY",
-    "OCI_PRIVATE_KEY",
-    "OCI_PRIVATE_KEY_PASSWORD",
-)
 # The Pulumi ESC environment secrets come from: MATERIA_ESC_ENV, else this one only with
 # MATERIA_ENV=prod (a rehearsal never opens prod's secrets); `off` turns ESC off.
 PROD_ESC_ENV = "beanflows/prod"
 DEFAULT_DOWNLOAD_DEADLINE_S = 900.0  # one archive, all attempts included
 DEFAULT_MAX_ARCHIVE_MB = 100  # psd_alldata_csv.zip is about 10 MB
-
-
-class SettingsError(ValueError):
-    """Configuration is missing or malformed; the message names the variable."""
-
-
-class Secret:
-    """A secret string: usable through `.get()`, never shown by `repr` or `str`."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from materia.core.errors import MateriaError
+from materia.core.errors import MateriaError, SettingsError
 
-if TYPE_CHECKING:
-    from materia.core.settings import Settings
+
+class Settings(Protocol):
+    """The sources' fields of `materia.core.settings.Settings` (named here so that the
+    settings module can read this one without an import circle)."""
+
+    psd_base_url: str
+    psd_datasets: tuple[str, ...]
+    psd_as_of: str | None
+    psd_backfill_from: str | None
+    wasde_base_url: str
+    wasde_as_of: str | None
+    wasde_backfill_from: str | None
+    extract_sources: tuple[str, ...]
+
 
 DEFAULT_PSD_BASE_URL = "https://apps.fas.usda.gov/psdonline/downloads"
 DEFAULT_PSD_DATASETS = ("psd_alldata_csv.zip",)
@@ -48,8 +60,6 @@ def load_sources(get: Callable[..., str | None]) -> dict[str, object]:
     sources = tuple(dict.fromkeys(s.strip().lower() for s in listed if s.strip()))
     unknown = [s for s in sources if s not in KNOWN]
     if unknown:
-        from materia.core.settings import SettingsError
-
         raise SettingsError(
             f"MATERIA_EXTRACT_SOURCES names {unknown[0]!r}: use psd and/or wasde, comma separated"
         )

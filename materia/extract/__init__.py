@@ -4,7 +4,8 @@ Every source comes through the same door (`materia.extract.door`: probe months, 
 content identity, quarantine, the source's check, bounded downloads from
 `materia.extract.download`); a source's own module only says where its files are and what
 its datasets are (`psd`, `wasde`). `main` lands the sources a pipeline's extract step
-runs (`MATERIA_EXTRACT_SOURCES`: PSD every night, WASDE on WASDE days).
+runs (`MATERIA_EXTRACT_SOURCES`: PSD every night, WASDE on WASDE days). May import
+`materia.landing`, `materia.sources` and `materia.core`.
 """
 
 from __future__ import annotations

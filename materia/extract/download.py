@@ -36,8 +36,9 @@ MAX_ARCHIVE_BYTES = 100 * 2**20
 USER_AGENT = "materia-extract/0.1"
 
 
-class _Retryable(Exception):
-    """A transient failure (connection error, 5xx, short body): try again."""
+class _Retryable(MateriaError):
+    """A transient failure (connection error, 5xx, short body): tried again, and reported
+    as this one line when the attempts or the deadline run out."""
 
 
 Progress = Callable[[int], None]

@@ -6,7 +6,10 @@
 - `read`: `pin` (one publication held: several tables of one run) and `read_table`, at a
   publication's snapshots, all through DuckDB (no pyiceberg on the read side);
 - `duck`: DuckDB over a published snapshot; `guard`: the no-collapse checks;
-- `iceberg_io`: every lower-level pyiceberg call, in one place.
+- `iceberg_io`: every lower-level pyiceberg call, in one place;
+- `serving`: the published tables, their keys and columns, named once.
+
+May import `materia.core` only: transform, workbench and reports read it.
 """
 
 from materia.lakehouse.catalogs import catalog, check_env, namespace_for, where

@@ -9,43 +9,30 @@ R2 Data Catalog in prod, SeaweedFS in tests). Environments are `prod` (namespace
 from __future__ import annotations
 
 import contextlib
-import re
 from typing import TYPE_CHECKING
 
 from materia.core.errors import MateriaError, first_line
 from materia.core.settings import Settings
+from materia.core.target import Target
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
 CATALOG_NAME = "materia"
-SERVING = "serving"
-# Matched whole (`fullmatch`): `$` alone would let "prod\n" through as a second "prod".
-_ENV_RE = re.compile(r"prod|dev_[a-z0-9_]+")
 
 
-def check_env(env: str) -> str:
-    """`env` if it is `prod` or `dev_<lowercase letters, digits, _>`, else MateriaError."""
-    if not isinstance(env, str) or not _ENV_RE.fullmatch(env):
-        raise MateriaError(
-            f"environment {env!r} is not valid: use 'prod' or 'dev_<name>' "
-            "(lowercase letters, digits and _)"
-        )
-    return env
+def check_env(env: Target) -> Target:
+    """`env` as a Target (validated once; free for a Target already)."""
+    return Target(env)
 
 
-def namespace_for(env: str) -> str:
+def namespace_for(env: Target) -> str:
     """Iceberg namespace (= SQLMesh serving schema) of an environment."""
-    return SERVING if check_env(env) == "prod" else f"{SERVING}__{env}"
+    return Target(env).namespace
 
 
-def env_of(namespace: str) -> str | None:
-    if namespace == SERVING:
-        return "prod"
-    prefix = f"{SERVING}__"
-    if namespace.startswith(prefix) and _ENV_RE.fullmatch(env := namespace[len(prefix) :]):
-        return env
-    return None
+def env_of(namespace: str) -> Target | None:
+    return Target.of_namespace(namespace)
 
 
 def catalog_key(settings: Settings) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from materia.core import failpoints, scratch
 from materia.core.errors import MateriaError, first_line
 from materia.core.settings import Settings
+from materia.core.target import Target
 from materia.lakehouse import catalogs as cat_mod
 from materia.lakehouse import duck, guard, iceberg_io, publications
 from materia.lakehouse import retention as retention_mod
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 # Bump when the fingerprint recipe changes: every table then republishes once.
 _FINGERPRINT_VERSION = "2"
-VINTAGES = "fct_psd_vintages"
 SORTED_ROWS = 1_000_000  # a table with more rows is written unsorted (`_sort_by`)
 # DuckDB types Iceberg has no equivalent for, cast on the way out.
 _CASTS = {
@@ -135,7 +135,7 @@ def _months(con, ref: TableRef, column: str) -> dict[date, int]:
 
 def publish(
     settings: Settings,
-    env: str,
+    env: Target,
     con: duckdb.DuckDBPyConnection,
     outputs: list[Output],
     inputs: dict,

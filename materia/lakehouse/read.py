@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from materia.core.errors import MateriaError, first_line
 from materia.core.settings import Settings
+from materia.core.target import PROD, Target
 from materia.lakehouse import catalogs, duck
 from materia.lakehouse.publications import TABLE, Publication, newest
 
@@ -51,13 +52,13 @@ def connection(settings: Settings, fresh: bool = False) -> duckdb.DuckDBPyConnec
         return con.cursor()
 
 
-def _hint(env: str) -> str:
+def _hint(env: Target) -> str:
     if env == "prod":
         return "run `uv run materia pipeline run` first"
     return f"run `uv run materia transform --env {env}` first"
 
 
-def current_publication(settings: Settings | None = None, env: str = "prod") -> Publication | None:
+def current_publication(settings: Settings | None = None, env: Target = PROD) -> Publication | None:
     """The newest successful run of `env` (None before the first)."""
     settings = _settings(settings)
     ns = catalogs.namespace_for(env)
@@ -87,7 +88,7 @@ class Pinned:
     follows the newest publication each time, so two calls can straddle a publish)."""
 
     settings: Settings
-    env: str
+    env: Target
     publication: Publication
 
     @property
@@ -124,7 +125,7 @@ class Pinned:
             cur.close()
 
 
-def pin(settings: Settings | None = None, env: str = "prod") -> Pinned:
+def pin(settings: Settings | None = None, env: Target = PROD) -> Pinned:
     """The newest publication of `env`, held for reading several tables of one run."""
     settings = _settings(settings)
     pub = current_publication(settings, env)
@@ -136,7 +137,7 @@ def pin(settings: Settings | None = None, env: str = "prod") -> Pinned:
 
 def read_table(
     name: str,
-    env: str = "prod",
+    env: Target = PROD,
     settings: Settings | None = None,
     columns: list[str] | None = None,
     where: str | None = None,
@@ -161,7 +162,7 @@ def clear_cache() -> None:
         _connections.clear()
 
 
-def table_exists(name: str, env: str = "prod", settings: Settings | None = None) -> bool:
+def table_exists(name: str, env: Target = PROD, settings: Settings | None = None) -> bool:
     pub = current_publication(_settings(settings), env)
     return pub is not None and name in pub.tables
 

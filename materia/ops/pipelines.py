@@ -10,14 +10,21 @@ the run log (`materia.core.runlog`), with rows published and new releases for a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from materia.core.errors import MateriaError
 from materia.core.settings import Settings
+from materia.core.target import PROD
 from materia.workers.registry import PROVIDERS, provider_for
 
 PIPELINES = {"extract": ("extract",), "transform": ("transform",), "all": ("extract", "transform")}
 
 
-def _run_here(settings: Settings, step: str) -> int:
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _run_here(settings: Settings, step: str, progress: Callable[[str], None] = _say) -> int:
     from materia.core import runlog
 
     with runlog.recording(settings, step) as rec, runlog.ErrorTap() as tap:
@@ -28,7 +35,7 @@ def _run_here(settings: Settings, step: str) -> int:
         else:
             from materia.transform import run as transform
 
-            result = transform.run(settings, env="prod", progress=lambda m: print(m, flush=True))
+            result = transform.run(settings, env=PROD, progress=progress)
             rec["rows_published"] = result.rows_published
             rec["new_releases"] = list(result.new_releases)
             rec["models_run"] = list(result.models_run)
@@ -38,13 +45,22 @@ def _run_here(settings: Settings, step: str) -> int:
     return rec["exit_code"]
 
 
-def main(settings: Settings, name: str = "all", on: str | None = None) -> int:
+def main(
+    settings: Settings,
+    name: str = "all",
+    on: str | None = None,
+    progress: Callable[[str], None] = _say,
+) -> int:
+    """Run pipeline `name` here (`on=None`) or on workers; its exit code. Every step is
+    recorded in the run log, whoever starts it (the CLI, the supervisor, the notebook's
+    button); `progress` hears what a step here is doing."""
     steps = PIPELINES.get(name)
     if steps is None:
         raise MateriaError(f"unknown pipeline {name!r}: use {', '.join(PIPELINES)}")
     if on is None:
         for step in steps:
-            code = _run_here(settings, step)
+            progress(f"{step}…")
+            code = _run_here(settings, step, progress)
             if code != 0:
                 return code
         return 0

@@ -12,18 +12,22 @@ commodities of the landed datasets.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import os
 import re
+import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from materia.core.errors import MateriaError
 from materia.core.settings import Settings
+from materia.core.target import PROD, Target
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "report.py"
+NOTEBOOK = Path(__file__).resolve().parent / "notebook.py"
 # USDA's headline commodities, in WASDE order; the default report shows those published.
 MAJOR = (
     "0410000",  # Wheat
@@ -45,7 +49,7 @@ COUNTRY = re.compile(r"^[A-Z0-9]{2}$")
 class Plan:
     """What a report shows, resolved against the newest publication."""
 
-    env: str
+    env: Target
     commodities: list[str]  # codes, in report order
     countries: list[str] = field(default_factory=list)
     years: int = DEFAULT_YEARS
@@ -60,9 +64,37 @@ class Plan:
         }
 
 
+# Settings handed to the notebook's run (its kernel is a thread of this process): the run's
+# `mo.cli_args()` carry only a token, never a path or a secret, and nothing is rebuilt
+# from os.environ.
+_HANDED: dict[str, Settings] = {}
+
+
+@contextlib.contextmanager
+def handing(settings: Settings) -> Iterator[str]:
+    """A token the notebook trades for `settings` (`settings_for`) while the run lasts."""
+    token = secrets.token_hex(8)
+    _HANDED[token] = settings
+    try:
+        yield token
+    finally:
+        _HANDED.pop(token, None)
+
+
+def settings_for(cli_args: dict) -> Settings:
+    """The settings `materia report` handed this run; run on its own (`marimo run
+    materia/reports/notebook.py`), the environment's."""
+    handed = _HANDED.get(str(cli_args.get("settings")))
+    if handed is not None:
+        return handed
+    from materia.core import settings
+
+    return settings.load()
+
+
 def plan(
     settings: Settings,
-    env: str = "prod",
+    env: Target = PROD,
     commodities: list[str] | None = None,
     countries: list[str] | None = None,
     years: int = DEFAULT_YEARS,
@@ -87,7 +119,7 @@ def plan(
 
 def render(
     settings: Settings,
-    env: str = "prod",
+    env: Target = PROD,
     commodities: list[str] | None = None,
     countries: list[str] | None = None,
     years: int = DEFAULT_YEARS,
@@ -103,7 +135,9 @@ def render(
     shown = wb.commodities().filter(wb.commodities()["commodity_code"].is_in(p.commodities))
     newest = shown["release_month"].max() if shown.height else None
     charts = report_html.Charts()
-    body = report_html.cells_html(report_runner.run_notebook(settings, notebook, p.cli_args()), charts)  # fmt: skip
+    with handing(settings) as token:
+        cells = report_runner.run_notebook(notebook, {**p.cli_args(), "settings": token})
+    body = report_html.cells_html(cells, charts)
     pub = wb.publication
     from materia.workbench import wasde_data
 
@@ -125,7 +159,7 @@ def default_path(settings: Settings, release: dt.date | None) -> Path:
 
 def main(
     settings: Settings,
-    env: str = "prod",
+    env: Target = PROD,
     out: Path | None = None,
     commodities: list[str] | None = None,
     countries: list[str] | None = None,

@@ -9,8 +9,8 @@ def _():
     import marimo as mo
     import polars as pl
 
-    from materia.core import settings as settings_mod
     from materia.core.errors import MateriaError
+    from materia.core.target import Target
     from materia.reports import build as reports
     from materia.workbench import analysis as an
     from materia.workbench import balance, breakdowns, charts, excel, psd_revisions, tables
@@ -26,7 +26,7 @@ def _():
         mo,
         pl,
         reports,
-        settings_mod,
+        Target,
         tables,
         psd_revisions,
         wd,
@@ -34,17 +34,17 @@ def _():
 
 
 @app.cell
-def _(mo, reports, settings_mod, wd):
+def _(Target, mo, reports, wd):
     # `materia report commodities` passes these; `marimo run materia/reports/notebook.py --
     # --commodity Corn --country US` works too.
     def _listed(value):
         return [] if value is None else [str(v) for v in (value if isinstance(value, list) else [value])]  # fmt: skip
 
     _args = mo.cli_args()
-    settings = settings_mod.load()
+    settings = reports.settings_for(_args)
     plan = reports.plan(
         settings,
-        str(_args.get("env") or "prod"),
+        Target(str(_args.get("env") or "prod")),
         _listed(_args.get("commodity")),
         _listed(_args.get("country")),
         int(_args.get("years") or reports.DEFAULT_YEARS),

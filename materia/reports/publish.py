@@ -21,6 +21,7 @@ import fsspec
 
 from materia.core.settings import Settings
 from materia.core.storage import LandingStore
+from materia.core.target import PROD, Target
 
 PREFIX = "reports"
 NAME = "commodities.html"
@@ -75,7 +76,7 @@ def publish(settings: Settings, page: str, day: date | None = None) -> list[str]
     return [store.url(k) for k in [*written, index]]
 
 
-def main(settings: Settings, env: str = "prod") -> int:
+def main(settings: Settings, env: Target = PROD) -> int:
     """Render the commodities report of `env` and publish it; 0 on success."""
     from materia.reports import build as reports
 

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from materia.core.errors import MateriaError
-from materia.core.settings import Settings
 
 RUN_TIMEOUT_S = 900  # a hung cell must not hold the nightly supervisor forever
 
@@ -31,7 +30,7 @@ def _argv(cli_args: dict) -> list[str]:
 
 @contextlib.contextmanager
 def _environ(values: dict[str, str]) -> Iterator[None]:
-    """os.environ with `values` while the notebook runs (its cells call settings.load())."""
+    """os.environ with `values` while the notebook runs."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -130,7 +129,7 @@ async def _run_session(manager, cli_args: dict):  # marimo's AppFileManager -> S
 INTENTIONAL = ("interruption", "ancestor-prevented", "ancestor-stopped")
 
 
-def run_notebook(settings: Settings, notebook: Path, cli_args: dict) -> list[dict]:
+def run_notebook(notebook: Path, cli_args: dict) -> list[dict]:
     """Execute the notebook with marimo; each cell's outputs (serialized), in notebook order."""
     if not notebook.is_file():
         raise MateriaError(f"notebook not found: {notebook}")
@@ -138,9 +137,8 @@ def run_notebook(settings: Settings, notebook: Path, cli_args: dict) -> list[dic
     from marimo._session.state.serialize import serialize_session_view
 
     manager = load_notebook(str(notebook))
-    # The notebook reads its settings as it always does (settings.load()): point it at
-    # this home, and keep marimo's interactive renderings (converted to static HTML below).
-    with _environ({"MATERIA_HOME": str(settings.home), "MARIMO_NO_JS": "false"}):
+    # Keep marimo's interactive renderings (converted to static HTML by `reports.html`).
+    with _environ({"MARIMO_NO_JS": "false"}):
         view = asyncio.run(_run_session(manager, cli_args))
     # Keep outputs that reference marimo's virtual files (big chart data): dropping them
     # would lose a cell silently; `mime_html` notes what it cannot show offline.

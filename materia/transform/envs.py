@@ -18,6 +18,7 @@ from datetime import datetime
 from materia.core import locks
 from materia.core.errors import MateriaError, first_line
 from materia.core.settings import Settings
+from materia.core.target import Target
 from materia.lakehouse import catalogs
 from materia.transform import sqlmesh_dev, sqlmesh_project
 
@@ -84,7 +85,7 @@ def _sqlmesh_envs(settings: Settings) -> list[Env]:
     )
 
 
-def drop(settings: Settings, env: str) -> list[str]:
+def drop(settings: Settings, env: Target) -> list[str]:
     """Drop a dev environment everywhere it exists: its Iceberg namespace (tables and
     files) and its SQLMesh environment; what was dropped."""
     env = catalogs.check_env(env)
@@ -107,7 +108,7 @@ def drop(settings: Settings, env: str) -> list[str]:
     return done
 
 
-def _drop_namespace(settings: Settings, env: str) -> str:
+def _drop_namespace(settings: Settings, env: Target) -> str:
     from materia import lakehouse
 
     ns = catalogs.namespace_for(env)

@@ -21,11 +21,30 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from materia.landing.manifest import Landed
+from materia.sources import psd_archive, psd_format
 from materia.sources.registry import of_input, of_key
+from materia.transform import batch, inputs
 from materia.transform.batch import Batch, Step
 from materia.transform.compiled import READS_NEWEST, VIEW, Compiled, Model
+
+# Bump when the way archives become model inputs, or published tables are laid out,
+# changes: every model of every environment is then recomputed once.
+TRANSFORM_VERSION = "3"
+# The line format is part of the check. Hashed by content: a move of these files changes
+# their imports, so every environment rebuilds once after one.
+_LOADER = tuple(Path(m.__file__) for m in (inputs, psd_archive, batch, psd_format))
+
+
+def runtime() -> str:
+    """What turns landed archives into the models' input, and how tables are published:
+    part of every model's fingerprint."""
+    h = hashlib.sha256(TRANSFORM_VERSION.encode())
+    for path in _LOADER:
+        h.update(b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def fingerprints(compiled: Compiled, runtime: str) -> dict[str, str]:

@@ -24,12 +24,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from materia.core import locks, scratch
 from materia.core.errors import MateriaError, first_line
 from materia.core.settings import Settings
 from materia.core.storage import LandingStore
+from materia.core.target import PROD, Target
 from materia.lakehouse import catalogs as cat_mod
 from materia.landing import manifest as landed
 from materia.transform import batch as batch_mod
@@ -38,21 +38,12 @@ from materia.transform import inputs, recompute, sqlmesh_project, steps
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
-# Bump when the way archives become model inputs, or published tables are laid out,
-# changes: every model of every environment is then recomputed once.
-TRANSFORM_VERSION = "3"
-_HERE = Path(__file__).resolve().parent
-_LOADER = (
-    *(_HERE / "inputs.py", _HERE / "psd_archive.py", _HERE / "batch.py"),
-    _HERE / "psd_format.py",  # the line format is part of the check
-)
-
 
 @dataclass
 class TransformResult:
     """What a transform did, for the CLI, the run log and the notebook."""
 
-    env: str
+    env: Target
     skipped: bool = False  # the publication already covers every landed archive and model
     reason: str = ""
     vintages_from: str | None = None  # the first release month recomputed
@@ -90,23 +81,16 @@ class TransformResult:
         )
 
 
-def runtime() -> str:
-    """What turns landed archives into the models' input, and how tables are published:
-    part of every model's fingerprint."""
-    h = hashlib.sha256(TRANSFORM_VERSION.encode())
-    for path in _LOADER:
-        h.update(b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
 def fingerprint() -> str:
     """Of the project's files and the runtime: unchanged, a run with the same landing has
     nothing to do (checked without importing pyiceberg or SQLMesh)."""
-    return hashlib.sha256(f"{runtime()}\0{sqlmesh_project.fingerprint()}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"{recompute.runtime()}\0{sqlmesh_project.fingerprint()}".encode()
+    ).hexdigest()
 
 
 # --- nothing new: decided without importing pyiceberg or SQLMesh ----------------------------
-def _marker_key(env: str) -> str:
+def _marker_key(env: Target) -> str:
     return f"state/published-{env}.json"
 
 
@@ -119,7 +103,7 @@ def _inputs_digest(fp: str, items: list[landed.Landed], quarantined: set[str]) -
     return h.hexdigest()
 
 
-def _unchanged(settings: Settings, store: LandingStore, env: str, digest: str) -> bool:
+def _unchanged(settings: Settings, store: LandingStore, env: Target, digest: str) -> bool:
     """The last publication covers exactly these inputs and is still the catalog's current
     one (checked for the embedded catalog; a REST catalog always takes the full path)."""
     try:
@@ -133,7 +117,7 @@ def _unchanged(settings: Settings, store: LandingStore, env: str, digest: str) -
     return current is not None and current == marker.get("publications")
 
 
-def _mark(settings: Settings, store: LandingStore, env: str, digest: str) -> None:
+def _mark(settings: Settings, store: LandingStore, env: Target, digest: str) -> None:
     """Note what the current publication covers, for `_unchanged` (embedded catalog)."""
     location = cat_mod.local_metadata_location(settings, cat_mod.namespace_for(env), "publications")
     if location is None:
@@ -155,7 +139,7 @@ def _landing(store: LandingStore) -> tuple[list[landed.Landed], set[str]]:
 
 def run(
     settings: Settings,
-    env: str = "prod",
+    env: Target = PROD,
     progress: Progress | None = None,
     allow_shrink: bool = False,
 ) -> TransformResult:
@@ -179,7 +163,7 @@ def run(
         digest = _inputs_digest(fp, items, quarantined)
         pub = lakehouse.current_publication(settings, env)
         compiled = sqlmesh_project.compiled(settings)
-        fps = recompute.fingerprints(compiled, runtime())
+        fps = recompute.fingerprints(compiled, recompute.runtime())
         before = (pub.inputs.get("models") or {}) if pub else {}
         changed = recompute.changed_models(compiled, fps, before)
         where = store.root
@@ -277,7 +261,7 @@ def _prewarm(settings: Settings) -> None:
     threading.Thread(target=work, name="materia-prewarm", daemon=True).start()
 
 
-def main(settings: Settings, env: str = "prod", allow_shrink: bool = False) -> int:
+def main(settings: Settings, env: Target = PROD, allow_shrink: bool = False) -> int:
     """CLI entry: run, print one line per step, exit code 0 on success."""
 
     def echo(msg: str) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from materia.core.errors import MateriaError
 from materia.core.settings import Settings
 from materia.core.storage import LandingStore
+from materia.core.target import PROD, Target
 from materia.landing.manifest import Landed
 from materia.transform import inputs, recompute, sqlmesh_project
 from materia.transform.batch import newest_per_dataset
@@ -42,7 +43,7 @@ def warehouse(settings: Settings) -> Path:
 
 @dataclass
 class Seeded:
-    env: str
+    env: Target
     run_id: str
     archives: int
     rows: int
@@ -55,16 +56,15 @@ class Seeded:
         )
 
 
-def seed(settings: Settings, env: str = "prod", since: str | None = None, say=print) -> Seeded:
+def seed(settings: Settings, env: Target = PROD, since: str | None = None, say=print) -> Seeded:
     """Fill the warehouse for SQLMesh's commands from `env`'s publication (see the doc)."""
     from materia import lakehouse
-    from materia.transform import run as transform
 
     pub = lakehouse.current_publication(settings, env)
     if pub is None:
         raise MateriaError(f"nothing is published in {env}: run `materia transform` first")
     compiled = sqlmesh_project.compiled(settings)
-    fps = recompute.fingerprints(compiled, transform.runtime())
+    fps = recompute.fingerprints(compiled, recompute.runtime())
     differ = recompute.changed_models(compiled, fps, pub.inputs.get("models") or {})
     if differ:
         raise MateriaError(
@@ -126,7 +126,7 @@ def load_landing(settings: Settings, path: Path, items: list[Landed]) -> int:
     return total
 
 
-def _prod(settings: Settings, path: Path, compiled, pub, env: str) -> list[str]:
+def _prod(settings: Settings, path: Path, compiled, pub, env: Target) -> list[str]:
     """SQLMesh's prod: planned without computing anything, then the published rows put
     in its tables; the models filled."""
     from materia.lakehouse import duck
@@ -169,7 +169,7 @@ def seeded_from(settings: Settings) -> tuple[str, str] | None:
 # --- the dev panel: a real plan, its categorization, what it recomputes, table_diff ----------
 @dataclass
 class DevPlan:
-    env: str
+    env: Target
     seeded: tuple[str, str] | None
     changes: list[dict] = field(default_factory=list)  # model, change, recomputes
     diffs: list[dict] = field(default_factory=list)  # model, prod rows, dev rows, …
@@ -187,7 +187,7 @@ class DevPlan:
         return f"{self.env}: {parts}; {rebuilt} model(s) recomputed, the rest read from prod."
 
 
-def plan(settings: Settings, env: str, say: Callable[[str], None] = print) -> DevPlan:
+def plan(settings: Settings, env: Target, say: Callable[[str], None] = print) -> DevPlan:
     """Plan `env` with SQLMesh against the seeded warehouse, apply it, and compare each
     model it recomputed with prod (SQLMesh's table_diff)."""
     from materia.lakehouse import catalogs
@@ -229,7 +229,7 @@ def plan(settings: Settings, env: str, say: Callable[[str], None] = print) -> De
     return result
 
 
-def panel(settings: Settings, env: str, say: Callable[[str], None] = print) -> DevPlan:
+def panel(settings: Settings, env: Target, say: Callable[[str], None] = print) -> DevPlan:
     """The notebook's dev panel: seed first when the warehouse is not seeded from prod's
     newest run (possible only while the models are the published ones), then `plan`."""
     from materia import lakehouse
@@ -278,7 +278,7 @@ def _recomputes(model, intervals) -> str:
     return f"{-(-len(intervals) // size)} batch(es) of {size} month(s)"
 
 
-def _diff(ctx, env: str, model: str) -> dict:
+def _diff(ctx, env: Target, model: str) -> dict:
     """SQLMesh's table_diff of a model between prod and `env`, as numbers."""
     (diff,) = ctx.table_diff("prod", env, select_models=[model], show=False)
     rows, schema = diff.row_diff(), diff.schema_diff()

@@ -38,13 +38,13 @@ from materia.transform.compiled import (
     fill,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "sqlmesh_materia"
 # Bump when `compile` changes what it produces for the same project files.
 COMPILER_VERSION = "2"
 # Files outside the project that decide what the models compute.
 _ALSO = tuple(
-    ROOT / "materia" / f
+    ROOT / "materia" / "sources" / f
     for f in ("psd_codes.py", "psd_datasets.py", "psd_commodities.py")
     + ("wasde_tables.py", "wasde_units.py")
 )

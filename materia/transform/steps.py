@@ -17,6 +17,7 @@ from datetime import date
 
 from materia.core.errors import MateriaError
 from materia.core.settings import Settings
+from materia.core.target import Target
 from materia.lakehouse.publish import Output
 from materia.landing.manifest import Landed
 from materia.transform import executor, inputs
@@ -159,7 +160,7 @@ def _final(con, compiled: Compiled, work: Work, batch, archives, store, env, res
                     interim.discard(parent)
 
 
-def _guard(env: str, archives: list[Landed], store, step) -> list[str]:
+def _guard(env: Target, archives: list[Landed], store, step) -> list[str]:
     """Run a step; a failure becomes one line naming the model, the audit and, for an
     audit, the archives of the failing row's release month."""
     try:

@@ -21,17 +21,13 @@ import polars as pl
 
 from materia.core.errors import MateriaError
 from materia.core.settings import Settings
+from materia.core.target import PROD, Target
 from materia.lakehouse import Publication
+from materia.lakehouse.serving import LATEST, OBT, VINTAGES
 from materia.sources import psd_codes
 from materia.workbench import releases
 from materia.workbench.releases import Release
 
-OBT, VINTAGES, LATEST, DIM_ATTRIBUTE = (
-    "obt_commodity_metrics",
-    "fct_psd_vintages",
-    "fct_psd_latest",
-    "dim_attribute",
-)
 VINTAGE_COLUMNS = ("country_code", "market_year", "attribute_id", "value", "release_month")
 LATEST_SCHEMA = {
     "commodity_code": pl.String, "commodity_name": pl.String, "country_code": pl.String,
@@ -55,7 +51,7 @@ def envs(settings: Settings) -> list[str]:
     return lakehouse.list_envs(settings)
 
 
-def publication(settings: Settings, env: str = "prod") -> Publication:
+def publication(settings: Settings, env: Target = PROD) -> Publication:
     """The environment's newest publication (MateriaError naming what to run when none)."""
     from materia import lakehouse
 
@@ -204,7 +200,7 @@ class Commodity:
 class Workbench:
     """One publication of one environment, read a commodity at a time."""
 
-    def __init__(self, settings: Settings, env: str, pub: Publication, reader: Reader) -> None:
+    def __init__(self, settings: Settings, env: Target, pub: Publication, reader: Reader) -> None:
         self.settings, self.publication, self.reader = settings, pub, reader
         self.env = env
         self._lock = threading.Lock()
@@ -328,7 +324,7 @@ _workbenches: OrderedDict[tuple, Workbench] = OrderedDict()
 _open_lock = threading.Lock()
 
 
-def open_workbench(settings: Settings, env: str = "prod") -> Workbench:
+def open_workbench(settings: Settings, env: Target = PROD) -> Workbench:
     """The newest publication of `env`, ready for picks (cached until a newer one lands)."""
     from materia.lakehouse.catalogs import catalog_key
 

@@ -15,16 +15,26 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import polars as pl
 
 from materia.core.errors import MateriaError
+from materia.lakehouse import serving
 from materia.landing.manifest import Landed
 from materia.sources import psd_commodities, psd_datasets
 
-if TYPE_CHECKING:
-    from materia.workbench.data import Workbench
+
+class Workbench(Protocol):
+    """What a comparison reads (`materia.workbench.data.Workbench` is one): named here so
+    that the data module can use this one without an import circle."""
+
+    publication: Any
+    reader: Any
+
+    def source(self, table: str) -> str: ...
+
+    def commodities(self) -> pl.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -98,14 +108,14 @@ def read_changes(wb: Workbench, codes: tuple[str, ...] | None) -> pl.DataFrame:
     params = [v for pair in pairs for v in pair]
     attribute_names = (
         f"SELECT attribute_id, any_value(attribute_name) AS attribute_name "
-        f"FROM {src('dim_attribute')} GROUP BY 1"
-        if "dim_attribute" in tables
+        f"FROM {src(serving.DIM_ATTRIBUTE)} GROUP BY 1"
+        if serving.DIM_ATTRIBUTE in tables
         else "SELECT NULL::VARCHAR AS attribute_id, NULL::VARCHAR AS attribute_name"
     )
-    if "fct_psd_latest" not in tables:
-        raise MateriaError("fct_psd_latest is not in the newest publication")
-    latest = src("fct_psd_latest")
-    vintages = src("fct_psd_vintages")
+    if serving.LATEST not in tables:
+        raise MateriaError(f"{serving.LATEST} is not in the newest publication")
+    latest = src(serving.LATEST)
+    vintages = src(serving.VINTAGES)
     # `cur` (the newest releases' rows, ~1 % of the table) is materialised once; the full
     # table is only scanned, never held: a few tens of MB at full size.
     sql = f"""
@@ -125,7 +135,7 @@ def read_changes(wb: Workbench, codes: tuple[str, ...] | None) -> pl.DataFrame:
     ), names AS (
       SELECT commodity_code, country_code, any_value(commodity_name) AS commodity_name,
              any_value(country_name) AS country_name
-      FROM {src("obt_commodity_metrics")} GROUP BY ALL
+      FROM {src(serving.OBT)} GROUP BY ALL
     ), units AS (
       SELECT unit_id, any_value(unit_description) AS unit FROM {latest} GROUP BY 1
     )

@@ -1,9 +1,9 @@
 """Ephemeral workers: run one pipeline on a fresh machine that is always destroyed.
 
 - `base`: the Provider Protocol and its dataclasses; `reap` of workers past their TTL.
-- `local`: a worker is a temporary directory here (the default provider).
-- `hetzner`, `scaleway`, `ovh`, `oracle`: a worker is a server of that cloud, through
-  the vendor's SDK; `cloud` holds what the last three share (errors, retries, waits).
+- `providers/`: one module per cloud: `local` (a worker is a temporary directory here,
+  the default), `hetzner`, `scaleway`, `ovh`, `oracle` (a server of that cloud, through
+  the vendor's SDK); `cloud` holds what the last three share (errors, retries, waits).
 - `prices`: the instance type per pipeline and its hourly price, one dated table per
   provider; `cheapest`: `--on cheapest` (lowest price, fallback on capacity errors).
 - `registry`: the providers by name, and which are configured (have credentials).
@@ -15,4 +15,5 @@
 On the worker, the shipped code builds its own environment with `uv sync --locked`
 (uv installed by cloud-init) unless MATERIA_WORKER_PYTHON names an interpreter that
 already has the locked dependencies (the local provider uses its own interpreter).
+May import `materia.core` (settings, secrets, the run log) and the package root.
 """

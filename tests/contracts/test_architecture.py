@@ -10,88 +10,23 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "materia"
 MAX_LINES = 400
 
-# Highest first: a module may import its own layer and the ones below, never above.
+# Highest first: a sub-package may import its own layer and the ones below, never above.
+# No catch-all: a module outside these sub-packages (other than the two below) is in none.
 LAYERS = {
-    5: ("materia.__main__", "materia.cli", "materia.cli.ops", "materia.cli.dev"),
-    4: (
-        "materia.ops.supervisor",
-        "materia.ops.supervisor_log",
-        "materia.ops.supervisor_state",
-        "materia.ops.supervisor_watch",
-        "materia.ops.selfcheck",
-        "materia.ops.ci_gate",
-        "materia.ops.stack",
-        "materia.ops.schedule",
-    ),  # fmt: skip
-    3: ("materia.ops.pipelines", "materia.reports.publish"),
-    2: (
-        "materia.transform",
-        "materia.transform.inputs",
-        "materia.transform.batch",
-        "materia.transform.executor",
-        "materia.transform.recompute",
-        "materia.transform.steps",
-        "materia.transform.sqlmesh_dev",
-        "materia.transform.envs",
-        "materia.extract",
-        "materia.workers",
-        "materia.reports",
-        "materia.reports.html",
-        "materia.reports.runner",
-        "materia.workbench.data",
-        "materia.workbench.releases",
-        "materia.workbench.analysis",
-        "materia.workbench.balance",
-        "materia.workbench.breakdowns",
-        "materia.workbench.charts",
-        "materia.workbench.psd_revisions",
-        "materia.workbench.wasde",
-        "materia.workbench.wasde_data",
-        "materia.sources.wasde_tables",
-        "materia.workbench.wasde_charts",
-        "materia.workbench.envdiff",
-        "materia.workbench.units",
-    ),  # fmt: skip
-    1: (
-        "materia.lakehouse",
-        "materia.landing.manifest",
-        "materia.sources.psd_archive",
-        "materia.sources.psd_member",
-        "materia.sources.wasde_archive",
-        "materia.sources.check",
-        "materia.transform.sqlmesh_project",
-        "materia.transform.compiled",
-        "materia.core.locks",
-        "materia.core.runlog",
-        "materia.cli.runs_view",
-        "materia.core.runoutput",
-        "materia.core.jsonlog",
-        "materia.core.notify",
-    ),  # fmt: skip
-    0: (
-        "materia.core.errors",
-        "materia.core.settings",
-        "materia.core.cloud_settings",
-        "materia.core.secrets",
-        "materia.core.storage",
-        "materia.sources.psd_codes",
-        "materia.sources.psd_datasets",
-        "materia.sources.psd_commodities",
-        "materia.sources.psd_format",
-        "materia.sources.wasde_format",
-        "materia.sources.wasde_units",
-        "materia.sources.registry",
-        "materia.core.source_settings",
-        "materia.ops.release_calendar",
-        "materia.core.scratch",
-        "materia.core.failpoints",
-        "materia",
-    ),  # fmt: skip
+    7: ("cli",),
+    6: ("ops",),
+    5: ("workers", "reports"),
+    4: ("transform", "workbench"),
+    3: ("extract", "lakehouse"),
+    2: ("landing",),
+    1: ("sources",),
+    0: ("core",),
 }
+TOP = {"materia": 0, "materia.__main__": 7}  # the package's docstring, `python -m materia`
 # The one module allowed to reach below each library's public API.
 PRIVATE_OK = {
     "pyiceberg": "materia/lakehouse/iceberg_io.py",
@@ -110,22 +45,28 @@ def _modules() -> dict[str, Path]:
 
 
 def layer_of(module: str) -> int:
-    best = None
-    for layer, prefixes in LAYERS.items():
-        for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and (best is None or len(p) > best[1]):
-                best = (layer, len(p))
-    assert best is not None, f"{module} is in no layer of tests/contracts/test_architecture.py"
-    return best[0]
+    """The layer of a module or package: its sub-package's, exactly; nothing by prefix."""
+    if module in TOP:
+        return TOP[module]
+    parts = module.split(".")
+    found = [layer for layer, subs in LAYERS.items() if len(parts) > 1 and parts[1] in subs]
+    assert parts[0] == "materia" and found, f"{module} is in no layer of {Path(__file__).name}"
+    return found[0]
 
 
-def _imports(path: Path) -> list[tuple[str, int, ast.ImportFrom | ast.Import]]:
-    """(imported module, line, node) of every import outside `if TYPE_CHECKING:`."""
+def _imports(path: Path, typing_too: bool = False) -> list[tuple[str, int, ast.AST]]:
+    """(imported module, line, node) of every import, lazy ones included; those under
+    `if TYPE_CHECKING:` only with `typing_too` (a circle through them is still a circle)."""
     tree = ast.parse(path.read_text())
     skip: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if (
+            not typing_too
+            and isinstance(node, ast.If)
+            and "TYPE_CHECKING" in ast.unparse(node.test)
+        ):
             skip |= {id(n) for n in ast.walk(node)}
+    modules = _modules()
     out = []
     for node in ast.walk(tree):
         if id(node) in skip:
@@ -135,13 +76,83 @@ def _imports(path: Path) -> list[tuple[str, int, ast.ImportFrom | ast.Import]]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for a in node.names:
                 full = f"{node.module}.{a.name}"
-                out.append((full if full in _modules() else node.module, node.lineno, node))
+                out.append((full if full in modules else node.module, node.lineno, node))
     return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module → the materia modules it imports (lazily or not, typing-only too)."""
+    modules = _modules()
+    return {
+        m: {t for t, *_ in _imports(p, typing_too=True) if t in modules and t != m}
+        for m, p in modules.items()
+    }
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import circle: the strongly connected components of more than one module
+    (Tarjan's algorithm), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
 
 
 def test_every_module_has_a_layer():
     for module in _modules():
         layer_of(module)
+
+
+def test_a_module_outside_every_layer_fails(tmp_path):
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("materia.tables")  # where a flat module used to sit
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("materia.misc.helpers")  # a sub-package nobody placed
+
+
+def test_no_import_circle():
+    assert circles(import_graph()) == []
+
+
+def test_a_new_circle_is_found():
+    graph = import_graph()
+    graph["materia.core.errors"] = graph["materia.core.errors"] | {"materia.core.settings"}
+    graph["materia.core.settings"] = graph["materia.core.settings"] | {"materia.core.errors"}
+    found = circles(graph)
+    assert any({"materia.core.errors", "materia.core.settings"} <= set(c) for c in found)
+
+
+def test_every_sub_package_says_what_it_holds_and_may_import():
+    for sub in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").exists()):
+        doc = ast.get_docstring(ast.parse((sub / "__init__.py").read_text())) or ""
+        assert len(doc.split()) >= 20 and "import" in doc, f"{sub.name}/__init__.py"
 
 
 def test_imports_point_down_the_layers():

@@ -21,7 +21,7 @@ from benchmarks import generate, runner
 LINE = re.compile(
     rb'^\d{7},"[^"]*",[A-Z0-9]{2},"[^"]*",\d{4},\d{4},\d{2},\d{3},"[^"]*",\d{2},"[^"]*",-?\d+\.\d{4}$'
 )
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _rows(zip_path: Path) -> dict[tuple, tuple[bytes, bytes]]:

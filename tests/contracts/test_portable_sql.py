@@ -20,7 +20,7 @@ from sqlglot.errors import ErrorLevel
 from materia.core import settings as settings_mod
 from materia.transform import sqlmesh_project
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DIALECTS = ("trino", "spark")
 
 

@@ -20,7 +20,7 @@ from testsupport import free_port
 from testsupport.psd import fixtures as fx
 from testsupport.psd.project import copy_project, edit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SQLMESH = shutil.which("sqlmesh", path=str(BIN))
 MODELS = {

@@ -15,7 +15,7 @@ import pytest
 from materia.core import runlog
 from materia.core import settings as settings_mod
 from materia.core.errors import MateriaError
-from materia.core.settings import SECRET_NAMES
+from materia.core.redact import SECRET_NAMES
 from materia.ops import supervisor
 from materia.ops.schedule import Schedule, write_state
 from testsupport import clean_env, run_cli

@@ -147,7 +147,7 @@ COMMANDS = [
     pytest.param(
         ("extract", "psd", "--backfill-from", "2022-05"), "materia.extract.psd", id="backfill"
     ),
-    pytest.param(("transform",), "materia.transform", id="transform"),
+    pytest.param(("transform",), "materia.transform.run", id="transform"),
     pytest.param(("pipeline", "run", "extract"), "materia.ops.pipelines", id="pipeline"),
     pytest.param(("supervisor", "tick"), "materia.ops.supervisor", id="tick"),
 ]

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from materia.core.settings import DEFAULT_PSD_BASE_URL, Secret, SettingsError, load
+from materia.core.errors import SettingsError
+from materia.core.redact import Secret
+from materia.core.settings import DEFAULT_PSD_BASE_URL, load
 
 R2 = {
     "R2_ENDPOINT": "http://127.0.0.1:9",

@@ -61,8 +61,8 @@ BREAKS = {
     "extract": ("materia/extract/psd.py", "\ndef half_written(:\n", "does not compile"),
     "transform": (
         "materia/transform/run.py",
-        "\nfrom materia.landed import no_such_function  # noqa\n",
-        "import materia.transform failed: ImportError",
+        "\nfrom materia.landing.manifest import no_such_function  # noqa\n",
+        "import materia.transform.run failed: ImportError",
     ),
     "workers": (
         "materia/workers/run.py",

@@ -26,7 +26,7 @@ from testsupport.lakehouse import fixture as fx
 published = fx.published
 empty_home = fx.empty_home
 real_published = fx.real_published
-WORKBENCH = Path(__file__).resolve().parents[1] / "notebooks" / "commodities.py"
+WORKBENCH = Path(__file__).resolve().parents[2] / "notebooks" / "commodities.py"
 
 
 def _external_refs(page: str) -> list[str]:
@@ -67,7 +67,11 @@ def _world(commodity, year, attr, release=None):
     return sum(s[attr] for (c, _, y), s in fx.sheets(release).items() if (c, y) == (commodity, year))  # fmt: skip
 
 
-def test_default_report_covers_the_majors_with_world_sheets_and_csvs(published, capsys):
+def test_default_report_covers_the_majors_with_world_sheets_and_csvs(
+    published, capsys, monkeypatch, tmp_path
+):
+    # The notebook runs with the settings it is handed, not ones rebuilt from os.environ.
+    monkeypatch.setenv("MATERIA_HOME", str(tmp_path / "elsewhere"))
     assert reports.main(published) == 0
     path = published.reports_dir / "commodities-2022-12.html"  # newest release it shows
     assert str(path) in capsys.readouterr().out
@@ -188,16 +192,16 @@ def _(mo, pick):
 """
 
 
-def _static(settings, notebook: Path, args: dict) -> str:
+def _static(notebook: Path, args: dict) -> str:
     charts = report_html.Charts()
-    body = report_html.cells_html(report_runner.run_notebook(settings, notebook, args), charts)
+    body = report_html.cells_html(report_runner.run_notebook(notebook, args), charts)
     return report_html.page("t", "m", body, charts, "/* no bundle */")
 
 
 def test_any_notebook_output_becomes_static_html(published, tmp_path):
     nb = tmp_path / "tiny.py"
     nb.write_text(TINY)
-    page = _static(published, nb, {"env": "dev_alice", "commodity": ["Corn", "Wheat"]})
+    page = _static(nb, {"env": "dev_alice", "commodity": ["Corn", "Wheat"]})
     body = _body(page)
     assert "Only in this notebook: env dev_alice ['Corn', 'Wheat']</h1>" in body
     assert '<p class="pick">Letter: <b>b</b></p>' in body
@@ -216,7 +220,7 @@ def test_a_failing_cell_fails_the_report(published, tmp_path):
     nb = tmp_path / "broken.py"
     nb.write_text(TINY.replace('mo.md(f"# Only', 'mo.md(f"{1 / 0}# Only'))
     with pytest.raises(MateriaError, match=r"broken.py: cell \w+ failed: .*division by zero"):
-        report_runner.run_notebook(published, nb, {"env": "prod"})
+        report_runner.run_notebook(nb, {"env": "prod"})
 
 
 def test_report_empty_lakehouse_says_what_to_run(empty_home, tmp_path):

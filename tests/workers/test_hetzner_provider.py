@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from materia.core.errors import MateriaError
-from materia.core.settings import HetznerSettings, Secret
+from materia.core.redact import Secret
+from materia.core.settings import HetznerSettings
 from materia.workers.base import InstanceSpec, reap, worker_labels
 from materia.workers.providers.hetzner import HetznerProvider
 from materia.workers.ssh import HostKey, SshTarget, cloud_init, pin, wait_until_usable

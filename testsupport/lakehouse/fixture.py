@@ -295,7 +295,7 @@ def build(home: Path, environ: dict[str, str] | None = None) -> Settings:
 # Built once per test process: every module that imports these fixtures gets its own
 # FixtureDef, so the memo (not pytest's session scope) is what shares the lakehouse.
 _BUILT: dict[str, Settings] = {}
-SHARED_PSD = Path(__file__).resolve().parents[2] / "shared" / "data" / "psd"
+SHARED_PSD = Path(__file__).resolve().parents[3] / "shared" / "data" / "psd"
 # Coffee (two releases: the 64,300 → 62,600 revision), cotton, grains (the world totals
 # of the data README) and livestock, with the real Russia breakdown (2025-11) beside them.
 REAL_DATASETS = (

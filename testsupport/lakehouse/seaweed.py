@@ -10,7 +10,7 @@ module gives it fixed test credentials.
         sw.s3fs()                         # an s3fs.S3FileSystem on it
         sw.catalog()                      # a pyiceberg RestCatalog on it
 
-Configuring pyiceberg 0.12 for its Iceberg REST catalog (verified by tests/testing):
+Configuring pyiceberg 0.12 for its Iceberg REST catalog (verified by tests/support):
 
     from pyiceberg.catalog import load_catalog
     catalog = load_catalog(

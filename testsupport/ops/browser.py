@@ -31,7 +31,7 @@ ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "commodities.py"
 VIEWPORT = {"width": 1280, "height": 900}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 def held_elsewhere(path: Path) -> Iterator[subprocess.Popen]:
     """Another process holds the local lock at `path` for the block; yields that process."""
     code = (
-        "import time; from pathlib import Path; from materia import locks\n"
+        "import time; from pathlib import Path; from materia.core import locks\n"
         f"with locks.hold(locks.LocalLock(Path({str(path)!r})), 'x'):\n"
         "    print('held', flush=True); time.sleep(600)\n"
     )
