@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.test_reports import _body, _downloads, _external_refs
+from tests.reports.test_build import _body, _downloads, _external_refs
 
 from materia.core import settings as settings_mod
 from materia.reports import build as reports
