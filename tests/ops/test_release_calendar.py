@@ -19,7 +19,7 @@ from testsupport.psd import fixtures as psd_fixtures
 from testsupport.psd import wasde_fixtures as wf
 from testsupport.psd.wasde_server import WasdeServer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wasde"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "wasde"
 NOV_2025 = SHARED / "oce-wasde-report-data-2025-11.csv"
 
 

@@ -25,7 +25,7 @@ from materia.workbench import wasde
 from testsupport.psd import fixtures as fx
 from testsupport.psd import wasde_fixtures as wf
 
-WASDE_PAGE = Path(__file__).resolve().parents[1] / "notebooks" / "wasde.py"
+WASDE_PAGE = Path(__file__).resolve().parents[2] / "notebooks" / "wasde.py"
 CORN = "U.S. Feed Grain and Corn Supply and Use"
 
 
@@ -69,8 +69,10 @@ def test_the_report_shows_the_wasde_sheets_path_and_what_moved(two_reports):
 
 
 @pytest.mark.slow
-def test_the_wasde_page_notebook_and_the_psd_link(two_reports):
-    cells = report_runner.run_notebook(two_reports, WASDE_PAGE, {"env": "prod", "commodity": "Corn"})  # fmt: skip
+def test_the_wasde_page_notebook_and_the_psd_link(two_reports, monkeypatch):
+    # The page reads its settings from the environment, as `marimo edit` starts it.
+    monkeypatch.setenv("MATERIA_HOME", str(two_reports.home))
+    cells = report_runner.run_notebook(WASDE_PAGE, {"env": "prod", "commodity": "Corn"})
     body = report_html.cells_html(cells, report_html.Charts())
     assert "16,752" in body and "16,735" in body  # the sheet with October beside November
     assert "Season-average farm price, WASDE November 2025</caption>" in body

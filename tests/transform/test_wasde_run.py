@@ -22,7 +22,7 @@ from testsupport.psd import fixtures as fx
 from testsupport.psd import wasde_fixtures as wf
 from testsupport.psd.wasde_server import WasdeServer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "wasde"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "wasde"
 NOV_FILE = SHARED / "oce-wasde-report-data-2025-11.csv"
 CORN = ("U.S. Feed Grain and Corn Supply and Use", "Corn")
 GRAINS = "psd_grains_pulses_csv"
