@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.reports.test_build import _body, _downloads, _external_refs
 
 from materia.core import settings as settings_mod
 from materia.reports import build as reports
@@ -22,6 +21,7 @@ from materia.reports import html as report_html
 from materia.reports import runner as report_runner
 from materia.transform import run as transform
 from materia.workbench import wasde
+from tests.reports.test_build import _body, _downloads, _external_refs
 from testsupport.psd import fixtures as fx
 from testsupport.psd import wasde_fixtures as wf
 
