@@ -91,3 +91,19 @@ def recorded_rows(rules: str, data: bytes | None) -> int | None:
         return None
     rows = d.get("rows")
     return rows if isinstance(rows, int) and not isinstance(rows, bool) else None
+
+
+# --- naming what is wrong with a line -------------------------------------------------
+def raw_fields(text: str) -> list[str]:
+    """A line split at the commas outside quotes, each field as written (quotes kept)."""
+    out, cur, quoted = [], [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from materia.sources.check import raw_fields  # every source's CSV quotes alike
+
 # Printable ASCII without `"`: inside quotes, no surrounding spaces (and may be empty).
 _TEXT = r'"(?:[!#-~](?:[ !#-~]*[!#-~])?)?"'
 # A column USDA might add: quoted text, or a bare token without `,` or `"`.
@@ -54,21 +56,6 @@ def field_fault(name: str, raw: str) -> str | None:
 
 
 # --- naming what is wrong with a line ----------------------------------------------------
-def raw_fields(text: str) -> list[str]:
-    """A line split at the commas outside quotes, each field as written (quotes kept)."""
-    out, cur, quoted = [], [], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
 def format_fault(text: str, names: list[str]) -> str:
     """Why a line does not have the format, naming the field."""
     bad = re.search(r"[^ -~]", text)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from materia.sources.check import raw_fields  # every source's CSV quotes alike
+
 COLUMNS = (
     "WasdeNumber", "ReportDate", "ReportTitle", "Attribute", "ReliabilityProjection",
     "Commodity", "Region", "MarketYear", "ProjEstFlag", "AnnualQuarterFlag", "Value", "Unit",
@@ -70,21 +72,6 @@ def line_regex(names: list[str], capture: bool = False) -> str:
     """One data line of a file whose header is `names` (every field quoted)."""
     parts = (FIELDS[n][0] if n in FIELDS else EXTRA for n in names)
     return ",".join(f'"({p})"' if capture else f'"(?:{p})"' for p in parts)
-
-
-def raw_fields(text: str) -> list[str]:
-    """A line split at the commas outside quotes, each field as written (quotes kept)."""
-    out, cur, quoted = [], [], False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
 
 
 def format_fault(text: str, names: list[str]) -> str:
