@@ -258,7 +258,10 @@ def _prewarm(settings: Settings) -> None:
             except Exception:  # publishing imports it again and reports the error there
                 return
 
-    threading.Thread(target=work, name="materia-prewarm", daemon=True).start()
+    # Not a daemon: a run that fails before publishing exits while the import may still
+    # run, and an interpreter torn down under an importing C extension aborts (SIGABRT,
+    # seen on CI's 2 cores): exit waits the second the import has left instead.
+    threading.Thread(target=work, name="materia-prewarm", daemon=False).start()
 
 
 def main(settings: Settings, env: Target = PROD, allow_shrink: bool = False) -> int:
