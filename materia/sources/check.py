@@ -25,6 +25,7 @@ from __future__ import annotations
 import errno
 import importlib
 import json
+import re
 from types import ModuleType
 
 from materia.core.errors import MateriaError, first_line
@@ -107,3 +108,16 @@ def raw_fields(text: str) -> list[str]:
             cur.append(ch)
     out.append("".join(cur))
     return out
+
+
+def split_line(text: str, names: list[str]) -> tuple[list[str], str | None]:
+    """A line's raw fields, and what is wrong with its bytes or its count of fields (None:
+    nothing): the first faults every source's format names, before its own per field."""
+    bad = re.search(r"[^ -~]", text)
+    if bad:
+        field = names[min(len(raw_fields(text[: bad.start()])), len(names)) - 1]
+        return [], f"byte 0x{ord(bad.group()):02x} in {field} is not printable ASCII"
+    raw = raw_fields(text)
+    if len(raw) != len(names):
+        return raw, f"expected {len(names)} fields, found {len(raw)}"
+    return raw, None

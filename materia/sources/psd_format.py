@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from materia.sources.check import raw_fields  # every source's CSV quotes alike
+from materia.sources.check import split_line  # every source's CSV quotes alike
 
 # Printable ASCII without `"`: inside quotes, no surrounding spaces (and may be empty).
 _TEXT = r'"(?:[!#-~](?:[ !#-~]*[!#-~])?)?"'
@@ -58,13 +58,9 @@ def field_fault(name: str, raw: str) -> str | None:
 # --- naming what is wrong with a line ----------------------------------------------------
 def format_fault(text: str, names: list[str]) -> str:
     """Why a line does not have the format, naming the field."""
-    bad = re.search(r"[^ -~]", text)
-    if bad:
-        field = names[min(len(raw_fields(text[: bad.start()])), len(names)) - 1]
-        return f"byte 0x{ord(bad.group()):02x} in {field} is not printable ASCII"
-    raw = raw_fields(text)
-    if len(raw) != len(names):
-        return f"expected {len(names)} fields, found {len(raw)}"
+    raw, fault = split_line(text, names)
+    if fault:
+        return fault
     for name, value in zip(names, raw, strict=True):
         fault = field_fault(name, value)
         if fault:

@@ -39,7 +39,7 @@ def check_header(path: Path) -> list[str]:
     text = first.rstrip(b"\r\n").decode("latin-1")
     if not text:
         raise ArchiveError("line 1: empty CSV file")
-    raw = wasde_format.raw_fields(text)
+    raw = archive_check.raw_fields(text)
     names = [r[1:-1] if len(r) >= 2 and r[0] == r[-1] == '"' else r for r in raw]
     missing = [c for c in COLUMNS if c not in names]
     if len(missing) == len(COLUMNS) or not re.fullmatch(r'"[A-Za-z]+"(,"[A-Za-z]+")*', text):

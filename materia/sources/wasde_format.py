@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from materia.sources.check import raw_fields  # every source's CSV quotes alike
+from materia.sources.check import split_line  # every source's CSV quotes alike
 
 COLUMNS = (
     "WasdeNumber", "ReportDate", "ReportTitle", "Attribute", "ReliabilityProjection",
@@ -76,13 +76,9 @@ def line_regex(names: list[str], capture: bool = False) -> str:
 
 def format_fault(text: str, names: list[str]) -> str:
     """Why a line does not have the format, naming the field."""
-    bad = re.search(r"[^ -~]", text)
-    if bad:
-        field = names[min(len(raw_fields(text[: bad.start()])), len(names)) - 1]
-        return f"byte 0x{ord(bad.group()):02x} in {field} is not printable ASCII"
-    raw = raw_fields(text)
-    if len(raw) != len(names):
-        return f"expected {len(names)} fields, found {len(raw)}"
+    raw, fault = split_line(text, names)
+    if fault:
+        return fault
     for name, value in zip(names, raw, strict=True):
         if len(value) < 2 or value[0] != '"' or value[-1] != '"' or '"' in value[1:-1]:
             return f"{name} must be one double-quoted field, got {value[:40]!r}"
